@@ -1,0 +1,5 @@
+import sys
+
+from funcmlp.cli import main
+
+sys.exit(main())

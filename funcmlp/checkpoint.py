@@ -76,9 +76,7 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str
         header_len = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
     except (SafetensorError, ValueError, UnicodeDecodeError) as e:
-        raise ValueError(
-            f"path: {os.fspath(path)!r} is not a readable safetensors checkpoint ({e})"
-        ) from e
+        raise ValueError(f"path: {os.fspath(path)!r} is not a readable safetensors checkpoint ({e})") from e
     if metadata.get("format") != "funcmlp":
         raise ValueError(f"path: {os.fspath(path)!r} is a safetensors file but not a funcmlp checkpoint")
     return arrays, metadata

@@ -34,9 +34,7 @@ def check_sizes(sizes: Any, name: str = "sizes") -> tuple[int, ...]:
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"{name}: expected a sequence of layer widths like (2, 4, 3), got {sizes!r}")
     if len(sizes) < 2:
-        raise ValueError(
-            f"{name}: expected at least two widths (inputs and outputs), got {tuple(sizes)!r}"
-        )
+        raise ValueError(f"{name}: expected at least two widths (inputs and outputs), got {tuple(sizes)!r}")
     out = []
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
@@ -60,8 +58,7 @@ def check_params(params: Any, name: str = "params") -> tuple[int, ...]:
         w, b = _shape(layer["w"]), _shape(layer["b"])
         if len(w) != 2 or b != w[1:]:
             raise ValueError(
-                f"{name}[{i}]: expected w of shape (d_in, d_out) and b of shape (d_out,), "
-                f"got w {w} and b {b}"
+                f"{name}[{i}]: expected w of shape (d_in, d_out) and b of shape (d_out,), got w {w} and b {b}"
             )
         if sizes and w[0] != sizes[-1]:
             raise ValueError(
@@ -86,8 +83,7 @@ def check_x(x: Any, d_in: int, name: str = "x") -> None:
         raise ValueError(f"{name}: expected at least one sample, got shape {shape}")
     if shape[1] != d_in:
         raise ValueError(
-            f"{name}: expected {d_in} features per sample (sizes[0] = {d_in}), "
-            f"got shape {shape}"
+            f"{name}: expected {d_in} features per sample (sizes[0] = {d_in}), got shape {shape}"
         )
     if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
         bad = int(np.sum(~np.isfinite(np.asarray(x))))
@@ -110,9 +106,7 @@ def check_y(y: Any, n: int, head: str, d_out: int, name: str = "y") -> None:
             raise ValueError(f"{name}: expected finite targets, got NaN or inf entries")
         return
     if shape != (n,):
-        raise ValueError(
-            f"{name}: expected labels of shape ({n},) (one per row of x), got {shape}"
-        )
+        raise ValueError(f"{name}: expected labels of shape ({n},) (one per row of x), got {shape}")
     if head == "sigmoid" and d_out != 1:
         raise ValueError(f"sizes: head 'sigmoid' expects one output unit, got {d_out}")
     if concrete:

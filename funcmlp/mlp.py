@@ -47,9 +47,7 @@ def init_params(
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: expected one of {', '.join(SCHEMES)}, got {scheme!r}")
     params = []
-    for k, d_in, d_out in zip(
-        jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:], strict=True
-    ):
+    for k, d_in, d_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:], strict=True):
         if scheme == "he":
             w = jax.random.normal(k, (d_in, d_out), dtype) * jnp.sqrt(2.0 / d_in).astype(dtype)
         elif scheme == "glorot":
@@ -116,10 +114,7 @@ def loss(
 
 def _loss(params, x, y, act_fn, head: heads.Head, l2=0.0, weights=None):
     per_sample = head.per_sample_loss(_forward(params, x, act_fn), y)
-    if weights is None:
-        j = jnp.mean(per_sample)
-    else:
-        j = jnp.sum(weights * per_sample) / jnp.sum(weights)
+    j = jnp.mean(per_sample) if weights is None else jnp.sum(weights * per_sample) / jnp.sum(weights)
     if l2 is None or (isinstance(l2, (int, float)) and l2 == 0):
         return j
     return j + l2 * l2_penalty(params)

@@ -37,7 +37,9 @@ def decision_boundary(
     ax.contourf(gx, gy, region, levels=np.arange(k + 1) - 0.5, colors=[cmap(i) for i in range(k)], alpha=0.25)
     for c in range(k):
         pts = x[y == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=14, color=cmap(c), edgecolors="k", linewidths=0.4, label=f"class {c}")
+        ax.scatter(
+            pts[:, 0], pts[:, 1], s=14, color=cmap(c), edgecolors="k", linewidths=0.4, label=f"class {c}"
+        )
     ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title, xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.savefig(path, dpi=110)

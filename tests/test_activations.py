@@ -48,7 +48,9 @@ def test_values_against_numpy_float64(key, x64):
     }
     for name, ref in expected.items():
         np.testing.assert_allclose(activations.get(name).fn(jnp.asarray(z)), ref, rtol=1e-12, err_msg=name)
-    np.testing.assert_allclose(activations.get("leaky_relu:0.1").fn(jnp.asarray(z)), np.where(z > 0, z, 0.1 * z))
+    np.testing.assert_allclose(
+        activations.get("leaky_relu:0.1").fn(jnp.asarray(z)), np.where(z > 0, z, 0.1 * z)
+    )
 
 
 def test_sigmoid_derivative_bound_is_a_quarter(x64):

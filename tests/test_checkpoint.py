@@ -18,7 +18,9 @@ def test_save_load_round_trips_bit_exactly(tmp_path, dtype):
     for a, b in zip(loaded, params, strict=True):
         for name in ("w", "b"):
             assert a[name].dtype == b[name].dtype
-            np.testing.assert_array_equal(np.asarray(a[name]).view(np.uint8), np.asarray(b[name]).view(np.uint8))
+            np.testing.assert_array_equal(
+                np.asarray(a[name]).view(np.uint8), np.asarray(b[name]).view(np.uint8)
+            )
 
 
 def test_foreign_and_damaged_files_are_refused(tmp_path):

@@ -21,19 +21,25 @@ def _np_bce(z, y):
 def test_softmax_cross_entropy_matches_numpy(key, x64):
     z = jax.random.normal(key, (50, 3), jnp.float64) * 3
     y = jax.random.randint(jax.random.key(1), (50,), 0, 3)
-    np.testing.assert_allclose(heads.softmax_cross_entropy(z, y), _np_softmax_ce(z, np.asarray(y)), rtol=1e-10)
+    np.testing.assert_allclose(
+        heads.softmax_cross_entropy(z, y), _np_softmax_ce(z, np.asarray(y)), rtol=1e-10
+    )
 
 
 def test_sigmoid_bce_matches_numpy(key, x64):
     z = jax.random.normal(key, (50, 1), jnp.float64) * 3
     y = jax.random.bernoulli(jax.random.key(1), 0.5, (50,)).astype(jnp.int32)
-    np.testing.assert_allclose(heads.sigmoid_binary_cross_entropy(z, y), _np_bce(z, np.asarray(y)), rtol=1e-10)
+    np.testing.assert_allclose(
+        heads.sigmoid_binary_cross_entropy(z, y), _np_bce(z, np.asarray(y)), rtol=1e-10
+    )
 
 
 def test_squared_error_matches_numpy(key, x64):
     z = jax.random.normal(key, (50, 2), jnp.float64)
     t = jax.random.normal(jax.random.key(1), (50, 2), jnp.float64)
-    np.testing.assert_allclose(heads.squared_error(z, t), ((np.asarray(z) - np.asarray(t)) ** 2).mean(1), rtol=1e-12)
+    np.testing.assert_allclose(
+        heads.squared_error(z, t), ((np.asarray(z) - np.asarray(t)) ** 2).mean(1), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", heads.NAMES)

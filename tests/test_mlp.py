@@ -78,7 +78,11 @@ def test_loss_per_head_matches_numpy_float64(key, x64):
 
 @pytest.mark.parametrize(
     "scheme, std",
-    [("he", lambda i, o: np.sqrt(2 / i)), ("glorot", lambda i, o: np.sqrt(2 / (i + o))), ("normal", lambda i, o: 0.01)],
+    [
+        ("he", lambda i, o: np.sqrt(2 / i)),
+        ("glorot", lambda i, o: np.sqrt(2 / (i + o))),
+        ("normal", lambda i, o: 0.01),
+    ],
 )
 def test_init_schemes_have_their_documented_scale(scheme, std, key):
     params = funcmlp.init_params(key, (400, 300, 200), scheme=scheme)
@@ -103,4 +107,6 @@ def test_predict_and_accuracy(key):
     x, y = data.spiral(key)
     pred = funcmlp.predict(params, x)
     np.testing.assert_array_equal(pred, np.argmax(np.asarray(funcmlp.forward(params, x)), axis=1))
-    assert float(funcmlp.accuracy(params, x, y)) == pytest.approx(float(np.mean(np.asarray(pred) == np.asarray(y))))
+    assert float(funcmlp.accuracy(params, x, y)) == pytest.approx(
+        float(np.mean(np.asarray(pred) == np.asarray(y)))
+    )

@@ -46,7 +46,13 @@ def test_one_trace_per_call_even_in_chunks(spiral, monkeypatch):
     seen = []
     params = funcmlp.init_params(jax.random.key(1), (2, 4, 3))
     result = funcmlp.train(
-        params, x, y, optimizer=optax.sgd(1.0), steps=100, chunk_size=30, callback=lambda s, l: seen.append(s)
+        params,
+        x,
+        y,
+        optimizer=optax.sgd(1.0),
+        steps=100,
+        chunk_size=30,
+        callback=lambda s, _loss: seen.append(s),
     )
     assert seen == [30, 60, 90, 100]
     assert result.losses.shape == (100,)
@@ -90,7 +96,15 @@ def test_mini_batch_training_runs_and_resumes_the_shuffle(spiral):
     full = funcmlp.train(params, x, y, optimizer=opt, steps=40, batch_size=64, key=key)
     half = funcmlp.train(params, x, y, optimizer=opt, steps=17, batch_size=64, key=key)
     rest = funcmlp.train(
-        half.params, x, y, optimizer=opt, steps=23, batch_size=64, key=key, opt_state=half.opt_state, start_step=17
+        half.params,
+        x,
+        y,
+        optimizer=opt,
+        steps=23,
+        batch_size=64,
+        key=key,
+        opt_state=half.opt_state,
+        start_step=17,
     )
     chex.assert_trees_all_close(rest.params, full.params, rtol=1e-6)
     np.testing.assert_allclose(jnp.concatenate([half.losses, rest.losses]), full.losses, rtol=1e-6)

@@ -67,8 +67,8 @@ def tanh_grad(z: jax.Array) -> jax.Array:
 
 
 def relu(z: jax.Array) -> jax.Array:
-    """Rectified linear unit: a = max(0, z)."""
-    return jnp.maximum(z, 0)
+    """Rectified linear unit: a = max(0, z), written as a select so that autodiff gives 0 at z = 0."""
+    return jnp.where(z > 0, z, jnp.zeros_like(z))
 
 
 def relu_grad(z: jax.Array) -> jax.Array:

@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from funcmlp import activations, checks, heads
-from funcmlp.mlp import Params, _loss, validate
+from funcmlp import activations, checks, fastpath, heads
+from funcmlp.mlp import Params, validate
 
 
 class TrainResult(NamedTuple):
@@ -58,15 +58,19 @@ def _select(pred, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
-def _batch(x, y, perm, t, batch_size):
-    """Mini-batch t of its epoch: a contiguous slice of the epoch's permutation, padded with weight 0."""
-    n = x.shape[0]
+def _batch_index(perm, t, batch_size, n):
+    """Sample indices (batch_size,) of mini-batch t of its epoch and their weights (1, or 0 for padding)."""
     n_batches = -(-n // batch_size)
     padded = jnp.concatenate([perm, perm[: n_batches * batch_size - n]])
     start = (t % n_batches) * batch_size
     idx = jax.lax.dynamic_slice_in_dim(padded, start, batch_size)
-    weights = ((start + jnp.arange(batch_size)) < n).astype(x.dtype)
-    return x[idx], y[idx], weights
+    return idx, ((start + jnp.arange(batch_size)) < n)
+
+
+def _batch(x, y, perm, t, batch_size):
+    """Mini-batch t of its epoch: a contiguous slice of the epoch's permutation, padded with weight 0."""
+    idx, real = _batch_index(perm, t, batch_size, x.shape[0])
+    return x[idx], y[idx], real.astype(x.dtype)
 
 
 def _epoch_perm(key, t, n, batch_size):
@@ -76,19 +80,26 @@ def _epoch_perm(key, t, n, batch_size):
     return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
 
 
-def _step(carry: _Carry, t, *, x, y, key, l2, end, optimizer, act_fn, head, batch_size):
-    """One gradient step at global step t; a no-op once diverged or past ``end``."""
+def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size):
+    """One gradient step at global step t; a no-op once diverged or past ``end``.
+
+    ``xt`` (d_0, n) and ``targets`` (d_L, n) are the data features-major (``_run`` prepares them once); the
+    loss and gradient come from ``fastpath.loss_and_grads``. Pure in every argument, so it can be vmapped
+    over models (params, opt_state) with the data shared.
+    """
     if batch_size is None:
-        xb, yb, wb, perm = x, y, None, carry.perm
+        xb, tb, wb, perm = xt, targets, None, carry.perm
     else:
-        n_batches = -(-x.shape[0] // batch_size)
+        n = xt.shape[1]
+        n_batches = -(-n // batch_size)
         perm = jax.lax.cond(
             t % n_batches == 0,
-            lambda: _epoch_perm(key, t, x.shape[0], batch_size),
+            lambda: _epoch_perm(key, t, n, batch_size),
             lambda: carry.perm,
         )
-        xb, yb, wb = _batch(x, y, perm, t, batch_size)
-    value, grads = jax.value_and_grad(_loss)(carry.params, xb, yb, act_fn, head, l2, wb)
+        idx, real = _batch_index(perm, t, batch_size, n)
+        xb, tb, wb = xt[:, idx], targets[:, idx], real.astype(xt.dtype)
+    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
     running = (carry.diverged_at < 0) & (t < end)
     finite = jnp.isfinite(value) & _all_finite(grads)
     updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
@@ -106,21 +117,27 @@ def _step(carry: _Carry, t, *, x, y, key, l2, end, optimizer, act_fn, head, batc
     return new_carry, jnp.where(carry.diverged_at < 0, value, jnp.nan)
 
 
-@partial(jax.jit, static_argnames=("length", "optimizer", "act_fn", "head", "batch_size"))
-def _run(carry, x, y, key, l2, start, end, *, length, optimizer, act_fn, head, batch_size):
+def _prepare(x, y, head: str, n_out: int):
+    """The data features-major, once per call: x^T (d_0, n) and the head's float targets (d_L, n)."""
+    return x.T, fastpath.targets(head, y, n_out, x.dtype)
+
+
+@partial(jax.jit, static_argnames=("length", "optimizer", "act", "head", "batch_size", "unroll"))
+def _run(carry, x, y, key, l2, start, end, *, length, optimizer, act, head, batch_size, unroll=1):
+    xt, targets = _prepare(x, y, head, carry.params[-1]["b"].shape[0])
     step = partial(
         _step,
-        x=x,
-        y=y,
+        xt=xt,
+        targets=targets,
         key=key,
         l2=l2,
         end=end,
         optimizer=optimizer,
-        act_fn=act_fn,
+        act=act,
         head=head,
         batch_size=batch_size,
     )
-    return jax.lax.scan(step, carry, start + jnp.arange(length))
+    return jax.lax.scan(step, carry, start + jnp.arange(length), unroll=unroll)
 
 
 def train(
@@ -192,7 +209,7 @@ def train(
         first = start_step + c * length
         carry, losses = _run(
             carry, x, y, key, l2, jnp.int32(first), end,
-            length=length, optimizer=optimizer, act_fn=act.fn, head=hd, batch_size=batch_size,
+            length=length, optimizer=optimizer, act=act, head=hd.name, batch_size=batch_size,
         )  # fmt: skip
         chunks.append(losses)
         if callback is not None:

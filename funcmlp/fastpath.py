@@ -18,9 +18,18 @@ the K outputs only, so no gather or scatter runs inside the training loop:
 
 Weights stay in the public layout W^l (d_{l-1}, d_l); ``dot_general`` contracts their first axis, so no
 transpose is materialised.
+
+On the CPU the cost of a small network is the number of kernels XLA launches per step, not the arithmetic
+(docs/performance.md). So sums over at most ``SMALL`` features (the 2 inputs and 4 hidden units of the
+lecture's net, the 3 classes of the softmax) are written as unrolled multiply-adds over rows, which XLA fuses
+into the surrounding elementwise kernel; longer sums use ``dot_general`` or ``jnp.sum``. Over the n samples,
+dJ/dW and dJ/db come out of one matmul, [A; 1] delta^T, when the layer is narrow.
 """
 
 from __future__ import annotations
+
+import functools
+import operator
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +41,33 @@ from funcmlp.mlp import Params
 _FIRST = (((0,), (0,)), ((), ()))
 # Contract axis 1 of both operands: (p, n) x (q, n) -> (p, q), the sum over samples.
 _SAMPLES = (((1,), (1,)), ((), ()))
+# Sums over at most this many features are unrolled into elementwise multiply-adds.
+SMALL = 8
+
+
+def _rows(op, z: jax.Array) -> jax.Array:
+    """op-reduce z (K, n) over its K rows: z_0 op z_1 op ... (n,), unrolled when K <= SMALL."""
+    if z.shape[0] <= SMALL:
+        return functools.reduce(op, [z[k] for k in range(z.shape[0])])
+    return {operator.add: jnp.sum, jnp.maximum: jnp.max}[op](z, axis=0)
+
+
+def _contract(w: jax.Array, a: jax.Array) -> jax.Array:
+    """w^T a for w (p, q) and a (p, n) -> (q, n): sum_k w_k a_k, unrolled over rows when p <= SMALL."""
+    if w.shape[0] <= SMALL:
+        return functools.reduce(operator.add, [w[k][:, None] * a[k] for k in range(w.shape[0])])
+    return jax.lax.dot_general(w, a, _FIRST)
+
+
+def _sample_sums(a: jax.Array, delta: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """dJ/dW = a delta^T (p, q) and dJ/db = delta 1 (q,) for a (p, n), delta (q, n): sums over the samples.
+
+    For a narrow layer both come from one matmul with a row of ones appended to a.
+    """
+    if a.shape[0] <= SMALL:
+        g = jax.lax.dot_general(jnp.concatenate([a, jnp.ones_like(a[:1])]), delta, _SAMPLES)
+        return g[:-1], g[-1]
+    return jax.lax.dot_general(a, delta, _SAMPLES), jnp.sum(delta, axis=1)
 
 
 def targets(head: str, y: jax.Array, n_out: int, dtype) -> jax.Array:
@@ -46,15 +82,15 @@ def targets(head: str, y: jax.Array, n_out: int, dtype) -> jax.Array:
 def _head_loss_and_dz(head: str, z: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-sample loss l (n,) and dl/dz (K, n) from logits z (K, n) and targets T (K, n)."""
     if head == "softmax":
-        m = jnp.max(z, axis=0)
+        m = _rows(jnp.maximum, z)
         e = jnp.exp(z - m)
-        s = jnp.sum(e, axis=0)
-        return m + jnp.log(s) - jnp.sum(t * z, axis=0), e / s - t
+        s = _rows(operator.add, e)
+        return m + jnp.log(s) - _rows(operator.add, t * z), e / s - t
     if head == "sigmoid":
         return jax.nn.softplus(z[0]) - t[0] * z[0], jax.lax.logistic(z) - t
     k = z.shape[0]
     r = z - t
-    return jnp.sum(r * r, axis=0) / k, (2.0 / k) * r
+    return _rows(operator.add, r * r) / k, (2.0 / k) * r
 
 
 def loss_and_grads(
@@ -83,7 +119,7 @@ def loss_and_grads(
     n = xt.shape[1]
     zs, a_in = [], [xt]
     for i, layer in enumerate(params):
-        z = jax.lax.dot_general(layer["w"], a_in[-1], _FIRST) + layer["b"][:, None]
+        z = _contract(layer["w"], a_in[-1]) + layer["b"][:, None]
         zs.append(z)
         if i < len(params) - 1:
             a_in.append(act.fn(z))
@@ -95,9 +131,10 @@ def loss_and_grads(
         value, delta = jnp.sum(weights * per_sample) / total, dz * (weights / total)
     grads: Params = [None] * len(params)  # type: ignore[list-item]
     for i in range(len(params) - 1, -1, -1):
-        grads[i] = {"w": jax.lax.dot_general(a_in[i], delta, _SAMPLES), "b": jnp.sum(delta, axis=1)}
+        gw, gb = _sample_sums(a_in[i], delta)
+        grads[i] = {"w": gw, "b": gb}
         if i > 0:
-            delta = (params[i]["w"] @ delta) * act.grad(zs[i - 1])
+            delta = _contract(params[i]["w"].T, delta) * act.grad(zs[i - 1])
     if l2 is not None:
         value = value + 0.5 * l2 * sum(jnp.sum(jnp.square(layer["w"])) for layer in params)
         grads = [{"w": g["w"] + l2 * layer["w"], "b": g["b"]} for g, layer in zip(grads, params, strict=True)]

@@ -80,25 +80,32 @@ def _epoch_perm(key, t, n, batch_size):
     return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
 
 
-def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size):
-    """One gradient step at global step t; a no-op once diverged or past ``end``.
+def _minibatch(perm, t, *, xt, targets, key, batch_size):
+    """The data of step t: all of it (full batch, weights None), or mini-batch t of its epoch.
 
-    ``xt`` (d_0, n) and ``targets`` (d_L, n) are the data features-major (``_run`` prepares them once); the
-    loss and gradient come from ``fastpath.loss_and_grads``. Pure in every argument, so it can be vmapped
-    over models (params, opt_state) with the data shared.
+    Returns (perm, x_b (d_0, b), targets_b (d_L, b), weights (b,) or None); a new epoch draws a new perm.
     """
     if batch_size is None:
-        xb, tb, wb, perm = xt, targets, None, carry.perm
-    else:
-        n = xt.shape[1]
-        n_batches = -(-n // batch_size)
-        perm = jax.lax.cond(
-            t % n_batches == 0,
-            lambda: _epoch_perm(key, t, n, batch_size),
-            lambda: carry.perm,
-        )
-        idx, real = _batch_index(perm, t, batch_size, n)
-        xb, tb, wb = xt[:, idx], targets[:, idx], real.astype(xt.dtype)
+        return perm, xt, targets, None
+    n = xt.shape[1]
+    n_batches = -(-n // batch_size)
+    perm = jax.lax.cond(
+        t % n_batches == 0,
+        lambda: _epoch_perm(key, t, n, batch_size),
+        lambda: perm,
+    )
+    idx, real = _batch_index(perm, t, batch_size, n)
+    return perm, xt[:, idx], targets[:, idx], real.astype(xt.dtype)
+
+
+def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size):
+    """One gradient step at global step t with the divergence rule; a no-op once diverged or past ``end``.
+
+    ``xt`` (d_0, n) and ``targets`` (d_L, n) are the data features-major (``_prepare``); the loss and
+    gradient come from ``fastpath.loss_and_grads``. Pure in every argument, so it can be vmapped over
+    models (params, opt_state) with the data shared.
+    """
+    perm, xb, tb, wb = _minibatch(carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size)
     value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
     running = (carry.diverged_at < 0) & (t < end)
     finite = jnp.isfinite(value) & _all_finite(grads)
@@ -117,27 +124,76 @@ def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, 
     return new_carry, jnp.where(carry.diverged_at < 0, value, jnp.nan)
 
 
+def _fast_step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size):
+    """``_step`` without the divergence rule, for runs of steps that turn out finite.
+
+    theta_{t+1} = theta_t + u_t + 0 g_t: the extra term is exactly 0 for a finite gradient and NaN for a
+    non-finite one, and NaN parameters stay NaN, so a run of fast steps matches ``_step`` exactly when its
+    losses and final parameters are finite. Steps t >= ``end`` leave the carry as it is.
+    """
+    perm, xb, tb, wb = _minibatch(carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size)
+    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
+    updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
+    live = t < end
+    params = jax.tree.map(
+        lambda new, p, g: jnp.where(live, new + 0 * g, p),
+        optax.apply_updates(carry.params, updates),
+        carry.params,
+        grads,
+    )
+    new_carry = carry._replace(
+        params=params,
+        prev_params=_select(live, carry.params, carry.prev_params),
+        opt_state=_select(live, opt_state, carry.opt_state),
+        perm=perm,
+    )
+    return new_carry, value
+
+
+def _chunk(carry: _Carry, ts, *, unroll, **kw):
+    """Steps ts (k,): fast steps, kept when clean; otherwise redone from the same carry with ``_step``."""
+    fast, values = jax.lax.scan(partial(_fast_step, **kw), carry, ts, unroll=unroll)
+    finite = jnp.all(jnp.isfinite(values) | (ts >= kw["end"])) & _all_finite(fast.params)
+    return jax.lax.cond(
+        (carry.diverged_at < 0) & finite,
+        lambda: (fast, values),
+        lambda: jax.lax.scan(partial(_step, **kw), carry, ts),
+    )
+
+
 def _prepare(x, y, head: str, n_out: int):
     """The data features-major, once per call: x^T (d_0, n) and the head's float targets (d_L, n)."""
     return x.T, fastpath.targets(head, y, n_out, x.dtype)
 
 
-@partial(jax.jit, static_argnames=("length", "optimizer", "act", "head", "batch_size", "unroll"))
-def _run(carry, x, y, key, l2, start, end, *, length, optimizer, act, head, batch_size, unroll=1):
+# Steps per chunk (one finiteness check each) and scan unrolling of the fast steps: docs/performance.md.
+CHUNK, UNROLL = 1024, 4
+
+
+@partial(jax.jit, static_argnames=("length", "optimizer", "act", "head", "batch_size", "chunk", "unroll"))
+def _run(
+    carry, x, y, key, l2, start, end, *, length, optimizer, act, head, batch_size, chunk=CHUNK, unroll=UNROLL
+):
+    """Steps start .. start + length - 1 (those >= ``end`` are no-ops), in chunks of ``chunk`` steps."""
     xt, targets = _prepare(x, y, head, carry.params[-1]["b"].shape[0])
-    step = partial(
-        _step,
+    k = min(chunk, length)
+    n_chunks = -(-length // k)
+    body = partial(
+        _chunk,
+        end=jnp.minimum(end, start + length),
+        unroll=min(unroll, k),
         xt=xt,
         targets=targets,
         key=key,
         l2=l2,
-        end=end,
         optimizer=optimizer,
         act=act,
         head=head,
         batch_size=batch_size,
     )
-    return jax.lax.scan(step, carry, start + jnp.arange(length), unroll=unroll)
+    ts = start + jnp.arange(n_chunks * k, dtype=jnp.int32).reshape(n_chunks, k)
+    carry, values = jax.lax.scan(body, carry, ts)
+    return carry, values.reshape(-1)[:length]
 
 
 def train(

@@ -80,17 +80,18 @@ def _epoch_perm(key, t, n, batch_size):
     return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
 
 
-def _minibatch(perm, t, *, xt, targets, key, batch_size):
+def _minibatch(perm, t, *, xt, targets, key, batch_size, end):
     """The data of step t: all of it (full batch, weights None), or mini-batch t of its epoch.
 
-    Returns (perm, x_b (d_0, b), targets_b (d_L, b), weights (b,) or None); a new epoch draws a new perm.
+    Returns (perm, x_b (d_0, b), targets_b (d_L, b), weights (b,) or None); a new epoch before ``end``
+    draws a new perm (steps past the end must not move the shuffle on: a later call resumes from it).
     """
     if batch_size is None:
         return perm, xt, targets, None
     n = xt.shape[1]
     n_batches = -(-n // batch_size)
     perm = jax.lax.cond(
-        t % n_batches == 0,
+        (t % n_batches == 0) & (t < end),
         lambda: _epoch_perm(key, t, n, batch_size),
         lambda: perm,
     )
@@ -105,7 +106,9 @@ def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, 
     gradient come from ``fastpath.loss_and_grads``. Pure in every argument, so it can be vmapped over
     models (params, opt_state) with the data shared.
     """
-    perm, xb, tb, wb = _minibatch(carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size)
+    perm, xb, tb, wb = _minibatch(
+        carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size, end=end
+    )
     value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
     running = (carry.diverged_at < 0) & (t < end)
     finite = jnp.isfinite(value) & _all_finite(grads)
@@ -131,7 +134,9 @@ def _fast_step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, h
     non-finite one, and NaN parameters stay NaN, so a run of fast steps matches ``_step`` exactly when its
     losses and final parameters are finite. Steps t >= ``end`` leave the carry as it is.
     """
-    perm, xb, tb, wb = _minibatch(carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size)
+    perm, xb, tb, wb = _minibatch(
+        carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size, end=end
+    )
     value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
     updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
     live = t < end
@@ -265,7 +270,7 @@ def train(
         first = start_step + c * length
         carry, losses = _run(
             carry, x, y, key, l2, jnp.int32(first), end,
-            length=length, optimizer=optimizer, act=act, head=hd.name, batch_size=batch_size,
+            length=length, optimizer=optimizer, act=act, head=hd.name, batch_size=batch_size, chunk=CHUNK,
         )  # fmt: skip
         chunks.append(losses)
         if callback is not None:

@@ -149,12 +149,13 @@ def test_train_uses_the_fast_path_and_keeps_its_results(x64):
 
 
 def test_chunked_calls_resume_the_shuffle_where_they_stopped(x64, monkeypatch):
-    # Calls of 13 steps in fast chunks of 5: each call's last chunk runs 2 steps past the call's end,
-    # and with 4 mini-batches per epoch some of those fall on an epoch's first step.
+    # Calls of 13 steps in fast chunks of 5: each call's last chunk runs 2 steps past the call's end. With 2
+    # mini-batches per epoch, the second of those (step 14) starts an epoch that the next call, resuming at
+    # step 13, must not see yet.
     monkeypatch.setattr(training, "CHUNK", 5)
     x, y = _problem("softmax", (2, 8, 3), jax.random.key(10))
     params = funcmlp.init_params(jax.random.key(11), (2, 8, 3), dtype=jnp.float64)
-    kw = dict(optimizer=optax.sgd(0.5), steps=39, batch_size=16, key=jax.random.key(12))
+    kw = dict(optimizer=optax.sgd(0.5), steps=39, batch_size=30, key=jax.random.key(12))
     whole = funcmlp.train(params, x, y, **kw)
     chunked = funcmlp.train(params, x, y, **kw, chunk_size=13)
     np.testing.assert_allclose(chunked.losses, whole.losses, rtol=1e-6)

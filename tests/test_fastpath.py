@@ -86,6 +86,8 @@ CASES = {
     "mini-batches": dict(opt=optax.adam(0.05), head="softmax", act="relu", batch=16, end=40),
     "past the end": dict(opt=optax.sgd(0.5), head="softmax", act="relu", batch=16, end=29),
     "loss diverges": dict(opt=optax.sgd(10.0), head="linear", act="linear", batch=None, end=40),
+    # Diverges at step 9 and ends at step 11: later chunks lie wholly past the end, yet their losses are NaN.
+    "loss diverges, then the end": dict(opt=optax.sgd(10.0), head="linear", act="linear", batch=None, end=8),
     # zero_nans turns the NaN gradient into a finite update: only the gradient check can see it.
     "gradient diverges": dict(
         opt=optax.chain(optax.zero_nans(), optax.sgd(5.0)),

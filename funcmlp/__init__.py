@@ -2,8 +2,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from funcmlp import activations, checks, data, heads
+from funcmlp import activations, checks, data, diagnostics, heads, perceptron
+from funcmlp.chain_rule import backprop
 from funcmlp.checkpoint import load, save
+from funcmlp.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
 from funcmlp.training import TrainResult, train
 
@@ -17,14 +19,18 @@ __all__ = [
     "TrainResult",
     "accuracy",
     "activations",
+    "backprop",
     "checks",
+    "collapse_linear",
     "data",
+    "diagnostics",
     "forward",
     "heads",
     "init_params",
     "l2_penalty",
     "load",
     "loss",
+    "perceptron",
     "predict",
     "save",
     "train",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from funcmlp import checks
 from funcmlp.chain_rule import backprop
 from funcmlp.mlp import Params
 
@@ -48,4 +49,9 @@ def sigmoid_bound(depth: int) -> float:
 
 def max_weight_change(before: Params, after: Params) -> jax.Array:
     """(L,) max |W^l_after - W^l_before| per layer: which layers training moved, and which it left alone."""
+    if checks.check_params(before, "before") != checks.check_params(after, "after"):
+        raise ValueError(
+            f"after: expected the layer sizes of before, {checks.check_params(before, 'before')}, "
+            f"got {checks.check_params(after, 'after')}"
+        )
     return jnp.stack([jnp.max(jnp.abs(a["w"] - b["w"])) for b, a in zip(before, after, strict=True)])

@@ -48,6 +48,8 @@ def boundary_line(w: jax.Array, b: jax.Array) -> jax.Array:
     w = jnp.ravel(jnp.asarray(w))
     b = jnp.ravel(jnp.asarray(b))
     if w.shape != (2,) or b.shape != (1,):
-        raise ValueError(f"w, b: expected a 2-D unit's weights (2,) and bias (1,), got {w.shape} and {b.shape}")
+        raise ValueError(
+            f"w, b: expected a 2-D unit's weights (2,) and bias (1,), got {w.shape} and {b.shape}"
+        )
     norm2 = w @ w
     return jnp.stack([-b[0] * w / norm2, jnp.array([-w[1], w[0]]) / jnp.sqrt(norm2)])

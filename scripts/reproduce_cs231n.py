@@ -4,9 +4,10 @@
     python scripts/reproduce_cs231n.py --seeds 4 --steps 2000 --out /tmp/cs231n
 
 Each seed draws its own 300-point, 3-class spiral and its own initial weights; all seeds of a model train in
-one compiled program. Full-batch gradient descent with step size 1 and L2 1e-3 (0.5 * l2 * sum W^2), weights
-0.01 N(0, 1), as in the case study. Prints training accuracy (mean / min / max) beside the reported numbers and
-saves `decision_boundaries.png` (the first seed of each model).
+one compiled program. Full-batch gradient descent with step size 1; the case study's two models use L2 1e-3
+(0.5 * l2 * sum W^2) and weights 0.01 N(0, 1), the lecture's net He initialisation and no L2.
+Prints training accuracy (mean / min / max) beside the reported numbers and saves `decision_boundaries.png`
+(the first seed of each model).
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def plot(panels, path: Path, resolution: int = 200) -> None:
         gx, gy = np.meshgrid(g, g)
         grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
         region = np.asarray(funcmlp.predict(params, grid, activation=activation)).reshape(gx.shape)
-        ax.contourf(gx, gy, region, levels=[-0.5, 0.5, 1.5, 2.5], colors=[cmap(i) for i in range(3)], alpha=0.3)
+        ax.contourf(
+            gx, gy, region, levels=[-0.5, 0.5, 1.5, 2.5], colors=[cmap(i) for i in range(3)], alpha=0.3
+        )
         for c in range(3):
             ax.scatter(*x[y == c].T, s=12, color=cmap(c), edgecolors="k", linewidths=0.4, label=f"class {c}")
         ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")

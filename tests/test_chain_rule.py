@@ -36,7 +36,7 @@ def _problem(head, n_hidden, seed=0, width=5):
 def test_backprop_equals_jax_grad(head, activation, n_hidden, x64):
     params, x, y = _problem(head, n_hidden, seed=n_hidden)
     kw = {"activation": activation, "head": head}
-    ours = backprop(params, x, y, **kw)
+    ours = funcmlp.backprop(params, x, y, **kw)
     auto = jax.grad(funcmlp.loss)(params, x, y, **kw)
     chex.assert_trees_all_equal_shapes_and_dtypes(ours, auto)
     chex.assert_trees_all_close(ours, auto, rtol=1e-6, atol=1e-13)

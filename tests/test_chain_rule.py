@@ -103,6 +103,23 @@ def test_lecture_network_by_the_notes_formulas(x64):
     chex.assert_trees_all_close(backprop(params, x, y), expected, rtol=1e-10)
 
 
+def test_sigmoid_network_by_the_notes_formulas(x64):
+    """Page 2: h = s(z^h), y_hat = s(z^o), BCE; delta^o = y_hat - y, delta^h = s'(z^h) * delta^o W^oT (numpy)."""
+    params, x, y = _problem("sigmoid", 1, width=3)
+    x, yn = np.asarray(x), np.asarray(y, np.float64)[:, None]
+    wi, bi, wo, bo = (np.asarray(params[i][k]) for i in (0, 1) for k in ("w", "b"))
+    s = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    zh = x @ wi + bi
+    h = s(zh)
+    y_hat = s(h @ wo + bo)
+    delta_o = (y_hat - yn) / N  # 1a: s'(z^o) cancels against dL/dy_hat = (y_hat - y) / (y_hat (1 - y_hat))
+    delta_h = s(zh) * (1 - s(zh)) * (delta_o @ wo.T)  # 2a and delta^h
+    expected = [{"w": x.T @ delta_h, "b": delta_h.sum(0)}, {"w": h.T @ delta_o, "b": delta_o.sum(0)}]
+    chex.assert_trees_all_close(
+        backprop(params, x, y, activation="sigmoid", head="sigmoid"), expected, rtol=1e-10
+    )
+
+
 def test_reduced_form_without_relu_mask_is_wrong(x64):
     params, x, y = _problem("softmax", 1, width=4)
     z1 = np.asarray(x @ params[0]["w"] + params[0]["b"])

@@ -46,8 +46,8 @@ def test_relu_with_he_init_keeps_gradients_and_gain_two_explodes_them(x64):
 
 
 def test_sigmoid_bound():
-    assert diagnostics.sigmoid_bound(50) == pytest.approx(2.0**-100)
-    assert diagnostics.sigmoid_bound(50) == pytest.approx(7.9e-31, rel=0.01)
+    assert diagnostics.sigmoid_bound(50) == pytest.approx(2.0**-100, rel=1e-12, abs=0)
+    assert diagnostics.sigmoid_bound(50) == pytest.approx(7.9e-31, rel=0.01, abs=0)
 
 
 def test_step_activation_leaves_hidden_weights_unchanged():

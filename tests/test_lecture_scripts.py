@@ -39,7 +39,10 @@ def test_vanishing_gradients_script(vanishing, tmp_path, capsys):
     assert set(out["norms"]) == {label for label, *_ in vanishing.CASES}
     for g in out["norms"].values():
         assert g.shape == (7,) and g.dtype == np.float64
-    assert out["bound"] == pytest.approx(0.25**6)
+    assert out["bound"] == pytest.approx(0.25**6, rel=1e-12, abs=0)
+    norms = out["norms"]
+    assert norms["relu (He x 2): exploding"][0] > 10 * norms["relu (He)"][0]
+    assert norms["tanh (Glorot x 4): exploding"][0] > 10 * norms["tanh (Glorot)"][0]
     np.testing.assert_array_equal(out["norms"]["step (He)"][:-1], 0.0)
     np.testing.assert_array_equal(out["step_change"][:-1], 0.0)
     assert out["step_change"][-1] > 0

@@ -24,8 +24,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from funcmlp import activations, heads
+from funcmlp import activations, checks, heads
 from funcmlp.mlp import Params, validate
 
 
@@ -52,6 +53,7 @@ def backprop(
       ``[{"w": dJ/dW^l (d_{l-1}, d_l), "b": dJ/db^l (d_l,)}, ...]``.
     """
     validate(params, x, y, head=head)
+    _check_l2(l2)
     return _backprop(params, jnp.asarray(x), jnp.asarray(y), activations.get(activation), heads.get(head), l2)
 
 
@@ -75,9 +77,17 @@ def reduced_form(
     Same arguments and pytree as ``backprop``.
     """
     validate(params, x, y, head=head)
+    _check_l2(l2)
     act = activations.get(activation)
     dropped = act._replace(name=f"{act.name} without act'", grad=activations.linear_grad)
     return _backprop(params, jnp.asarray(x), jnp.asarray(y), dropped, heads.get(head), l2)
+
+
+def _check_l2(l2: Any) -> None:
+    if isinstance(l2, bool) or np.ndim(l2) != 0:
+        raise ValueError(f"l2: expected a non-negative number, got {l2!r}")
+    if checks.is_concrete(l2) and not float(l2) >= 0:
+        raise ValueError(f"l2: expected a non-negative number, got {l2!r}")
 
 
 def _backprop(

@@ -71,7 +71,7 @@ def fit(x: jax.Array, y: jax.Array, *, epochs: int, lr: float = 1.0) -> Perceptr
         bad = ~np.isin(np.asarray(y), (-1, 1))
         if bad.any():
             raise ValueError(f"y: expected labels in {{-1, +1}}, got {np.unique(np.asarray(y)[bad])[:5]}")
-    if isinstance(lr, bool) or not np.isscalar(lr) or not lr > 0:
+    if isinstance(lr, bool) or np.ndim(lr) != 0 or (checks.is_concrete(lr) and not float(lr) > 0):
         raise ValueError(f"lr: expected a positive number, got {lr!r}")
     return _fit(x, jnp.asarray(y).astype(x.dtype), jnp.asarray(lr, x.dtype), epochs=epochs)
 

@@ -142,6 +142,8 @@ def test_backprop_refuses_bad_input():
         backprop(params, jnp.ones((5, 3)), jnp.zeros(5, jnp.int32))
     with pytest.raises(ValueError, match=r"y: expected labels in \[0, 3\)"):
         backprop(params, jnp.ones((5, 2)), jnp.full(5, 3))
+    with pytest.raises(ValueError, match="l2: expected a non-negative number, got -0.1"):
+        backprop(params, jnp.ones((5, 2)), jnp.zeros(5, jnp.int32), l2=-0.1)
     with pytest.raises(ValueError, match="activation: expected one of"):
         backprop(params, jnp.ones((5, 2)), jnp.zeros(5, jnp.int32), activation="gelu")
 

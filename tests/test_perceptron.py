@@ -91,6 +91,8 @@ def test_bad_arguments():
         perceptron.fit(x, y, epochs=0)
     with pytest.raises(ValueError, match="lr: expected a positive number, got -1"):
         perceptron.fit(x, y, epochs=1, lr=-1)
+    with pytest.raises(ValueError, match="lr: expected a positive number"):
+        perceptron.fit(x, y, epochs=1, lr=jnp.array([0.1, 0.2]))
     with pytest.raises(ValueError, match=r"x: expected a 2-D array \(n, d\), got shape \(200,\)"):
         perceptron.fit(x[:, 0], y, epochs=1)
     with pytest.raises(ValueError, match=r"y: expected labels of shape \(200,\)"):

@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from funcmlp import activations, checks, data, heads
-from funcmlp.checkpoint import load, save
+from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
 from funcmlp.training import TrainResult, train
 
@@ -24,8 +24,11 @@ __all__ = [
     "init_params",
     "l2_penalty",
     "load",
+    "load_state",
     "loss",
     "predict",
+    "read_metadata",
     "save",
+    "save_state",
     "train",
 ]

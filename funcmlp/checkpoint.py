@@ -72,7 +72,7 @@ def _digest(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
     for name in sorted(arrays):
         a = arrays[name]
         h.update(f"{name}|{a.dtype}|{a.shape}|".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(a.tobytes())  # C order whatever the layout
     return h.hexdigest()
 
 
@@ -80,7 +80,7 @@ def _to_numpy(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[
     """Arrays safetensors can store, plus {name: dtype} for those kept as raw bits (bfloat16, ...)."""
     out, views = {}, {}
     for name, a in tree_arrays.items():
-        arr = np.ascontiguousarray(np.asarray(a))
+        arr = np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         if arr.dtype.name not in _NATIVE:
             views[name] = arr.dtype.name
             arr = arr.view(f"uint{8 * arr.dtype.itemsize}")
@@ -223,7 +223,10 @@ def _params(arrays: dict[str, np.ndarray], metadata: dict[str, str], path) -> Pa
         raise ValueError(
             f"checkpoint: missing array {e.args[0]!r} (sizes {sizes} need {len(sizes) - 1} layers)"
         ) from None
-    got = checks.check_params(params, name="checkpoint")
+    try:
+        got = checks.check_params(params, name="checkpoint")
+    except TypeError as e:  # a foreign array type is a damaged file, not a caller's mistake
+        raise ValueError(str(e)) from None
     if list(got) != sizes:
         raise ValueError(f"checkpoint: expected arrays of the recorded sizes {sizes}, got sizes {list(got)}")
     return params

@@ -232,7 +232,7 @@ def check_nonnegative_real(value: Any, name: str) -> Any:
     """A finite real number >= 0 (l2, noise, a learning rate); traced scalars pass unchecked."""
     if not is_concrete(value):
         return value
-    if isinstance(value, bool) or np.ndim(value) != 0:
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
         raise TypeError(f"{name}: expected a real number, got {value!r}")
     try:
         v = float(value)

@@ -174,11 +174,14 @@ COMMANDS = {"train": (TrainConfig, run_train)}
 
 
 def _one_line(panel: str) -> str:
-    """The first paragraph of tyro's boxed parse error, as one line (the box, help text and rules dropped)."""
+    """The first paragraph of tyro's boxed parse error, as one line (the box, help text and rules dropped).
+
+    The box is drawn with line-drawing characters on a UTF-8 stream and with dashes otherwise.
+    """
     words = []
     for line in panel.splitlines()[1:]:
-        text = line.strip().strip("│╰╯─").strip()
-        if not text or set(text) <= set("─"):
+        text = line.strip().strip("│|╭╮╰╯").strip()
+        if not text or set(text) <= set("─-━"):
             if words:
                 break
             continue

@@ -170,9 +170,7 @@ def train(
         )
     validate(params, x, y, head=head)
     x, y = jnp.asarray(x), jnp.asarray(y)
-    if not jnp.issubdtype(
-        x.dtype, jnp.floating
-    ):  # integer inputs: compute (and weigh l2) in the params' dtype
+    if not jnp.issubdtype(x.dtype, jnp.floating):  # integers: compute (and weigh l2) in the params' dtype
         x = x.astype(jnp.result_type(params[0]["w"]))
     batch_size = checks.check_batch_size(batch_size, x.shape[0])
     if batch_size is not None and key is None:

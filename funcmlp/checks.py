@@ -266,7 +266,10 @@ def check_opt_state(opt_state: Any, like: Any, name: str = "opt_state") -> None:
     """``opt_state`` has the tree structure, shapes and dtypes of ``like`` (``optimizer.init(params)``)."""
     got, want = jax.tree.structure(opt_state), jax.tree.structure(like)
     if got != want:
-        raise ValueError(f"{name}: expected the state of this optimizer for these params ({want}), got {got}")
+        raise ValueError(
+            f"{name}: expected the state of this optimizer for these params (as optimizer.init(params) "
+            f"makes, {want.num_leaves} arrays), got a differently structured state with {got.num_leaves} arrays"
+        )
     for i, (a, b) in enumerate(zip(jax.tree.leaves(opt_state), jax.tree.leaves(like), strict=True)):
         if _shape(a) != _shape(b) or jnp.dtype(_dtype(a, name)) != jnp.dtype(b.dtype):
             raise ValueError(

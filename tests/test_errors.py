@@ -461,3 +461,13 @@ def test_cli_divergence_writes_metrics_then_exits_1(tmp_path, capsys):
     ]
     params, _ = funcmlp.load(out / "params.safetensors")  # the last finite parameters were saved
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params))
+
+
+def test_docs_list_every_refused_argument():
+    doc = (Path(__file__).parents[1] / "docs" / "errors.md").read_text()
+    cases = BAD_X + BAD_Y + BAD_PARAMS + BAD_CALLS + BAD_TRAIN + BAD_SWEEP + BAD_FILES + BAD_SAVES
+    for case in cases:
+        prefix = re.match(r"\^(\S+?:) ", case[-1]).group(1).replace("\\", "")
+        assert f"`{prefix} " in doc, f"{case[0]}: {prefix} is not in docs/errors.md"
+    for _, argv, _ in BAD_CLI:
+        assert f"| `{argv[0]} " in doc, argv  # a row for each option

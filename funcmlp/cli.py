@@ -173,6 +173,38 @@ def run_train(cfg: TrainConfig) -> int:
 COMMANDS = {"train": (TrainConfig, run_train)}
 
 
+@dataclasses.dataclass(frozen=True)
+class BenchmarkConfig:
+    """Time funcmlp against a numpy loop, scikit-learn and plain JAX (docs/performance.md)."""
+
+    out: Path = Path("benchmark.json")
+    """Where to write the JSON result."""
+    repeats: int = 5
+    """Timed runs per row; the median is shown."""
+    quick: bool = False
+    """Tiny sizes: checks that every row runs (the numbers mean little)."""
+    memory: bool = True
+    """Measure the peak memory of a 1024-model, 10,000-step sweep (a separate process)."""
+
+
+def run_benchmark(cfg: BenchmarkConfig) -> int:
+    from rich.console import Console
+
+    from funcmlp import bench, checks
+
+    checks.check_positive_int(cfg.repeats, "repeats")
+    result = bench.run_benchmark(quick=cfg.quick, repeats=cfg.repeats, memory=cfg.memory)
+    console = Console(width=120)
+    for table in bench.tables(result):
+        console.print(table)
+    bench.save(result, cfg.out)
+    console.print(f"total {result['total_s']:.0f} s; JSON: {cfg.out}")
+    return 0
+
+
+COMMANDS["benchmark"] = (BenchmarkConfig, run_benchmark)
+
+
 def _one_line(panel: str) -> str:
     """The first paragraph of tyro's boxed parse error, as one line (the box, help text and rules dropped).
 

@@ -5,6 +5,8 @@ from importlib.metadata import PackageNotFoundError, version
 from funcmlp import activations, checks, data, heads
 from funcmlp.checkpoint import load, save
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
+from funcmlp.sweep_results import SweepResult
+from funcmlp.sweeps import sweep
 from funcmlp.training import TrainResult, train
 
 try:
@@ -27,5 +29,7 @@ __all__ = [
     "loss",
     "predict",
     "save",
+    "sweep",
+    "SweepResult",
     "train",
 ]

@@ -1,7 +1,9 @@
 """The ``funcmlp`` command line: each subcommand is a frozen dataclass config, parsed by tyro.
 
-    funcmlp train                      # the lecture's 2 -> 4 -> 3 ReLU net on the 300-point spiral
+    funcmlp train                      # 64 seeds of the lecture's 2 -> 4 -> 3 ReLU net, the best on validation
+    funcmlp train --seeds 1            # one model
     funcmlp train --hidden 100 --l2 1e-3 --steps 10000
+    funcmlp sweep --learning-rates 0.01 0.03 0.1 --widths 2 4 8 16 --seeds 16
 
 Bad input is reported as one line on stderr with exit code 2.
 """
@@ -9,6 +11,7 @@ Bad input is reported as one line on stderr with exit code 2.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -29,11 +32,11 @@ class TrainConfig:
     """Hidden layer widths (the lecture's network has one hidden layer of 4)."""
     activation: str = "relu"
     """Hidden activation: step, linear, sigmoid, tanh, relu, leaky_relu or leaky_relu:SLOPE."""
-    lr: float = 1.0
-    """Learning rate alpha in w_new = w_old - alpha dJ/dw."""
-    optimizer: OptimizerName = "sgd"
+    lr: float = 0.03
+    """Learning rate alpha (sgd: w_new = w_old - alpha dJ/dw)."""
+    optimizer: OptimizerName = "adam"
     """Optimizer (optax): sgd, momentum (0.9) or adam."""
-    steps: int = 5000
+    steps: int = 1000
     """Optimizer steps."""
     batch_size: int | None = None
     """Mini-batch size; omit for full-batch gradient descent."""
@@ -41,8 +44,10 @@ class TrainConfig:
     """L2 penalty weight on the weights (0.5 * l2 * sum W^2)."""
     init: Literal["he", "glorot", "normal"] = "he"
     """Weight initialisation scheme."""
+    seeds: int = 64
+    """Initialisations trained at once; the one with the best validation accuracy is kept (1: one model)."""
     seed: int = 0
-    """Seed: draws the training, test data and the initial weights."""
+    """Seed: draws the training, validation and test data, the initial weights and the mini-batches."""
     dataset: DatasetName = "spiral"
     """Toy data set."""
     n_per_class: int = 100
@@ -90,52 +95,64 @@ def prepare_out(out: Path | None) -> Path:
     return out
 
 
+def optimizer_factory(name: str):
+    """The optimizer as a function of the learning rate (what ``funcmlp.sweep`` takes)."""
+    make_optimizer(name, 1.0)  # fails early on an unknown name
+    return functools.partial(make_optimizer, name)
+
+
 def run_train(cfg: TrainConfig) -> int:
     t0 = time.perf_counter()
     import jax
 
     import funcmlp
     from funcmlp import plots
+    from funcmlp.sharding import to_host
 
     out = prepare_out(cfg.out)
-    k_data, k_test, k_init, k_shuffle = jax.random.split(jax.random.key(cfg.seed), 4)
-    x, y = make_data(cfg, k_data)
-    x_test, y_test = make_data(cfg, k_test)
-    n_classes = int(y.max()) + 1
-    sizes = (2, *cfg.hidden, n_classes)
-    params = funcmlp.init_params(k_init, sizes, scheme=cfg.init)
-    result = funcmlp.train(
-        params, x, y,
-        optimizer=make_optimizer(cfg.optimizer, cfg.lr), steps=cfg.steps, activation=cfg.activation,
-        batch_size=cfg.batch_size, key=k_shuffle, l2=cfg.l2,
+    k_data, k_val, k_test, k_init, k_shuffle = jax.random.split(jax.random.key(cfg.seed), 5)
+    draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
+    (x, y), (x_val, y_val), (x_test, y_test) = (draw(k) for k in (k_data, k_val, k_test))
+    sizes = (2, *cfg.hidden, int(y.max()) + 1)
+    result = funcmlp.sweep(
+        k_init, x, y, sizes=sizes, seeds=cfg.seeds, learning_rates=[cfg.lr], steps=cfg.steps,
+        activation=cfg.activation, optimizer=optimizer_factory(cfg.optimizer), batch_size=cfg.batch_size,
+        batch_key=k_shuffle, l2=cfg.l2, scheme=cfg.init, x_val=x_val, y_val=y_val,
     )  # fmt: skip
-    kw = {"activation": cfg.activation}
-    diverged_at = int(result.diverged_at)
+    _, _, seed = result.best("val_accuracy")
+    params, row = result.model(0, 0, seed), result.table()[seed]
+    losses = to_host(result.groups[0].losses[0, seed])
     metrics = {
-        "train_accuracy": float(funcmlp.accuracy(result.params, x, y, **kw)),
-        "test_accuracy": float(funcmlp.accuracy(result.params, x_test, y_test, **kw)),
-        "final_loss": float(result.losses[-1]),
-        "diverged_at": diverged_at if diverged_at >= 0 else None,
+        "train_accuracy": row["train_accuracy"],
+        "validation_accuracy": row["val_accuracy"],
+        "test_accuracy": float(funcmlp.accuracy(params, x_test, y_test, activation=cfg.activation)),
+        "final_loss": float(losses[-1]),
+        "diverged_at": row["diverged_at"],
+        "selected_seed": seed,
+        "seeds": cfg.seeds,
         "sizes": list(sizes),
     }
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
-    funcmlp.save(out / "params.safetensors", result.params, config=config)
+    funcmlp.save(out / "params.safetensors", params, config=config | {"selected_seed": seed})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    name = f"{'-'.join(map(str, sizes))} {cfg.activation} net"
+    chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
     plots.decision_boundary(
-        result.params, x_test, y_test, out / "decision_boundary.png", activation=cfg.activation,
-        title=f"{'-'.join(map(str, sizes))} {cfg.activation} net, test accuracy "
-        f"{metrics['test_accuracy']:.1%}",
+        params, x_test, y_test, out / "decision_boundary.png", activation=cfg.activation,
+        title=f"{name} ({chosen}), test accuracy {metrics['test_accuracy']:.1%}",
     )  # fmt: skip
-    plots.loss_curve(result.losses, out / "loss.png", title=f"Training loss ({cfg.optimizer}, lr {cfg.lr:g})")
+    plots.loss_curve(
+        losses, out / "loss.png", title=f"Training loss, {chosen} ({cfg.optimizer}, lr {cfg.lr:g})"
+    )
     metrics["seconds"] = time.perf_counter() - t0
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(
-        f"{'-'.join(map(str, sizes))} {cfg.activation} on {cfg.dataset}: "
+        f"{name} on {cfg.dataset}, {chosen} (best validation accuracy {metrics['validation_accuracy']:.3f}): "
         f"train accuracy {metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}, "
         f"final loss {metrics['final_loss']:.4f}, {metrics['seconds']:.1f} s -> {out}"
     )
-    if diverged_at >= 0:
-        print(f"error: the loss became non-finite at step {diverged_at}", file=sys.stderr)
+    if row["diverged_at"] is not None:
+        print(f"error: the loss became non-finite at step {row['diverged_at']}", file=sys.stderr)
         return 1
     return 0
 

@@ -101,27 +101,46 @@ def optimizer_factory(name: str):
     return functools.partial(make_optimizer, name)
 
 
-def run_train(cfg: TrainConfig) -> int:
-    t0 = time.perf_counter()
+def draw_samples(cfg, seed: int):
+    """Keys from ``seed``, and the training, validation and test samples, each drawn with its own key."""
     import jax
 
+    names = ("train", "val", "test", "init", "shuffle")
+    keys = dict(zip(names, jax.random.split(jax.random.key(seed), len(names)), strict=True))
+    draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
+    return keys, [draw(keys[k]) for k in ("train", "val", "test")]
+
+
+def run_sweep_for(cfg, keys, train, val, *, sizes, learning_rates, activation):
+    """``funcmlp.sweep`` with the options shared by the train and sweep commands."""
+    import funcmlp
+
+    return funcmlp.sweep(
+        keys["init"], *train, sizes=sizes, seeds=cfg.seeds, learning_rates=learning_rates, steps=cfg.steps,
+        activation=activation, optimizer=optimizer_factory(cfg.optimizer), batch_size=cfg.batch_size,
+        batch_key=keys["shuffle"], l2=cfg.l2, scheme=cfg.init, x_val=val[0], y_val=val[1],
+    )  # fmt: skip
+
+
+def config_dict(cfg) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def run_train(cfg: TrainConfig) -> int:
+    t0 = time.perf_counter()
     import funcmlp
     from funcmlp import plots
     from funcmlp.sharding import to_host
 
     out = prepare_out(cfg.out)
-    k_data, k_val, k_test, k_init, k_shuffle = jax.random.split(jax.random.key(cfg.seed), 5)
-    draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
-    (x, y), (x_val, y_val), (x_test, y_test) = (draw(k) for k in (k_data, k_val, k_test))
-    sizes = (2, *cfg.hidden, int(y.max()) + 1)
-    result = funcmlp.sweep(
-        k_init, x, y, sizes=sizes, seeds=cfg.seeds, learning_rates=[cfg.lr], steps=cfg.steps,
-        activation=cfg.activation, optimizer=optimizer_factory(cfg.optimizer), batch_size=cfg.batch_size,
-        batch_key=k_shuffle, l2=cfg.l2, scheme=cfg.init, x_val=x_val, y_val=y_val,
-    )  # fmt: skip
-    _, _, seed = result.best("val_accuracy")
+    keys, (train, val, (x_test, y_test)) = draw_samples(cfg, cfg.seed)
+    sizes = (2, *cfg.hidden, int(train[1].max()) + 1)
+    result = run_sweep_for(
+        cfg, keys, train, val, sizes=sizes, learning_rates=[cfg.lr], activation=cfg.activation
+    )
+    _, _, seed = result.best("val_accuracy")  # chosen on the validation sample, never on the test sample
     params, row = result.model(0, 0, seed), result.table()[seed]
-    losses = to_host(result.groups[0].losses[0, seed])
+    losses = to_host(result.groups[0].losses)[0, seed]
     metrics = {
         "train_accuracy": row["train_accuracy"],
         "validation_accuracy": row["val_accuracy"],
@@ -132,7 +151,7 @@ def run_train(cfg: TrainConfig) -> int:
         "seeds": cfg.seeds,
         "sizes": list(sizes),
     }
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
+    config = config_dict(cfg)
     funcmlp.save(out / "params.safetensors", params, config=config | {"selected_seed": seed})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     name = f"{'-'.join(map(str, sizes))} {cfg.activation} net"
@@ -157,7 +176,75 @@ def run_train(cfg: TrainConfig) -> int:
     return 0
 
 
-COMMANDS = {"train": (TrainConfig, run_train)}
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """Train every (learning rate, width, activation, seed) at once; summarise validation accuracy over seeds."""
+
+    learning_rates: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+    """Learning rates (one compiled program serves them all)."""
+    widths: tuple[int, ...] = (2, 4, 8, 16)
+    """Hidden layer widths (one compiled group each)."""
+    depth: int = 1
+    """Hidden layers per network, all of the same width."""
+    activations: tuple[str, ...] = ("relu",)
+    """Hidden activations (one compiled group each)."""
+    seeds: int = 16
+    """Initialisations per configuration."""
+    optimizer: OptimizerName = "adam"
+    """Optimizer (optax): sgd, momentum (0.9) or adam."""
+    steps: int = 1000
+    """Optimizer steps per model."""
+    batch_size: int | None = None
+    """Mini-batch size; omit for full-batch gradient descent."""
+    l2: float = 0.0
+    """L2 penalty weight on the weights."""
+    init: Literal["he", "glorot", "normal"] = "he"
+    """Weight initialisation scheme."""
+    seed: int = 0
+    """Seed: draws the training and validation data, the initial weights and the mini-batches."""
+    dataset: DatasetName = "spiral"
+    """Toy data set."""
+    n_per_class: int = 100
+    """Points per class."""
+    noise: float = 0.2
+    """Noise of the data set."""
+    out: Path | None = None
+    """Run directory; defaults to runs/<timestamp>."""
+
+
+def run_sweep(cfg: SweepConfig) -> int:
+    t0 = time.perf_counter()
+    import rich
+
+    from funcmlp import checks, sweep_plots
+
+    out = prepare_out(cfg.out)
+    keys, (train, val, _) = draw_samples(cfg, cfg.seed)
+    depth = checks.check_positive_int(cfg.depth, "depth")
+    sizes = [
+        (2, *[checks.check_positive_int(w, "widths")] * depth, int(train[1].max()) + 1) for w in cfg.widths
+    ]
+    result = run_sweep_for(
+        cfg,
+        keys,
+        train,
+        val,
+        sizes=sizes,
+        learning_rates=list(cfg.learning_rates),
+        activation=list(cfg.activations),
+    )
+    rich.print(result.summary_table())
+    result.to_csv(out / "models.csv")
+    result.to_json(out / "models.json")
+    (out / "config.json").write_text(json.dumps(config_dict(cfg), indent=2) + "\n")
+    sweep_plots.heatmap(result, out / "heatmap.png")
+    sweep_plots.seed_spread(result, out / "seed_spread.png")
+    n_models = len(result.groups) * len(result.learning_rates) * result.seeds
+    print(f"{n_models} models on {cfg.dataset} in {time.perf_counter() - t0:.1f} s -> {out}")
+    return 0
+
+
+COMMANDS = {"train": (TrainConfig, run_train), "sweep": (SweepConfig, run_sweep)}
 
 
 def main(argv: list[str] | None = None) -> int:

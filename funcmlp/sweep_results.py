@@ -165,13 +165,13 @@ class SweepResult:
 
         metric = self.metric
         loss_key = metric.replace("accuracy", "loss")
-        table = Table(title=title or f"{metric.replace('_', ' ')} over {self.seeds} seeds")
+        table = Table(title=title or f"{metric_label(metric).capitalize()} over {self.seeds} seeds")
         for c in ("width", "activation"):
             table.add_column(c)
         for c in (
             "lr",
-            f"{metric.replace('_', ' ')} mean [min, max]",
-            f"mean {loss_key.replace('_', ' ')}",
+            f"{metric_label(metric)}: mean [min, max]",
+            f"{metric_label(loss_key)}: mean",
             "diverged",
         ):
             table.add_column(c, justify="right")
@@ -186,6 +186,11 @@ class SweepResult:
             )
             table.add_row(*cells, f"{r['diverged']}/{r['seeds']}", style="red" if r["diverged"] else None)
         return table
+
+
+def metric_label(metric: str) -> str:
+    """ "val_accuracy" -> "validation accuracy"."""
+    return metric.replace("val_", "validation ").replace("_", " ")
 
 
 def _fmt(v: Any) -> str:

@@ -29,7 +29,6 @@ from funcmlp import activations, checks, heads, sharding, training
 from funcmlp.mlp import _forward, _loss, init_params
 from funcmlp.sweep_results import GroupResult, SweepResult
 
-
 GRID, LR, REP = PartitionSpec("lr", "seed"), PartitionSpec("lr"), PartitionSpec()
 
 

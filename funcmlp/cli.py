@@ -166,7 +166,7 @@ def run_train(cfg: TrainConfig) -> int:
     metrics["seconds"] = time.perf_counter() - t0
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(
-        f"{name} on {cfg.dataset}, {chosen} (best validation accuracy {metrics['validation_accuracy']:.3f}): "
+        f"{name} on {cfg.dataset}, {chosen} (validation accuracy {metrics['validation_accuracy']:.3f}): "
         f"train accuracy {metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}, "
         f"final loss {metrics['final_loss']:.4f}, {metrics['seconds']:.1f} s -> {out}"
     )

@@ -42,6 +42,8 @@ def grid_shape(n_lr: int, n_seeds: int, n_devices: int) -> tuple[int, int]:
 def grid_mesh(n_lr: int, n_seeds: int, devices: Sequence[Any] | None = None) -> Mesh:
     """A mesh with axes ("lr", "seed") over ``devices`` (default: ``jax.devices()``, all processes)."""
     devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices: expected at least one device, got none")
     shape = grid_shape(n_lr, n_seeds, len(devices))
     return Mesh(np.array(devices, dtype=object).reshape(shape), AXES)
 

@@ -168,13 +168,10 @@ class SweepResult:
         table = Table(title=title or f"{metric_label(metric).capitalize()} over {self.seeds} seeds")
         for c in ("width", "activation"):
             table.add_column(c)
-        for c in (
-            "lr",
-            f"{metric_label(metric)}: mean [min, max]",
-            f"{metric_label(loss_key)}: mean",
-            "diverged",
-        ):
-            table.add_column(c, justify="right")
+        table.add_column("learning\nrate", justify="right")
+        table.add_column(f"{metric_label(metric)}\nmean \\[min, max]", justify="right", no_wrap=True)
+        table.add_column(f"{metric_label(loss_key)}\nmean", justify="right")
+        table.add_column("diverged", justify="right")
         for r in self.summary():
             spread = f"{_fmt(r[metric + '_mean'])} [{_fmt(r[metric + '_min'])}, {_fmt(r[metric + '_max'])}]"
             cells = (

@@ -10,8 +10,10 @@ Bad input is reported as one line on stderr with exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import io
 import json
 import sys
 import time
@@ -82,6 +84,45 @@ def make_data(cfg: TrainConfig, key):
     return data.DATASETS[cfg.dataset](key, cfg.n_per_class, noise=cfg.noise)
 
 
+def validate_config(cfg: TrainConfig) -> None:
+    """Check every option before any directory is made or any data drawn (flags named as typed)."""
+    from funcmlp import checks
+
+    check_widths(cfg.hidden, "--hidden")
+    check_activation(cfg.activation, "--activation")
+    checks.check_nonnegative_real(cfg.lr, "--lr")
+    validate_shared(cfg)
+
+
+def validate_shared(cfg) -> None:
+    """The options that the train and sweep commands share."""
+    from funcmlp import checks
+
+    checks.check_positive_int(cfg.seeds, "--seeds")
+    checks.check_positive_int(cfg.steps, "--steps")
+    if cfg.batch_size is not None:
+        checks.check_positive_int(cfg.batch_size, "--batch-size")
+    checks.check_nonnegative_real(cfg.l2, "--l2")
+    if not 0 <= cfg.seed < 2**32:
+        raise ValueError(f"--seed: expected an integer in [0, 2**32), got {cfg.seed}")
+    checks.check_positive_int(cfg.n_per_class, "--n-per-class")
+    checks.check_nonnegative_real(cfg.noise, "--noise")
+
+
+def check_widths(widths: tuple[int, ...], flag: str) -> None:
+    if any(isinstance(h, bool) or h < 1 for h in widths):
+        raise ValueError(f"{flag}: expected positive layer widths, got {' '.join(map(str, widths))}")
+
+
+def check_activation(name: str, flag: str) -> None:
+    from funcmlp import activations
+
+    try:
+        activations.get(name)
+    except ValueError as e:
+        raise ValueError(f"{flag}:{str(e).partition(':')[2]}") from None
+
+
 def prepare_out(out: Path | None) -> Path:
     """Create the run directory now, so an unwritable path fails before any training."""
     out = Path("runs") / time.strftime("%Y%m%d-%H%M%S") if out is None else out
@@ -91,7 +132,7 @@ def prepare_out(out: Path | None) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"out: expected a writable directory, got {str(out)!r} ({e.strerror})") from None
+        raise ValueError(f"--out: expected a writable directory, got {str(out)!r} ({e.strerror})") from None
     return out
 
 
@@ -108,7 +149,13 @@ def draw_samples(cfg, seed: int):
     names = ("train", "val", "test", "init", "shuffle")
     keys = dict(zip(names, jax.random.split(jax.random.key(seed), len(names)), strict=True))
     draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
-    return keys, [draw(keys[k]) for k in ("train", "val", "test")]
+    samples = [draw(keys[k]) for k in ("train", "val", "test")]
+    n = len(samples[0][0])
+    if cfg.batch_size is not None and cfg.batch_size > n:
+        raise ValueError(
+            f"--batch-size: expected at most {n} (the training set's size), got {cfg.batch_size}"
+        )
+    return keys, samples
 
 
 def run_sweep_for(cfg, keys, train, val, *, sizes, learning_rates, activation):
@@ -132,8 +179,9 @@ def run_train(cfg: TrainConfig) -> int:
     from funcmlp import plots
     from funcmlp.sharding import to_host
 
-    out = prepare_out(cfg.out)
+    validate_config(cfg)
     keys, (train, val, (x_test, y_test)) = draw_samples(cfg, cfg.seed)
+    out = prepare_out(cfg.out)
     sizes = (2, *cfg.hidden, int(train[1].max()) + 1)
     result = run_sweep_for(
         cfg, keys, train, val, sizes=sizes, learning_rates=[cfg.lr], activation=cfg.activation
@@ -145,14 +193,14 @@ def run_train(cfg: TrainConfig) -> int:
         "train_accuracy": row["train_accuracy"],
         "validation_accuracy": row["val_accuracy"],
         "test_accuracy": float(funcmlp.accuracy(params, x_test, y_test, activation=cfg.activation)),
-        "final_loss": float(losses[-1]),
+        "final_loss": float(losses[-1]) if row["diverged_at"] is None else None,
         "diverged_at": row["diverged_at"],
         "selected_seed": seed,
         "seeds": cfg.seeds,
         "sizes": list(sizes),
     }
     config = config_dict(cfg)
-    funcmlp.save(out / "params.safetensors", params, config=config | {"selected_seed": seed})
+    funcmlp.save(out / "params.safetensors", params, config=config | {"selected_seed": seed}, head="softmax")
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     name = f"{'-'.join(map(str, sizes))} {cfg.activation} net"
     chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
@@ -165,13 +213,15 @@ def run_train(cfg: TrainConfig) -> int:
     )
     metrics["seconds"] = time.perf_counter() - t0
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    final = "n/a (diverged)" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"
     print(
         f"{name} on {cfg.dataset}, {chosen} (validation accuracy {metrics['validation_accuracy']:.3f}): "
         f"train accuracy {metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}, "
-        f"final loss {metrics['final_loss']:.4f}, {metrics['seconds']:.1f} s -> {out}"
+        f"final loss {final}, {metrics['seconds']:.1f} s -> {out}"
     )
     if row["diverged_at"] is not None:
-        print(f"error: the loss became non-finite at step {row['diverged_at']}", file=sys.stderr)
+        print(f"funcmlp: error: the loss became non-finite at step {row['diverged_at']}; see {out / 'metrics.json'}",
+              file=sys.stderr)  # fmt: skip
         return 1
     return 0
 
@@ -212,27 +262,31 @@ class SweepConfig:
     """Run directory; defaults to runs/<timestamp>."""
 
 
+def validate_sweep_config(cfg: SweepConfig) -> None:
+    """Check every option of the sweep command before any directory is made or any data drawn."""
+    from funcmlp import checks
+
+    checks.check_learning_rates(cfg.learning_rates, "--learning-rates")
+    check_widths(cfg.widths, "--widths")
+    checks.check_positive_int(cfg.depth, "--depth")
+    for name in cfg.activations:
+        check_activation(name, "--activations")
+    validate_shared(cfg)
+
+
 def run_sweep(cfg: SweepConfig) -> int:
     t0 = time.perf_counter()
     import rich
 
-    from funcmlp import checks, sweep_plots
+    from funcmlp import sweep_plots
 
-    out = prepare_out(cfg.out)
+    validate_sweep_config(cfg)
     keys, (train, val, _) = draw_samples(cfg, cfg.seed)
-    depth = checks.check_positive_int(cfg.depth, "depth")
-    sizes = [
-        (2, *[checks.check_positive_int(w, "widths")] * depth, int(train[1].max()) + 1) for w in cfg.widths
-    ]
-    result = run_sweep_for(
-        cfg,
-        keys,
-        train,
-        val,
-        sizes=sizes,
-        learning_rates=list(cfg.learning_rates),
-        activation=list(cfg.activations),
-    )
+    out = prepare_out(cfg.out)
+    n_classes = int(train[1].max()) + 1
+    sizes = [(2, *[w] * cfg.depth, n_classes) for w in cfg.widths]
+    lrs, acts = list(cfg.learning_rates), list(cfg.activations)
+    result = run_sweep_for(cfg, keys, train, val, sizes=sizes, learning_rates=lrs, activation=acts)
     rich.print(result.summary_table())
     result.to_csv(out / "models.csv")
     result.to_json(out / "models.json")
@@ -247,10 +301,34 @@ def run_sweep(cfg: SweepConfig) -> int:
 COMMANDS = {"train": (TrainConfig, run_train), "sweep": (SweepConfig, run_sweep)}
 
 
+def _one_line(panel: str) -> str:
+    """The first paragraph of tyro's boxed parse error, as one line (the box, help text and rules dropped).
+
+    The box is drawn with line-drawing characters on a UTF-8 stream and with dashes otherwise.
+    """
+    words = []
+    for line in panel.splitlines()[1:]:
+        text = line.strip().strip("│|╭╮╰╯").strip()
+        if not text or set(text) <= set("─-━"):
+            if words:
+                break
+            continue
+        words.append(text)
+    return " ".join(words) or " ".join(panel.split()) or "could not parse the command line"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     subcommands = {name: cls for name, (cls, _) in COMMANDS.items()}
-    cfg = tyro.extras.subcommand_cli_from_dict(subcommands, args=args, prog="funcmlp")
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            cfg = tyro.extras.subcommand_cli_from_dict(subcommands, args=args, prog="funcmlp")
+    except SystemExit as e:
+        if e.code not in (0, None):
+            print(f"funcmlp: error: {_one_line(captured.getvalue())}", file=sys.stderr)
+        return 0 if e.code is None else e.code
+    sys.stderr.write(captured.getvalue())
     runner = next(fn for cls, fn in COMMANDS.values() if isinstance(cfg, cls))
     try:
         return runner(cfg)

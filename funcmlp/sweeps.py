@@ -25,7 +25,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from funcmlp import activations, checks, heads, sharding, training
-from funcmlp.mlp import _forward, _loss, init_params
+from funcmlp.mlp import SCHEMES, _forward, _loss, init_params
 from funcmlp.sweep_results import GroupResult, SweepResult
 
 GRID, LR, REP = PartitionSpec("lr", "seed"), PartitionSpec("lr"), PartitionSpec()
@@ -185,32 +185,31 @@ def sweep(
     hd = heads.get(head)
     seeds = checks.check_positive_int(seeds, "seeds")
     steps = checks.check_positive_int(steps, "steps")
-    lrs = _learning_rates(learning_rates)
+    lrs = np.asarray(checks.check_learning_rates(learning_rates), dtype=np.float64)
     _check_optimizer(optimizer, float(lrs[0]))
-    key_data, impl = _key(key)
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    for s in size_list:
-        checks.check_x(x, s[0])
-        checks.check_y(y, x.shape[0], head, s[-1])
+    checks.check_key(key)
+    checks.check_scheme(scheme, SCHEMES)
+    dtype = checks.check_float_dtype(dtype)
+    checks.check_nonnegative_real(l2, "l2")
+    checks.check_callback(callback)
+    x, y = _checked_data(x, y, size_list, head, dtype)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val, y_val: expected both or neither, got only one")
     if x_val is not None:
-        x_val, y_val = jnp.asarray(x_val), jnp.asarray(y_val)
-        for s in size_list:
-            checks.check_x(x_val, s[0], "x_val")
-            checks.check_y(y_val, x_val.shape[0], head, s[-1], "y_val")
+        x_val, y_val = _checked_data(x_val, y_val, size_list, head, dtype, "x_val", "y_val")
     batch_size = checks.check_batch_size(batch_size, x.shape[0])
-    if batch_size is not None and batch_key is None:
-        raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
-    if not (isinstance(l2, (int, float)) and math.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2: expected a finite number >= 0, got {l2!r}")
+    if batch_size is not None:
+        if batch_key is None:
+            raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
+        checks.check_key(batch_key, "batch_key")
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
 
     mesh = sharding.grid_mesh(len(lrs), seeds, devices)
     rep = sharding.replicated(mesh)
-    lrs_pad = np.resize(lrs, sharding.padded(len(lrs), mesh.devices.shape[0])).astype(np.dtype(dtype))
+    lrs_pad = np.resize(lrs, sharding.padded(len(lrs), mesh.devices.shape[0])).astype(dtype)
     g_lrs = sharding.put(lrs_pad, NamedSharding(mesh, PartitionSpec("lr")))
-    bkey = key_data if batch_key is None else _key(batch_key, "batch_key")[0]
+    key_data, impl = _key_data(key)
+    bkey = key_data if batch_key is None else _key_data(batch_key)[0]
     g_key, g_bkey, g_x, g_y = (sharding.put(a, rep) for a in (key_data, bkey, x, y))
     g_val = (None, None) if x_val is None else (sharding.put(x_val, rep), sharding.put(y_val, rep))
     g_key, g_bkey = (jax.random.wrap_key_data(k, impl=impl) for k in (g_key, g_bkey))
@@ -220,7 +219,7 @@ def sweep(
     for g, (s, (name, fn)) in enumerate(
         (s, a) for s in size_list for a in zip(act_names, act_fns, strict=True)
     ):
-        cfg = _Static(s, scheme, np.dtype(dtype), optimizer, fn, hd, batch_size, x.shape[0], mesh)
+        cfg = _Static(s, scheme, dtype, optimizer, fn, hd, batch_size, x.shape[0], mesh)
         carry, chunks = _start(g_key, g_lrs, g_bkey, cfg=cfg, n_seeds=seeds), []
         for c in range(math.ceil(steps / length)):
             start, end = jnp.int32(c * length), jnp.int32(steps)
@@ -239,13 +238,13 @@ def _size_list(sizes: Any) -> list[tuple[int, ...]]:
     return [checks.check_sizes(sizes)]
 
 
-def _learning_rates(learning_rates: Any) -> np.ndarray:
-    if isinstance(learning_rates, (str, bytes)) or np.ndim(learning_rates) != 1 or len(learning_rates) == 0:
-        raise ValueError(f"learning_rates: expected a non-empty list of numbers, got {learning_rates!r}")
-    lrs = np.asarray(learning_rates, dtype=np.float64)
-    if not np.all(np.isfinite(lrs) & (lrs > 0)):
-        raise ValueError(f"learning_rates: expected finite positive numbers, got {lrs.tolist()}")
-    return lrs
+def _checked_data(x, y, size_list, head, dtype, x_name="x", y_name="y"):
+    """Check (x, y) against every group's sizes; integer inputs are computed in ``dtype`` (as ``train``)."""
+    for s in size_list:
+        checks.check_x(x, s[0], x_name)
+        checks.check_y(y, np.shape(x)[0], head, s[-1], y_name)
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    return (x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(dtype)), y
 
 
 def _check_optimizer(optimizer: Any, lr: float) -> None:
@@ -257,12 +256,8 @@ def _check_optimizer(optimizer: Any, lr: float) -> None:
         )
 
 
-def _key(key: Any, name: str = "key") -> tuple[np.ndarray, str]:
+def _key_data(key: Any) -> tuple[np.ndarray, str]:
     """Raw key data (host) and the implementation name of a typed or legacy uint32 ``jax.random`` key."""
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return np.asarray(jax.random.key_data(key)), str(jax.random.key_impl(key))
-    if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
-        return np.asarray(key), "threefry2x32"
-    raise TypeError(
-        f"{name}: expected a single jax.random.key, got {getattr(key, 'dtype', type(key).__name__)}"
-    )
+    return np.asarray(key), "threefry2x32"

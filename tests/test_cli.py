@@ -27,7 +27,7 @@ def test_console_entry_point_reports_bad_input_in_one_line(tmp_path):
         text=True,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["funcmlp: error: steps: expected a positive integer, got 0"]
+    assert proc.stderr.strip().splitlines() == ["funcmlp: error: --steps: expected a positive integer, got 0"]
 
 
 def test_train_keeps_the_seed_with_the_best_validation_accuracy(tmp_path):
@@ -68,3 +68,34 @@ def test_sweep_writes_tables_and_figures(tmp_path, capsys):
         (w, a) for w in ("2", "3") for a in ("relu", "tanh")
     }
     assert "Validation accuracy over 2 seeds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--learning-rates", "0.1", "-1"],
+            "--learning-rates[1]: expected a finite non-negative number, got -1.0",
+        ),
+        (["--widths", "4", "0"], "--widths: expected positive layer widths, got 4 0"),
+        (["--depth", "0"], "--depth: expected a positive integer, got 0"),
+        (
+            ["--activations", "relu", "gelu"],
+            "--activations: expected one of step, linear, sigmoid, tanh, relu",
+        ),
+        (["--seeds", "0"], "--seeds: expected a positive integer, got 0"),
+        (["--batch-size", "301"], "--batch-size: expected at most 300 (the training set's size), got 301"),
+    ],
+)
+def test_sweep_refuses_bad_options_before_training(argv, message, tmp_path, capsys, monkeypatch):
+    import funcmlp
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started despite bad input")
+
+    monkeypatch.setattr(funcmlp, "sweep", no_training)
+    out = tmp_path / "sweep"
+    assert main(["sweep", *argv, "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"funcmlp: error: {message}")
+    assert not out.exists()

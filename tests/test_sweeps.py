@@ -187,10 +187,10 @@ def test_bad_arguments():
 
     with pytest.raises(ValueError, match="seeds: expected a positive integer, got 0"):
         call(seeds=0)
-    with pytest.raises(ValueError, match="learning_rates: expected a non-empty list of numbers"):
+    with pytest.raises(ValueError, match="learning_rates: expected at least one learning rate"):
         call(learning_rates=[])
     with pytest.raises(
-        ValueError, match=r"learning_rates: expected finite positive numbers, got \[0.1, -1.0\]"
+        ValueError, match=r"learning_rates\[1\]: expected a finite non-negative number, got -1.0"
     ):
         call(learning_rates=[0.1, -1.0])
     with pytest.raises(TypeError, match="optimizer: expected a function from a learning rate"):
@@ -203,5 +203,13 @@ def test_bad_arguments():
         call(sizes=[(2, 4, 3), (3, 4, 3)])
     with pytest.raises(ValueError, match="activation: expected one of"):
         call(activation=["relu", "swish"])
-    with pytest.raises(TypeError, match="key: expected a single jax.random.key"):
+    with pytest.raises(ValueError, match=r"key: expected a single key of shape \(\), got a key array"):
         call(key=jax.random.split(key, 2))
+    with pytest.raises(ValueError, match="l2: expected a finite non-negative number, got -1.0"):
+        call(l2=-1.0)
+    with pytest.raises(
+        ValueError, match=r"activation: expected a name or a non-empty list of names, got \[\]"
+    ):
+        call(activation=[])
+    with pytest.raises(ValueError, match="devices: expected at least one device, got none"):
+        call(devices=[])

@@ -57,7 +57,7 @@ def heatmap(
             ax.text(i, w, text, ha="center", va="center", fontsize=8, color="black" if bright else "white")
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
         ax.set_yticks(range(len(widths)), widths)
-        ax.set(xlabel="learning rate", ylabel="hidden width", title=act)
+        ax.set(xlabel="learning rate", ylabel="hidden width", title=f"activation: {act}")
     fig.colorbar(image, ax=list(axes.values()), label=f"mean {metric_label(metric)}")
     fig.suptitle(title or f"Mean {metric_label(metric)} over {result.seeds} seeds")
     fig.savefig(path, dpi=110)
@@ -95,7 +95,7 @@ def seed_spread(
                         np.nanmean(vals), centre - 0.45 * span, centre + 0.45 * span, color="black", lw=1.5
                     )
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
-        ax.set(xlabel="learning rate", ylabel=metric_label(metric), title=act)
+        ax.set(xlabel="learning rate", ylabel=metric_label(metric), title=f"activation: {act}")
         ax.grid(axis="y", alpha=0.3)
     handles, labels = next(iter(axes.values())).get_legend_handles_labels()
     handles.append(plt.Line2D([], [], color="black", lw=1.5))

@@ -38,7 +38,7 @@ class _Static(NamedTuple):
     scheme: str
     dtype: Any
     optimizer: Callable[[Any], optax.GradientTransformation]
-    act_fn: Callable
+    act: activations.Activation
     head: heads.Head
     batch_size: int | None
     n: int
@@ -79,25 +79,37 @@ def _start(key, lrs, batch_key, *, cfg: _Static, n_seeds: int):
 
 @partial(jax.jit, static_argnames=("cfg", "length"))
 def _steps(carry, lrs, x, y, batch_key, l2, start, end, *, cfg: _Static, length: int):
-    """``length`` steps of ``training._step`` for every model, from global step ``start``."""
+    """``length`` steps of ``training._step`` for every model, from global step ``start``.
+
+    As in ``train``, the steps run in chunks of fast steps (``training._fast_step``, vmapped over the grid);
+    a chunk in which any model of this device's block is not clean is redone with ``training._step``.
+    """
 
     def local(carry, lrs, x, y, batch_key, l2, start, end):
-        def one(c, lr):
-            step = partial(
-                training._step,
-                x=x,
-                y=y,
-                key=batch_key,
-                l2=l2,
-                end=end,
-                optimizer=cfg.optimizer(lr),
-                act_fn=cfg.act_fn,
-                head=cfg.head,
-                batch_size=cfg.batch_size,
-            )
-            return jax.lax.scan(step, c, start + jnp.arange(length))
+        xt, targets = training._prepare(x, y, cfg.head.name, cfg.sizes[-1])
+        end = jnp.minimum(end, start + length)
+        k = min(training.CHUNK, length)
+        ts_all = start + jnp.arange(-(-length // k) * k, dtype=jnp.int32).reshape(-1, k)
 
-        return _over_grid(one, 0)(carry, lrs)
+        def kw(lr):
+            return dict(
+                xt=xt, targets=targets, key=batch_key, l2=l2, end=end, optimizer=cfg.optimizer(lr),
+                act=cfg.act, head=cfg.head.name, batch_size=cfg.batch_size,
+            )  # fmt: skip
+
+        def chunk(carry, ts):
+            fast, values = _over_grid(
+                lambda c, lr: jax.lax.scan(partial(training._fast_step, **kw(lr)), c, ts), 0
+            )(carry, lrs)
+            ok = jnp.all(
+                jax.vmap(jax.vmap(lambda c, f, v: training._clean(c, f, v, ts, end)))(carry, fast, values)
+            )
+            careful = _over_grid(lambda c, lr: jax.lax.scan(partial(training._step, **kw(lr)), c, ts), 0)
+            return jax.lax.cond(ok, lambda: (fast, values), lambda: careful(carry, lrs))
+
+        carry, values = jax.lax.scan(chunk, carry, ts_all)  # values (n_chunks, n_lr, n_seeds, k)
+        values = jnp.moveaxis(values, 0, 2).reshape(*values.shape[1:3], -1)[..., :length]
+        return carry, values
 
     specs = (GRID, LR, REP, REP, REP, REP, REP, REP)
     return _per_device(local, cfg, specs, (GRID, GRID))(carry, lrs, x, y, batch_key, l2, start, end)
@@ -110,10 +122,10 @@ def _finish(carry, losses, x, y, x_val, y_val, *, cfg: _Static, shape: tuple[int
 
     def metrics(params):
         def pair(xs, ys):
-            value = _loss(params, xs, ys, cfg.act_fn, cfg.head, None)
+            value = _loss(params, xs, ys, cfg.act.fn, cfg.head, None)
             if cfg.head.name == "linear":
                 return value, jnp.full((), jnp.nan, value.dtype)
-            hits = cfg.head.predict(_forward(params, xs, cfg.act_fn)) == ys
+            hits = cfg.head.predict(_forward(params, xs, cfg.act.fn)) == ys
             return value, jnp.mean(hits.astype(value.dtype))
 
         out = dict(zip(("train_loss", "train_accuracy"), pair(x, y), strict=True))
@@ -181,7 +193,7 @@ def sweep(
     act_names = [activation] if isinstance(activation, str) else list(activation)
     if not act_names:
         raise ValueError("activation: expected a name or a non-empty list of names, got []")
-    act_fns = [activations.get(a).fn for a in act_names]
+    acts = [activations.get(a) for a in act_names]
     hd = heads.get(head)
     seeds = checks.check_positive_int(seeds, "seeds")
     steps = checks.check_positive_int(steps, "steps")
@@ -216,10 +228,10 @@ def sweep(
     l2_arr = None if l2 == 0 else jnp.asarray(l2, dtype)
 
     groups = []
-    for g, (s, (name, fn)) in enumerate(
-        (s, a) for s in size_list for a in zip(act_names, act_fns, strict=True)
+    for g, (s, (name, act)) in enumerate(
+        (s, a) for s in size_list for a in zip(act_names, acts, strict=True)
     ):
-        cfg = _Static(s, scheme, dtype, optimizer, fn, hd, batch_size, x.shape[0], mesh)
+        cfg = _Static(s, scheme, dtype, optimizer, act, hd, batch_size, x.shape[0], mesh)
         carry, chunks = _start(g_key, g_lrs, g_bkey, cfg=cfg, n_seeds=seeds), []
         for c in range(math.ceil(steps / length)):
             start, end = jnp.int32(c * length), jnp.int32(steps)

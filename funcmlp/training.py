@@ -155,12 +155,18 @@ def _fast_step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, h
     return new_carry, value
 
 
+def _clean(carry: _Carry, fast: _Carry, values, ts, end) -> jax.Array:
+    """Whether fast steps ts from ``carry`` (giving ``fast`` and losses ``values``) equal ``_step``'s: the
+    run had not diverged, and every loss before ``end`` and every final parameter is finite."""
+    finite = jnp.all(jnp.isfinite(values) | (ts >= end)) & _all_finite(fast.params)
+    return (carry.diverged_at < 0) & finite
+
+
 def _chunk(carry: _Carry, ts, *, unroll, **kw):
     """Steps ts (k,): fast steps, kept when clean; otherwise redone from the same carry with ``_step``."""
     fast, values = jax.lax.scan(partial(_fast_step, **kw), carry, ts, unroll=unroll)
-    finite = jnp.all(jnp.isfinite(values) | (ts >= kw["end"])) & _all_finite(fast.params)
     return jax.lax.cond(
-        (carry.diverged_at < 0) & finite,
+        _clean(carry, fast, values, ts, kw["end"]),
         lambda: (fast, values),
         lambda: jax.lax.scan(partial(_step, **kw), carry, ts),
     )

@@ -10,6 +10,7 @@ matmul on the same machine. ``scripts/benchmark.py`` and ``funcmlp benchmark`` r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -50,6 +51,14 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
 
 def _block(tree) -> None:
     jax.block_until_ready(tree)
+
+
+def use_cpu_devices(n: int | None = None) -> int:
+    """Split the CPU into ``n`` JAX devices (default: one per core) so that ``funcmlp.sweep`` shards its
+    models over them; only possible before JAX starts its backend. Returns the number of devices in use."""
+    with contextlib.suppress(Exception):  # the backend is already up: keep its devices
+        jax.config.update("jax_num_cpu_devices", n or os.cpu_count() or 1)
+    return len(jax.devices())
 
 
 def machine() -> dict:
@@ -131,7 +140,7 @@ def _many_model_rows(x, y, steps: dict, repeats: int, models: tuple[int, ...], v
                 r = funcmlp.sweep(
                     jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=models, learning_rates=[LR], steps=k
                 )
-                _block(r)
+                _block(list(r.groups))
 
             t = _median_time(run, repeats)
             rows.append({"name": f"funcmlp.sweep, {m} models", "per": "model-step", "seconds": t / (m * k)})
@@ -163,7 +172,7 @@ import resource, jax, funcmlp
 x, y = funcmlp.data.spiral(jax.random.key(0))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = funcmlp.sweep(jax.random.key(1), x, y, sizes=(2, 4, 3), seeds={models}, learning_rates=[1.0], steps={steps})
-jax.block_until_ready(r)
+jax.block_until_ready(list(r.groups))
 print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 

@@ -321,6 +321,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> int:
     from funcmlp import bench, checks
 
     checks.check_positive_int(cfg.repeats, "repeats")
+    bench.use_cpu_devices()
     result = bench.run_benchmark(quick=cfg.quick, repeats=cfg.repeats, memory=cfg.memory)
     console = Console(width=120)
     for table in bench.tables(result):

@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every row runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the 1024-model peak-memory run")
     args = parser.parse_args()
+    bench.use_cpu_devices()
     result = bench.run_benchmark(quick=args.quick, repeats=args.repeats, memory=not args.no_memory)
     console = Console(width=120)
     for table in bench.tables(result):

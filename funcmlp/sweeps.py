@@ -77,12 +77,32 @@ def _start(key, lrs, batch_key, *, cfg: _Static, n_seeds: int):
     return _per_device(local, cfg, (PartitionSpec("seed"), LR, REP))(seed_keys, lrs, batch_key)
 
 
+# Models per group of the fast steps: each group's arrays stay in cache (docs/performance.md).
+GROUP = 64
+
+
+def _in_groups(fn, tree, size: int):
+    """``fn`` over the leading (model) axis of ``tree`` in groups of ``size`` models (``lax.map`` over the
+    groups; the last group is padded with copies of the last model, whose results are dropped)."""
+    m = jax.tree.leaves(tree)[0].shape[0]
+    size = min(size, m)
+    n_groups = -(-m // size)
+
+    def grouped(a):
+        a = jnp.concatenate([a, jnp.repeat(a[-1:], n_groups * size - m, axis=0)])
+        return a.reshape(n_groups, size, *a.shape[1:])
+
+    out = jax.lax.map(fn, jax.tree.map(grouped, tree))
+    return jax.tree.map(lambda a: a.reshape(n_groups * size, *a.shape[2:])[:m], out)
+
+
 @partial(jax.jit, static_argnames=("cfg", "length"))
 def _steps(carry, lrs, x, y, batch_key, l2, start, end, *, cfg: _Static, length: int):
     """``length`` steps of ``training._step`` for every model, from global step ``start``.
 
-    As in ``train``, the steps run in chunks of fast steps (``training._fast_step``, vmapped over the grid);
-    a chunk in which any model of this device's block is not clean is redone with ``training._step``.
+    As in ``train``, the steps run in chunks of fast steps (``training._fast_step``, vmapped over groups of
+    ``GROUP`` models); a chunk in which any model of this device's block is not clean is redone with
+    ``training._step``.
     """
 
     def local(carry, lrs, x, y, batch_key, l2, start, end):
@@ -90,6 +110,8 @@ def _steps(carry, lrs, x, y, batch_key, l2, start, end, *, cfg: _Static, length:
         end = jnp.minimum(end, start + length)
         k = min(training.CHUNK, length)
         ts_all = start + jnp.arange(-(-length // k) * k, dtype=jnp.int32).reshape(-1, k)
+        n_lr, n_seeds = lrs.shape[0], jax.tree.leaves(carry)[0].shape[1]
+        many = n_lr * n_seeds > 1
 
         def kw(lr):
             return dict(
@@ -97,10 +119,17 @@ def _steps(carry, lrs, x, y, batch_key, l2, start, end, *, cfg: _Static, length:
                 act=cfg.act, head=cfg.head.name, batch_size=cfg.batch_size,
             )  # fmt: skip
 
+        def fast_group(group, ts):  # group: (carry, lr) of some models, stacked
+            def one(c, lr):
+                step = partial(training._fast_step, **kw(lr), sample_sums="reduce" if many else "dot")
+                return jax.lax.scan(step, c, ts)
+
+            return jax.vmap(one)(*group)
+
         def chunk(carry, ts):
-            fast, values = _over_grid(
-                lambda c, lr: jax.lax.scan(partial(training._fast_step, **kw(lr)), c, ts), 0
-            )(carry, lrs)
+            models = jax.tree.map(lambda a: a.reshape(n_lr * n_seeds, *a.shape[2:]), carry)
+            fast, values = _in_groups(lambda g: fast_group(g, ts), (models, jnp.repeat(lrs, n_seeds)), GROUP)
+            fast, values = jax.tree.map(lambda a: a.reshape(n_lr, n_seeds, *a.shape[1:]), (fast, values))
             ok = jnp.all(
                 jax.vmap(jax.vmap(lambda c, f, v: training._clean(c, f, v, ts, end)))(carry, fast, values)
             )

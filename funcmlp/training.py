@@ -99,7 +99,9 @@ def _minibatch(perm, t, *, xt, targets, key, batch_size, end):
     return perm, xt[:, idx], targets[:, idx], real.astype(xt.dtype)
 
 
-def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size):
+def _step(
+    carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size, sample_sums="dot"
+):
     """One gradient step at global step t with the divergence rule; a no-op once diverged or past ``end``.
 
     ``xt`` (d_0, n) and ``targets`` (d_L, n) are the data features-major (``_prepare``); the loss and
@@ -109,7 +111,7 @@ def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, 
     perm, xb, tb, wb = _minibatch(
         carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size, end=end
     )
-    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
+    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb, sample_sums=sample_sums)
     running = (carry.diverged_at < 0) & (t < end)
     finite = jnp.isfinite(value) & _all_finite(grads)
     updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
@@ -127,7 +129,9 @@ def _step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, 
     return new_carry, jnp.where(carry.diverged_at < 0, value, jnp.nan)
 
 
-def _fast_step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size):
+def _fast_step(
+    carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size, sample_sums="dot"
+):
     """``_step`` without the divergence rule, for runs of steps that turn out finite.
 
     theta_{t+1} = theta_t + u_t + 0 g_t: the extra term is exactly 0 for a finite gradient and NaN for a
@@ -137,7 +141,7 @@ def _fast_step(carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, h
     perm, xb, tb, wb = _minibatch(
         carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size, end=end
     )
-    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb)
+    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb, sample_sums=sample_sums)
     updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
     live = t < end
     params = jax.tree.map(

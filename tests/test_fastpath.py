@@ -162,3 +162,14 @@ def test_chunked_calls_resume_the_shuffle_where_they_stopped(x64, monkeypatch):
     chunked = funcmlp.train(params, x, y, **kw, chunk_size=13)
     np.testing.assert_allclose(chunked.losses, whole.losses, rtol=1e-6)
     chex.assert_trees_all_close(chunked.params, whole.params, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("width", [3, 12])  # narrow (ones row appended) and wide (dot_general, jnp.sum)
+def test_sums_over_samples_by_matmul_and_by_reduction_agree_with_numpy(width, x64):
+    a = jax.random.normal(jax.random.key(13), (width, 50), jnp.float64)
+    delta = jax.random.normal(jax.random.key(14), (4, 50), jnp.float64)
+    want_w, want_b = np.asarray(a) @ np.asarray(delta).T, np.asarray(delta).sum(axis=1)
+    for how in ("dot", "reduce"):
+        gw, gb = fastpath._sample_sums(a, delta, how)
+        np.testing.assert_allclose(gw, want_w, rtol=1e-10)
+        np.testing.assert_allclose(gb, want_b, rtol=1e-10)

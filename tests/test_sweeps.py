@@ -213,3 +213,23 @@ def test_bad_arguments():
         call(activation=[])
     with pytest.raises(ValueError, match="devices: expected at least one device, got none"):
         call(devices=[])
+
+
+def test_models_in_padded_groups_equal_their_single_training_runs(spiral64, monkeypatch):
+    # 2 learning rates x 3 seeds in groups of 4: the second group is padded with 2 copies of the last model.
+    from funcmlp import sweeps
+
+    monkeypatch.setattr(sweeps, "GROUP", 4)
+    jax.clear_caches()
+    x, y = spiral64
+    key, lrs = jax.random.key(4), [0.1, 0.7]
+    result = funcmlp.sweep(
+        key, x, y, sizes=(2, 5, 3), seeds=3, learning_rates=lrs, steps=25, dtype=jnp.float64
+    )
+    (group,) = result.groups
+    for i, lr in enumerate(lrs):
+        opt = optax.sgd(lr)
+        for j in range(3):
+            ref = reference(key, x, y, sizes=(2, 5, 3), seeds=3, j=j, optimizer=opt, steps=25)
+            chex.assert_trees_all_close(model(group, i, j), ref.params, rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(group.losses[i, j], ref.losses, rtol=1e-6)

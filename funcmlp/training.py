@@ -9,6 +9,11 @@ so ``optax.sgd(alpha)`` is the lecture's  w_new = w_old - alpha dJ/dw.
 
 If the loss or a gradient turns non-finite at step t, training stops there: the parameters of step t - 1
 (the last with a finite loss) are kept, later losses are NaN, and ``diverged_at`` is t.
+
+The loss and gradient come from ``fastpath.loss_and_grads`` (the backward pass by hand, features-major;
+``mlp._loss`` stays the reference it is tested against). Steps run in chunks of ``CHUNK``: first without the
+divergence rule (``_fast_step``), then, only if the chunk's losses or parameters are not all finite, again
+from the chunk's start with the rule checked at every step (``_step``). Both give the same numbers.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def loss_and_grads(
         if i < len(params) - 1:
             a_in.append(act.fn(z))
     per_sample, dz = _head_loss_and_dz(head, zs[-1], t)
-    if weights is None:  # the same float operations as mlp._loss, so J overflows exactly when it does
+    if weights is None:  # the mean as mlp._loss takes it (sum, then divide by n): J overflows where it does
         value, delta = jnp.mean(per_sample), dz / n
     else:
         total = jnp.sum(weights)

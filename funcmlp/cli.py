@@ -17,6 +17,8 @@ from typing import Literal
 
 import tyro
 
+from funcmlp import cli_tools
+
 DatasetName = Literal["spiral", "xor", "blobs", "moons", "circles"]
 OptimizerName = Literal["sgd", "momentum", "adam"]
 
@@ -140,7 +142,7 @@ def run_train(cfg: TrainConfig) -> int:
     return 0
 
 
-COMMANDS = {"train": (TrainConfig, run_train)}
+COMMANDS = {"train": (TrainConfig, run_train), **cli_tools.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

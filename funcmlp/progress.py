@@ -192,11 +192,14 @@ class History(NamedTuple):
 
 
 @partial(jax.jit, static_argnames=("act_fn", "head"))
-def _evaluate(params: Params, x, y, *, act_fn, head):
-    z = _forward(params, x, act_fn)
-    loss = jnp.mean(head.per_sample_loss(z, y))
-    correct = jnp.sum(head.predict(z) == y) if head.name != "linear" else jnp.int32(0)
-    return loss, correct
+def _evaluate(params: Params, sets, *, act_fn, head):
+    """(mean data loss, number correct) on each (x, y) of ``sets``, in one compiled call."""
+    out = []
+    for x, y in sets:
+        z = _forward(params, x, act_fn)
+        correct = jnp.sum(head.predict(z) == y) if head.name != "linear" else jnp.int32(0)
+        out.append((jnp.mean(head.per_sample_loss(z, y)), correct))
+    return out
 
 
 def train_logged(
@@ -215,25 +218,24 @@ def train_logged(
     key: jax.Array | None = None,
     l2: float = 0.0,
 ) -> tuple[TrainResult, History]:
-    """``funcmlp.train`` in segments of ``log_every`` steps, measuring loss and accuracy after each.
+    """``funcmlp.train`` in chunks of ``log_every`` steps, measuring loss and accuracy after each chunk.
 
-    The segments resume from each other's optimizer state and step count, so the result equals one
-    ``train(..., steps=steps)`` call (same parameters, losses and divergence step); every segment of
-    ``log_every`` steps reuses one compiled program (a shorter last segment compiles once more).
+    It is one ``train(..., chunk_size=log_every)`` call (one compiled program for every chunk), so the
+    result is the same as without logging; after each chunk the current parameters are evaluated on the
+    training data and on every ``evaluate`` set in one more compiled call.
 
     Args:
       params, x, y, optimizer, steps, activation, head, batch_size, key, l2: as for ``funcmlp.train``.
       log_every: steps between logged rows; default ``chunk_size(steps)`` (about 50 rows).
       evaluate: extra sets to measure, e.g. ``{"val": (x_val, y_val)}`` (empty sets are skipped).
-      callback: ``callback(steps_done, last_loss)`` after each segment, e.g. a ``Progress``.
+      callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``.
 
     Returns:
-      ``(TrainResult(params, losses (steps,), opt_state, diverged_at), History)``; after a divergence the
-      history stops at the segment where it happened.
+      ``(TrainResult, History)``: the history has a row at step 0 and after each chunk; after a divergence
+      at step t it ends with the chunk that holds t (the parameters stay those of step t - 1).
     """
     steps = checks.check_positive_int(steps, "steps")
     every = chunk_size(steps) if log_every is None else checks.check_positive_int(log_every, "log_every")
-    every = min(every, steps)
     validate(params, x, y, head=head)
     sets = {"train": (jnp.asarray(x), jnp.asarray(y))}
     for name, (xs, ys) in (evaluate or {}).items():
@@ -241,36 +243,23 @@ def train_logged(
             validate(params, xs, ys, head=head)
             sets[name] = (jnp.asarray(xs), jnp.asarray(ys))
     act_fn, hd = activations.get(activation).fn, heads.get(head)
-    columns: dict[str, list[float]] = {"step": []}
+    logged: list[tuple[int, Any]] = []
 
-    def log(t: int, p: Params) -> None:
-        columns["step"].append(t)
-        for name, (xs, ys) in sets.items():
-            loss, correct = _evaluate(p, xs, ys, act_fn=act_fn, head=hd)
+    def record(t: int, p: Params) -> None:  # stays on the device; fetched once at the end
+        logged.append((t, _evaluate(p, tuple(sets.values()), act_fn=act_fn, head=hd)))
+
+    record(0, params)
+    result = training.train(
+        params, x, y, optimizer=optimizer, steps=steps, activation=activation, head=head,
+        batch_size=batch_size, key=key, l2=l2, callback=callback, chunk_size=min(every, steps), on_chunk=record,
+    )  # fmt: skip
+    diverged_at = int(result.diverged_at)
+    if diverged_at >= 0:  # keep the rows up to the end of the chunk that diverged
+        logged = [(t, e) for t, e in logged if t - every <= diverged_at]
+    columns: dict[str, list[float]] = {"step": [t for t, _ in logged]}
+    for _, evals in jax.device_get(logged):
+        for (name, (xs, _)), (loss, correct) in zip(sets.items(), evals, strict=True):
             columns.setdefault(f"{name}_loss", []).append(float(loss))
             if head != "linear":
                 columns.setdefault(f"{name}_accuracy", []).append(int(correct) / xs.shape[0])
-
-    log(0, params)
-    opt_state, losses, done, diverged_at = None, [], 0, -1
-    while done < steps and diverged_at < 0:
-        n = min(every, steps - done)
-        r = training.train(
-            params, x, y, optimizer=optimizer, steps=n, activation=activation, head=head,
-            batch_size=batch_size, key=key, l2=l2, opt_state=opt_state, start_step=done,
-        )  # fmt: skip
-        params, opt_state = r.params, r.opt_state
-        losses.append(r.losses)
-        if int(r.diverged_at) >= 0:
-            diverged_at = done + int(r.diverged_at)
-        done += n
-        log(done, params)
-        if callback is not None:
-            callback(done, float(r.losses[-1]))
-    all_losses = jnp.concatenate(losses)
-    if all_losses.shape[0] < steps:
-        all_losses = jnp.concatenate(
-            [all_losses, jnp.full((steps - all_losses.shape[0],), jnp.nan, all_losses.dtype)]
-        )
-    result = TrainResult(params, all_losses, opt_state, jnp.int32(diverged_at))
     return result, History({k: np.asarray(v, np.float64) for k, v in columns.items()})

@@ -139,6 +139,7 @@ def train(
     start_step: int = 0,
     callback: Callable[[int, float], None] | None = None,
     chunk_size: int | None = None,
+    on_chunk: Callable[[int, Params], None] | None = None,
 ) -> TrainResult:
     """Train ``params`` for ``steps`` optimizer steps on (x, y); one compiled ``lax.scan``.
 
@@ -158,6 +159,8 @@ def train(
       callback: called as ``callback(steps_done, last_loss)`` after each chunk (progress reporting).
       chunk_size: steps per compiled call; defaults to all of them (one call). Every chunk reuses the
         same compiled program.
+      on_chunk: called as ``on_chunk(steps_done, params)`` after each chunk, with the parameters reached
+        so far (to measure them, e.g. ``funcmlp.progress.train_logged``).
 
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
@@ -195,8 +198,10 @@ def train(
             length=length, optimizer=optimizer, act_fn=act.fn, head=hd, batch_size=batch_size,
         )  # fmt: skip
         chunks.append(losses)
+        done = min(steps, (c + 1) * length)
+        if on_chunk is not None:
+            on_chunk(done, carry.params)
         if callback is not None:
-            done = min(steps, (c + 1) * length)
             callback(done, float(losses[done - c * length - 1]))
     losses = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)[:steps]
     return TrainResult(carry.params, losses, carry.opt_state, carry.diverged_at)

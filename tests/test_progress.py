@@ -127,9 +127,7 @@ def test_format_loss(loss, text):
     assert progress.format_loss(loss) == text
 
 
-@pytest.mark.parametrize(
-    ("steps", "every", "batch_size"), [(67, 20, 50), (50, 50, None), (40, 100, 64)]
-)
+@pytest.mark.parametrize(("steps", "every", "batch_size"), [(67, 20, 50), (50, 50, None), (40, 100, 64)])
 def test_train_logged_equals_one_train_call(spiral, x64, steps, every, batch_size):
     x, y = spiral
     x = x.astype(jnp.float64)
@@ -195,3 +193,20 @@ def test_train_logged_stops_at_a_divergence(spiral):
     np.testing.assert_array_equal(np.isnan(result.losses), np.isnan(whole.losses))
     assert set(history.columns) == {"step", "train_loss"}  # no accuracy for a regression head
     np.testing.assert_array_equal(history.columns["step"], range(0, 25 * (t // 25 + 2), 25))
+
+
+def test_sweep_callback_counts_steps_over_groups():
+    con, buf = console(terminal=False)
+    clock = FakeClock()
+    bar = progress.Progress(2 * 400, console=con, clock=clock, delay=0.0, lines=2)
+    callback = bar.for_sweep(400)
+    for group in range(2):
+        for done in (200, 400):
+            clock.t += 1.0
+            callback(group, done)
+    assert bar.done == 800
+    lines = buf.getvalue().splitlines()
+    assert lines == [
+        "training: step 400/800 (50%), 2.0 s, about 2.0 s left",
+        "training: step 800/800 (100%), 4.0 s",
+    ]

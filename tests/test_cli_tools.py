@@ -109,3 +109,19 @@ def test_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys, args, message
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("funcmlp: error: ") and message in err[0]
+
+
+def test_predict_accuracy_with_numeric_labels(tmp_path, capsys):
+    params = funcmlp.init_params(jax.random.key(3), (2, 4, 2))
+    runs.save_model(tmp_path, params, classes=(0, 1))
+    x = np.random.default_rng(4).normal(size=(5, 2)).astype(np.float32)
+    z = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0) @ np.asarray(
+        params[1]["w"]
+    )
+    predicted = (z + np.asarray(params[1]["b"])).argmax(1)
+    # the file writes the labels as 1.0 / 0.0: they still count as the classes 1 and 0
+    (tmp_path / "new.csv").write_text(
+        "".join(f"{a},{b},{float(c)}\n" for (a, b), c in zip(x, predicted, strict=True))
+    )
+    assert main(["predict", str(tmp_path), "--data", str(tmp_path / "new.csv")]) == 0
+    assert "accuracy against the file's labels 1.000 (5/5)" in capsys.readouterr().err

@@ -111,6 +111,8 @@ def test_standardizer_uses_the_float64_formula():
     std = np.sqrt(((x - mean) ** 2).sum(axis=0) / len(x))
     std[2] = 1.0
     np.testing.assert_allclose(st(x), (x - mean) / std, rtol=1e-5, atol=1e-6)
+    new_point = np.array([[3.0, 3.0, 9.0]])  # unseen values in the constant column move by their difference
+    np.testing.assert_allclose(st(new_point), (new_point - mean) / std, rtol=1e-5)
     back = datafile.Standardizer.from_json(st.to_json())
     np.testing.assert_array_equal(back(x), st(x))
 

@@ -42,7 +42,7 @@ def test_create_reports_an_unwritable_directory(tmp_path):
 
 def test_history_round_trip(tmp_path):
     cols = {
-        "step": np.array([0, 10, 20]),
+        "step": np.array([0.0, 10.0, 20.0]),  # as in a History: whole numbers are written without ".0"
         "train_loss": np.array([1.0986, 0.5, np.nan]),
         "val_accuracy": [0.25, 0.5, 1 / 3],
     }

@@ -2,8 +2,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from funcmlp import activations, checks, data, heads
-from funcmlp.checkpoint import load, save
+from funcmlp import activations, checks, data, diagnostics, heads, perceptron
+from funcmlp.chain_rule import backprop
+from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
+from funcmlp.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
 from funcmlp.training import TrainResult, train
 
@@ -17,15 +19,22 @@ __all__ = [
     "TrainResult",
     "accuracy",
     "activations",
+    "backprop",
     "checks",
+    "collapse_linear",
     "data",
+    "diagnostics",
     "forward",
     "heads",
     "init_params",
     "l2_penalty",
     "load",
+    "load_state",
     "loss",
+    "perceptron",
     "predict",
+    "read_metadata",
     "save",
+    "save_state",
     "train",
 ]

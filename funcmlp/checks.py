@@ -1,16 +1,19 @@
 """Eager input validation shared by every public entry point.
 
-Each check raises ``ValueError`` or ``TypeError`` whose message names the argument, what was expected and
-what came, before anything is traced. Value checks (finiteness, label ranges) run only on concrete arrays:
-inside a user's own ``jit`` the shapes are still checked, the values cannot be.
+Each check raises ``ValueError`` or ``TypeError`` whose message starts with the argument's name, then says
+what was expected and what came, before anything is traced. Value checks (finiteness, label ranges) run only
+on concrete arrays: inside a user's own ``jit`` the shapes and dtypes are still checked, the values cannot be.
+``docs/errors.md`` lists every message.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -29,8 +32,41 @@ def _dtype(a: Any, name: str) -> np.dtype:
         raise TypeError(f"{name}: expected a numeric array, got {type(a).__name__}") from e
 
 
+def _is_float(dtype: Any) -> bool:
+    return jnp.issubdtype(dtype, jnp.floating)  # bfloat16 included, unlike np.issubdtype
+
+
+def _is_real(dtype: Any) -> bool:
+    return _is_float(dtype) or (jnp.issubdtype(dtype, jnp.integer) and dtype != np.bool_)
+
+
+def _check_representable(arr: np.ndarray, name: str) -> None:
+    """Values must be finite and survive JAX's conversion (float64 -> float32 without x64)."""
+    bad = int(np.sum(~np.isfinite(arr))) if _is_float(arr.dtype) else 0
+    if bad:
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or inf entries")
+    target = jax.dtypes.canonicalize_dtype(arr.dtype)
+    if target == arr.dtype or arr.size == 0:
+        return
+    if _is_float(target):
+        with np.errstate(over="ignore"):
+            over = int(np.sum(~np.isfinite(arr.astype(target))))
+        if over:
+            raise ValueError(
+                f"{name}: expected values within the {target} range (|v| <= {float(jnp.finfo(target).max):.3g}), "
+                f"got {over} entries that overflow it"
+            )
+    elif arr.min() < np.iinfo(target).min or arr.max() > np.iinfo(target).max:
+        raise ValueError(
+            f"{name}: expected integers that fit {target} (jax_enable_x64 is off), "
+            f"got values from {arr.min()} to {arr.max()}"
+        )
+
+
 def check_sizes(sizes: Any, name: str = "sizes") -> tuple[int, ...]:
     """Layer widths (d_0, ..., d_L): at least two positive integers."""
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+        sizes = sizes.tolist()
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"{name}: expected a sequence of layer widths like (2, 4, 3), got {sizes!r}")
     if len(sizes) < 2:
@@ -43,8 +79,42 @@ def check_sizes(sizes: Any, name: str = "sizes") -> tuple[int, ...]:
     return tuple(out)
 
 
-def check_params(params: Any, name: str = "params") -> tuple[int, ...]:
-    """Params are a list of {"w": (d_in, d_out), "b": (d_out,)} whose widths chain; returns the sizes."""
+def check_scheme(scheme: Any, schemes: Sequence[str], name: str = "scheme") -> str:
+    if not isinstance(scheme, str) or scheme not in schemes:
+        raise ValueError(f"{name}: expected one of {', '.join(schemes)}, got {scheme!r}")
+    return scheme
+
+
+def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+    """A floating dtype: float16, bfloat16, float32 or float64."""
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: expected a floating dtype such as jnp.float32, got {dtype!r}") from None
+    if not _is_float(dt):
+        raise TypeError(f"{name}: expected a floating dtype such as jnp.float32, got {dt}")
+    return dt
+
+
+def check_key(key: Any, name: str = "key") -> None:
+    """A PRNG key: ``jax.random.key(seed)`` (shape ()) or a legacy ``PRNGKey`` (uint32, shape (2,))."""
+    dtype = getattr(key, "dtype", None)
+    shape = getattr(key, "shape", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape != ():
+            raise ValueError(f"{name}: expected a single key of shape (), got a key array of shape {shape}")
+        return
+    if dtype == np.uint32 and shape == (2,):
+        return
+    got = f"{type(key).__name__} {key!r}" if dtype is None else f"an array of dtype {dtype} and shape {shape}"
+    raise TypeError(f"{name}: expected a jax.random.key(seed), got {got}")
+
+
+def check_params(params: Any, name: str = "params", *, finite: bool = False) -> tuple[int, ...]:
+    """Params are a list of {"w": (d_in, d_out), "b": (d_out,)} float arrays whose widths chain.
+
+    Returns the sizes (d_0, ..., d_L). With ``finite``, concrete arrays must also hold no NaN or inf.
+    """
     if not isinstance(params, (list, tuple)) or not params:
         raise TypeError(
             f"{name}: expected a non-empty list of layers {{'w': (d_in, d_out), 'b': (d_out,)}}, "
@@ -65,6 +135,16 @@ def check_params(params: Any, name: str = "params") -> tuple[int, ...]:
                 f"{name}[{i}]: layers do not chain: expected w with {sizes[-1]} rows "
                 f"(the previous layer's width), got shape {w}"
             )
+        for k in ("w", "b"):
+            dtype = _dtype(layer[k], f"{name}[{i}]['{k}']")
+            if not _is_float(dtype):
+                raise TypeError(f"{name}[{i}]['{k}']: expected a floating-point array, got dtype {dtype}")
+            if finite and is_concrete(layer[k]):
+                bad = int(np.sum(~np.isfinite(np.asarray(layer[k]))))
+                if bad:
+                    raise ValueError(
+                        f"{name}[{i}]['{k}']: expected finite values, got {bad} NaN or inf entries"
+                    )
         if not sizes:
             sizes.append(w[0])
         sizes.append(w[1])
@@ -74,7 +154,7 @@ def check_params(params: Any, name: str = "params") -> tuple[int, ...]:
 def check_x(x: Any, d_in: int, name: str = "x") -> None:
     """x is a non-empty numeric (n, d_in) array with finite values."""
     dtype = _dtype(x, name)
-    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+    if not _is_real(dtype):
         raise TypeError(f"{name}: expected a numeric (float or int) array, got dtype {dtype}")
     shape = _shape(x)
     if len(shape) != 2:
@@ -85,9 +165,8 @@ def check_x(x: Any, d_in: int, name: str = "x") -> None:
         raise ValueError(
             f"{name}: expected {d_in} features per sample (sizes[0] = {d_in}), got shape {shape}"
         )
-    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
-        bad = int(np.sum(~np.isfinite(np.asarray(x))))
-        raise ValueError(f"{name}: expected finite values, got {bad} NaN or inf entries")
+    if is_concrete(x):
+        _check_representable(np.asarray(x), name)
 
 
 def check_y(y: Any, n: int, head: str, d_out: int, name: str = "y") -> None:
@@ -96,42 +175,47 @@ def check_y(y: Any, n: int, head: str, d_out: int, name: str = "y") -> None:
     shape = _shape(y)
     concrete = is_concrete(y)
     if head == "linear":
-        if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        if not _is_real(dtype):
             raise TypeError(f"{name}: expected real targets, got dtype {dtype}")
         if shape != (n, d_out):
             raise ValueError(
                 f"{name}: expected targets of shape ({n}, {d_out}) for head 'linear', got {shape}"
             )
-        if concrete and not np.all(np.isfinite(np.asarray(y))):
-            raise ValueError(f"{name}: expected finite targets, got NaN or inf entries")
+        if concrete:
+            _check_representable(np.asarray(y), name)
         return
+    if head == "sigmoid" and d_out != 1:
+        raise ValueError(f"params: head 'sigmoid' expects one output unit (sizes[-1] = 1), got {d_out}")
     if shape != (n,):
         raise ValueError(f"{name}: expected labels of shape ({n},) (one per row of x), got {shape}")
-    if head == "sigmoid" and d_out != 1:
-        raise ValueError(f"sizes: head 'sigmoid' expects one output unit, got {d_out}")
+    if not (_is_real(dtype) or dtype == np.bool_):
+        raise TypeError(f"{name}: expected integer class labels, got dtype {dtype}")
     if concrete:
         arr = np.asarray(y)
-        if np.issubdtype(dtype, np.floating):
+        if _is_float(dtype):
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{name}: expected finite labels, got NaN or inf entries")
             if not np.all(arr == np.round(arr)):
-                raise TypeError(f"{name}: expected integer class labels, got non-integer values")
-        elif not (np.issubdtype(dtype, np.integer) or dtype == np.bool_):
-            raise TypeError(f"{name}: expected integer class labels, got dtype {dtype}")
+                raise TypeError(f"{name}: expected integer class labels, got non-integer values such as "
+                                f"{arr[arr != np.round(arr)].flat[0]}")  # fmt: skip
         k = 2 if head == "sigmoid" else d_out
         if arr.size and (arr.min() < 0 or arr.max() >= k):
-            allowed = "{0, 1}" if head == "sigmoid" else f"[0, {k})"
+            allowed = "{0, 1}" if head == "sigmoid" else f"[0, {k}) (K = {k} output units)"
             raise ValueError(
-                f"{name}: expected labels in {allowed} for head {head!r}, "
-                f"got values from {arr.min()} to {arr.max()}"
+                f"{name}: expected labels in {allowed} for head {head!r}, got values from {arr.min()} to {arr.max()}"
             )
-    elif not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-        raise TypeError(f"{name}: expected integer class labels, got dtype {dtype}")
 
 
 def check_positive_int(value: Any, name: str) -> int:
+    """A positive integer (steps, batch_size, a sweep's seeds, ...)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
     return int(value)
 
 
@@ -142,3 +226,53 @@ def check_batch_size(batch_size: Any, n: int) -> int | None:
     if bs > n:
         raise ValueError(f"batch_size: expected at most n = {n} (the number of samples), got {bs}")
     return bs
+
+
+def check_nonnegative_real(value: Any, name: str) -> Any:
+    """A finite real number >= 0 (l2, noise, a learning rate); traced scalars pass unchecked."""
+    if not is_concrete(value):
+        return value
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name}: expected a finite non-negative number, got {v}")
+    return value
+
+
+def check_learning_rates(learning_rates: Any, name: str = "learning_rates") -> tuple[float, ...]:
+    """A non-empty list (or 1-D array) of finite, non-negative learning rates; returns them as floats."""
+    if isinstance(learning_rates, (str, bytes)) or np.ndim(learning_rates) != 1:
+        raise TypeError(
+            f"{name}: expected a non-empty list of numbers like [0.1, 1.0], got {learning_rates!r}"
+        )
+    values = list(learning_rates)
+    if not values:
+        raise ValueError(f"{name}: expected at least one learning rate, got an empty list")
+    for i, lr in enumerate(values):
+        check_nonnegative_real(lr, f"{name}[{i}]")
+    return tuple(float(lr) for lr in values)
+
+
+def check_callback(callback: Any, name: str = "callback") -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name}: expected None or a function callback(steps_done, loss), got {callback!r}")
+
+
+def check_opt_state(opt_state: Any, like: Any, name: str = "opt_state") -> None:
+    """``opt_state`` has the tree structure, shapes and dtypes of ``like`` (``optimizer.init(params)``)."""
+    got, want = jax.tree.structure(opt_state), jax.tree.structure(like)
+    if got != want:
+        raise ValueError(
+            f"{name}: expected the state of this optimizer for these params (as optimizer.init(params) "
+            f"makes, {want.num_leaves} arrays), got a differently structured state with {got.num_leaves} arrays"
+        )
+    for i, (a, b) in enumerate(zip(jax.tree.leaves(opt_state), jax.tree.leaves(like), strict=True)):
+        if _shape(a) != _shape(b) or jnp.dtype(_dtype(a, name)) != jnp.dtype(b.dtype):
+            raise ValueError(
+                f"{name}: leaf {i} expected shape {_shape(b)} and dtype {b.dtype}, "
+                f"got shape {_shape(a)} and dtype {_dtype(a, name)}"
+            )

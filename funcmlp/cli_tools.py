@@ -7,10 +7,12 @@ funcmlp predict runs/iris --data new_flowers.csv --out pred.csv --probabilities
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -39,10 +41,23 @@ class PredictConfig:
     """Add one column per class with its predicted probability."""
 
 
+@contextlib.contextmanager
+def flags(**names: str) -> Iterator[None]:
+    """Re-word a library error "<argument>: ..." as "<option>: ..." for the options given, e.g. path="--data"."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        arg, sep, rest = str(e).partition(": ")
+        if sep and arg in names:
+            raise type(e)(f"{names[arg]}: {rest}") from None
+        raise
+
+
 def run_show(cfg: ShowConfig) -> int:
     from funcmlp import runs
 
-    print(runs.show(cfg.dir))
+    with flags(run_dir="DIR"):
+        print(runs.show(cfg.dir))
     return 0
 
 
@@ -50,8 +65,10 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     """The predictions as CSV text (features, label if given, prediction, probabilities) and a summary line."""
     from funcmlp import datafile, runs
 
-    model = runs.load_model(cfg.dir)
-    x, labels = datafile.load_features(cfg.data, model.n_features)
+    with flags(run_dir="DIR"):
+        model = runs.load_model(cfg.dir)
+    with flags(path="--data"):
+        x, labels = datafile.load_features(cfg.data, model.n_features)
     predicted = model.predict(x)
     classes = model.classes if model.classes is not None else tuple(range(model.params[-1]["w"].shape[1]))
     header = [*model.feature_names, *(["label"] if labels is not None else []), "prediction"]
@@ -88,7 +105,7 @@ def run_predict(cfg: PredictConfig) -> int:
             checkpoint.atomic_write_bytes(cfg.out, text.encode())
         except OSError as e:
             raise ValueError(
-                f"out: expected a writable file path, got {str(cfg.out)!r} ({e.strerror})"
+                f"--out: expected a writable file path, got {str(cfg.out)!r} ({e.strerror or type(e).__name__})"
             ) from None
         print(f"{summary} -> {cfg.out}")
     return 0

@@ -115,16 +115,16 @@ def read_table(
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ValueError(f"data: file {str(path)!r} does not exist") from None
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
     except UnicodeDecodeError as e:
         raise ValueError(
-            f"data: {str(path)!r} is not a UTF-8 text file ({e.reason} at byte {e.start})"
+            f"path: {str(path)!r} is not a UTF-8 text file ({e.reason} at byte {e.start})"
         ) from None
     lines = [
         (i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")
     ]
     if not lines:
-        raise ValueError(f"data: {str(path)!r} has no data rows (the file is empty)")
+        raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
     delim = _sniff_delimiter(lines[0][1])
     rows = [
         (no, [f.strip() for f in fields])
@@ -139,11 +139,11 @@ def read_table(
         names = tuple(feature_part)
         rows = rows[1:]
         if not rows:
-            raise ValueError(f"data: {str(path)!r} has a header row (line {first_no}) but no data rows")
+            raise ValueError(f"path: {str(path)!r} has a header row (line {first_no}) but no data rows")
     expected = len(first)
     if labelled and expected < 2:
         raise ValueError(
-            f"data: {str(path)!r} line {first_no}: expected at least 2 columns (features, then a label), "
+            f"path: {str(path)!r} line {first_no}: expected at least 2 columns (features, then a label), "
             f"got {expected}"
         )
     n_feat_cols = expected - 1 if labelled else expected
@@ -152,23 +152,23 @@ def read_table(
     for r, (no, fields) in enumerate(rows):
         if len(fields) != expected:
             raise ValueError(
-                f"data: {str(path)!r} line {no}: expected {expected} columns like line {first_no}, "
+                f"path: {str(path)!r} line {no}: expected {expected} columns like line {first_no}, "
                 f"got {len(fields)}"
             )
         for c in range(n_feat_cols):
             v = _number(fields[c])
             if v is None:
                 raise ValueError(
-                    f"data: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
+                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
                 )
             if not math.isfinite(v) or abs(v) > _F32_MAX:
                 raise ValueError(
-                    f"data: {str(path)!r} line {no}, column {c + 1}: expected a finite float32 number, got {fields[c]!r}"
+                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a finite float32 number, got {fields[c]!r}"
                 )
             x[r, c] = v
         if labelled:
             if not fields[-1]:
-                raise ValueError(f"data: {str(path)!r} line {no}, column {expected}: the label is empty")
+                raise ValueError(f"path: {str(path)!r} line {no}, column {expected}: the label is empty")
             labels.append(fields[-1])
     if names is None:
         names = tuple(f"x{c + 1}" for c in range(n_feat_cols))
@@ -180,11 +180,11 @@ def _encode(labels: list[Any], where: str) -> tuple[np.ndarray, tuple[Any, ...]]
     kinds = {type(v) for v in values}
     if len(kinds) > 1:
         word = next(str(v) for v in values if isinstance(v, str))
-        raise ValueError(f"data: {where}: labels mix numbers and words (e.g. {word!r}); use one kind")
+        raise ValueError(f"path: {where}: labels mix numbers and words (e.g. {word!r}); use one kind")
     classes = tuple(sorted(set(values)))
     if len(classes) < 2:
         raise ValueError(
-            f"data: {where}: expected at least 2 classes in the label column, got {list(classes)}"
+            f"path: {where}: expected at least 2 classes in the label column, got {list(classes)}"
         )
     index = {c: i for i, c in enumerate(classes)}
     return np.asarray([index[v] for v in values], np.int32), classes
@@ -212,30 +212,30 @@ def _load_npz(path: Path) -> Dataset:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError:
-        raise ValueError(f"data: file {str(path)!r} does not exist") from None
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
     except (OSError, ValueError) as e:
-        raise ValueError(f"data: {str(path)!r} is not a readable .npz file ({e})") from None
+        raise ValueError(f"path: {str(path)!r} is not a readable .npz file ({e})") from None
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise ValueError(
-            f"data: {str(path)!r}: expected arrays 'x' (n, d) and 'y' (n,), missing {missing}; "
+            f"path: {str(path)!r}: expected arrays 'x' (n, d) and 'y' (n,), missing {missing}; "
             f"found {sorted(arrays)}"
         )
     x, y = arrays["x"], arrays["y"]
     if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"data: {str(path)!r}: expected x of shape (n, d) with n >= 1, got {x.shape}")
+        raise ValueError(f"path: {str(path)!r}: expected x of shape (n, d) with n >= 1, got {x.shape}")
     if y.shape != (x.shape[0],):
         raise ValueError(
-            f"data: {str(path)!r}: expected y of shape ({x.shape[0]},) (one per row of x), got {y.shape}"
+            f"path: {str(path)!r}: expected y of shape ({x.shape[0]},) (one per row of x), got {y.shape}"
         )
     if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"data: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
+        raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
     bad = np.argwhere(~np.isfinite(x))
     if bad.size:
         r, c = bad[0]
-        raise ValueError(f"data: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
+        raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
-        raise ValueError(f"data: {str(path)!r}: y has NaN or inf entries; expected class labels")
+        raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected class labels")
     labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
     y_idx, classes = _encode(labels, repr(str(path)))
     names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
@@ -256,16 +256,16 @@ def load_features(path: str | os.PathLike, d: int) -> tuple[np.ndarray, list[str
                 x = f["x"] if "x" in f.files else None
                 labels = [str(v) for v in f["y"].tolist()] if "y" in f.files else None
         except FileNotFoundError:
-            raise ValueError(f"data: file {str(path)!r} does not exist") from None
+            raise ValueError(f"path: file {str(path)!r} does not exist") from None
         if x is None:
-            raise ValueError(f"data: {str(path)!r}: expected an array 'x' of shape (n, {d})")
+            raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
         if x.ndim != 2 or x.shape[1] != d:
-            raise ValueError(f"data: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
+            raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
         return x.astype(np.float32), labels
     n_cols = _n_columns(path)
     if n_cols not in (d, d + 1):
         raise ValueError(
-            f"data: {str(path)!r}: expected {d} feature columns (optionally followed by a label), "
+            f"path: {str(path)!r}: expected {d} feature columns (optionally followed by a label), "
             f"got {n_cols} columns"
         )
     x, labels, _ = read_table(path, labelled=n_cols == d + 1)
@@ -279,10 +279,10 @@ def _n_columns(path: Path) -> int:
                 if line.strip() and not line.startswith("#"):
                     return len(next(csv.reader([line], delimiter=_sniff_delimiter(line))))
     except FileNotFoundError:
-        raise ValueError(f"data: file {str(path)!r} does not exist") from None
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
     except UnicodeDecodeError as e:
-        raise ValueError(f"data: {str(path)!r} is not a UTF-8 text file ({e.reason})") from None
-    raise ValueError(f"data: {str(path)!r} has no data rows (the file is empty)")
+        raise ValueError(f"path: {str(path)!r} is not a UTF-8 text file ({e.reason})") from None
+    raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
 
 
 def standardizer(x_train) -> Standardizer:

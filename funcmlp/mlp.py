@@ -43,9 +43,10 @@ def init_params(
     Returns:
       ``[{"w": (d_{l-1}, d_l), "b": (d_l,)} for l = 1..L]``.
     """
+    checks.check_key(key)
     sizes = checks.check_sizes(sizes)
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: expected one of {', '.join(SCHEMES)}, got {scheme!r}")
+    checks.check_scheme(scheme, SCHEMES)
+    dtype = checks.check_float_dtype(dtype)
     params = []
     for k, d_in, d_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:], strict=True):
         if scheme == "he":
@@ -70,10 +71,10 @@ def forward(params: Params, x: jax.Array, *, activation: str = "relu") -> jax.Ar
     Returns:
       logits (n, d_L); the last layer is affine.
     """
-    sizes = checks.check_params(params)
+    sizes = checks.check_params(params, finite=True)
     checks.check_x(x, sizes[0])
     act = activations.get(activation)
-    return _forward(params, x, act.fn)
+    return _forward(params, jnp.asarray(x), act.fn)
 
 
 def _forward(params: Params, x: jax.Array, act_fn) -> jax.Array:
@@ -108,8 +109,9 @@ def loss(
     over all elements with targets (n, d_L).
     """
     validate(params, x, y, head=head)
+    checks.check_nonnegative_real(l2, "l2")
     act = activations.get(activation)
-    return _loss(params, x, y, act.fn, heads.get(head), l2)
+    return _loss(params, jnp.asarray(x), jnp.asarray(y), act.fn, heads.get(head), l2)
 
 
 def _loss(params, x, y, act_fn, head: heads.Head, l2=0.0, weights=None):
@@ -133,12 +135,12 @@ def accuracy(
     if head == "linear":
         raise ValueError("head: accuracy needs a classification head ('softmax' or 'sigmoid'), got 'linear'")
     validate(params, x, y, head=head)
-    return jnp.mean(predict(params, x, activation=activation, head=head) == y)
+    return jnp.mean(predict(params, x, activation=activation, head=head) == jnp.asarray(y))
 
 
 def validate(params: Params, x: Any, y: Any, *, head: str) -> tuple[int, ...]:
-    """Eager checks of params, x and y for a head; returns the layer sizes."""
-    sizes = checks.check_params(params)
+    """Eager checks of params (finite, chaining), x and y for a head; returns the layer sizes."""
+    sizes = checks.check_params(params, finite=True)
     heads.get(head)
     checks.check_x(x, sizes[0])
     checks.check_y(y, checks._shape(x)[0], head, sizes[-1])

@@ -199,7 +199,9 @@ def save_model(
         "feature_names": None if feature_names is None else list(feature_names),
     }
     path = Path(run_dir) / CHECKPOINT
-    checkpoint.save(path, params, config=_jsonable({**(config or {}), "model": model}))
+    checkpoint.save(
+        path, params, config=_jsonable({**(config or {}), "model": model}), activation=activation, head=head
+    )
     return path
 
 
@@ -213,7 +215,7 @@ def load_model(run_dir: str | os.PathLike) -> Model:
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
-        raise ValueError(f"dir: expected a run directory holding {CHECKPOINT}, got {str(run_dir)!r}")
+        raise ValueError(f"run_dir: expected a run directory holding {CHECKPOINT}, got {str(run_dir)!r}")
     params, config = checkpoint.load(path)
     model = config.get("model") or {}
     d = int(np.shape(params[0]["w"])[0])
@@ -255,7 +257,7 @@ def show(run_dir: str | os.PathLike) -> str:
     known = ("config.json", "metrics.json", "metrics.csv", CHECKPOINT)
     if not path.is_dir() or not any((path / f).exists() for f in known):
         raise ValueError(
-            f"dir: expected a run directory (with config.json or metrics.json), got {str(run_dir)!r}"
+            f"run_dir: expected a run directory (with config.json or metrics.json), got {str(run_dir)!r}"
         )
     config, metrics = _read_json(path / "config.json"), _read_json(path / "metrics.json")
     lines = [f"run {path}"]

@@ -173,13 +173,21 @@ def train(
         )
     validate(params, x, y, head=head)
     x, y = jnp.asarray(x), jnp.asarray(y)
+    if not jnp.issubdtype(x.dtype, jnp.floating):  # integers: compute (and weigh l2) in the params' dtype
+        x = x.astype(jnp.result_type(params[0]["w"]))
     batch_size = checks.check_batch_size(batch_size, x.shape[0])
     if batch_size is not None and key is None:
         raise ValueError("key: expected a jax.random.key to shuffle mini-batches, got None")
-    if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
-        raise ValueError(f"start_step: expected a non-negative integer, got {start_step!r}")
+    if key is not None:
+        checks.check_key(key)
+    start_step = checks.check_nonnegative_int(start_step, "start_step")
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
+    checks.check_nonnegative_real(l2, "l2")
+    checks.check_callback(callback)
+    checks.check_callback(on_chunk, "on_chunk")
     act, hd = activations.get(activation), heads.get(head)
+    if opt_state is not None:
+        checks.check_opt_state(opt_state, jax.eval_shape(optimizer.init, params))
     key = jax.random.key(0) if key is None else key
     carry = _Carry(
         params=params,

@@ -24,4 +24,4 @@ def test_console_entry_point_reports_bad_input_in_one_line(tmp_path):
         text=True,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["funcmlp: error: steps: expected a positive integer, got 0"]
+    assert proc.stderr.strip().splitlines() == ["funcmlp: error: --steps: expected a positive integer, got 0"]

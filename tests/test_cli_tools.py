@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import jax
 import numpy as np
@@ -90,14 +91,22 @@ def test_predict_with_labels_reports_accuracy_and_writes_probabilities(run_dir, 
     [
         (
             ["predict", "{tmp}/missing", "--data", "{tmp}/new.csv"],
-            "dir: expected a run directory holding params.safetensors",
+            r"DIR: expected a run directory holding params\.safetensors",
         ),
         (
             ["predict", "{run}", "--data", "{tmp}/three.csv"],
-            "expected 2 feature columns (optionally followed by a label), got 4 columns",
+            r"--data: '.*three\.csv': expected 2 feature columns \(optionally followed by a label\), got 4 columns",
         ),
-        (["predict", "{run}", "--data", "{tmp}/bad.csv"], "line 2, column 1: expected a number, got 'x'"),
-        (["show", "{tmp}/missing"], "dir: expected a run directory"),
+        (
+            ["predict", "{run}", "--data", "{tmp}/bad.csv"],
+            r"--data: '.*bad\.csv' line 2, column 1: expected a number, got 'x'",
+        ),
+        (["predict", "{run}", "--data", "{tmp}/nope.csv"], r"--data: file '.*nope\.csv' does not exist"),
+        (
+            ["predict", "{run}", "--data", "{tmp}/new.csv", "--out", "{tmp}/no/such/dir/p.csv"],
+            r"--out: expected a writable file path",
+        ),
+        (["show", "{tmp}/missing"], r"DIR: expected a run directory"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys, args, message):
@@ -108,7 +117,7 @@ def test_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys, args, message
     argv = [a.format(tmp=tmp_path, run=out) for a in args]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("funcmlp: error: ") and message in err[0]
+    assert len(err) == 1 and re.match(rf"funcmlp: error: {message}", err[0]), err
 
 
 def test_predict_accuracy_with_numeric_labels(tmp_path, capsys):

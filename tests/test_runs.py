@@ -104,7 +104,7 @@ def test_model_round_trip_predicts_from_raw_rows(tmp_path, head):
 
 
 def test_load_model_without_a_checkpoint(tmp_path):
-    with pytest.raises(ValueError, match="dir: expected a run directory holding params.safetensors"):
+    with pytest.raises(ValueError, match="run_dir: expected a run directory holding params.safetensors"):
         runs.load_model(tmp_path)
 
 
@@ -136,5 +136,5 @@ def test_show_summarises_the_files(tmp_path):
 
 
 def test_show_rejects_a_folder_without_a_run(tmp_path):
-    with pytest.raises(ValueError, match="dir: expected a run directory"):
+    with pytest.raises(ValueError, match="run_dir: expected a run directory"):
         runs.show(tmp_path)

@@ -137,3 +137,15 @@ def test_bad_arguments(spiral):
         funcmlp.train(params, x, y, optimizer=0.1, steps=1)
     with pytest.raises(ValueError, match="batch_size: expected at most n = 300"):
         funcmlp.train(params, x, y, optimizer=optax.sgd(1.0), steps=1, batch_size=301, key=jax.random.key(0))
+
+
+def test_integer_inputs_train_like_their_float_values_l2_included():
+    """Integer x is computed in the params' dtype: the l2 weight is not truncated to an integer."""
+    x = np.array([[1, 2], [3, -1], [0, 2], [-2, -1]])
+    y = np.array([0, 1, 2, 1])
+    params = funcmlp.init_params(jax.random.key(1), (2, 4, 3))
+    kw = {"optimizer": optax.sgd(0.1), "steps": 5, "l2": 0.5}
+    as_int = funcmlp.train(params, x, y, **kw)
+    as_float = funcmlp.train(params, x.astype(np.float32), y, **kw)
+    chex.assert_trees_all_equal(as_int.params, as_float.params)
+    chex.assert_trees_all_equal(as_int.losses, as_float.losses)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -161,3 +163,33 @@ def test_prepare_standardises_with_training_statistics(tmp_path):
     plain = datafile.prepare(path, jax.random.key(3), val=0.25, test=0.25)
     assert plain.standardizer is None
     np.testing.assert_array_equal(plain.split.x_train, raw.x_train)
+
+
+DOCUMENTED = [  # (file content, the message docs/errors.md shows for it)
+    ("", "path: 'flowers.csv' has no data rows (the file is empty)"),
+    ("a,b,label\n", "path: 'flowers.csv' has a header row (line 1) but no data rows"),
+    ("1\n2\n", "path: 'flowers.csv' line 1: expected at least 2 columns (features, then a label), got 1"),
+    ("a,b,y\n1,2,0\n3,4\n", "path: 'flowers.csv' line 3: expected 3 columns like line 1, got 2"),
+    (
+        "1,2,0\n1,2,1\n\n3,4,0\n# c\n5,6,1\n7,n/a,0\n",
+        "path: 'flowers.csv' line 7, column 2: expected a number, got 'n/a'",
+    ),
+    (
+        "1,2,0\n1,2,1\n\n1,nan,1\n",
+        "path: 'flowers.csv' line 4, column 2: expected a finite float32 number, got 'nan'",
+    ),
+    ("1,2,0\n1,2,\n", "path: 'flowers.csv' line 2, column 3: the label is empty"),
+    ("1,2,0\n3,4,cat\n", "path: 'flowers.csv': labels mix numbers and words (e.g. 'cat'); use one kind"),
+    ("1,2,0\n3,4,0\n", "path: 'flowers.csv': expected at least 2 classes in the label column, got [0]"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), DOCUMENTED)
+def test_docs_show_the_real_messages(tmp_path, monkeypatch, text, message):
+    doc = (Path(__file__).parents[1] / "docs" / "errors.md").read_text()
+    assert f"`{message}`" in doc
+    monkeypatch.chdir(tmp_path)
+    Path("flowers.csv").write_text(text)
+    with pytest.raises(ValueError) as e:
+        datafile.load("flowers.csv")
+    assert str(e.value) == message

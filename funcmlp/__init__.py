@@ -7,6 +7,8 @@ from funcmlp.chain_rule import backprop
 from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
+from funcmlp.sweep_results import SweepResult
+from funcmlp.sweeps import sweep
 from funcmlp.training import TrainResult, train
 
 try:
@@ -36,5 +38,7 @@ __all__ = [
     "read_metadata",
     "save",
     "save_state",
+    "sweep",
+    "SweepResult",
     "train",
 ]

@@ -1,7 +1,10 @@
 """The ``funcmlp`` command line: each subcommand is a frozen dataclass config, parsed by tyro.
 
-    funcmlp train                      # the lecture's 2 -> 4 -> 3 ReLU net on the 300-point spiral
+    funcmlp train                      # 64 seeds of the lecture's 2 -> 4 -> 3 ReLU net, the best on validation
+    funcmlp train --seeds 1            # one model
     funcmlp train --hidden 100 --l2 1e-3 --steps 10000
+    funcmlp sweep --learning-rates 0.01 0.03 0.1 --widths 2 4 8 16 --seeds 16
+    funcmlp train --data flowers.csv --standardize --name flowers    # your own data (see cli_tools)
 
 Bad input is reported as one line on stderr with exit code 2.
 """
@@ -10,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,18 +29,18 @@ OptimizerName = Literal["sgd", "momentum", "adam"]
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Train an MLP on a 2-D toy data set and report held-out accuracy."""
+class TrainConfig(cli_tools.RunOptions):
+    """Train an MLP on a toy data set or your own (--data) and report held-out accuracy."""
 
     hidden: tuple[int, ...] = (4,)
     """Hidden layer widths (the lecture's network has one hidden layer of 4)."""
     activation: str = "relu"
     """Hidden activation: step, linear, sigmoid, tanh, relu, leaky_relu or leaky_relu:SLOPE."""
-    lr: float = 1.0
-    """Learning rate alpha in w_new = w_old - alpha dJ/dw."""
-    optimizer: OptimizerName = "sgd"
+    lr: float = 0.03
+    """Learning rate alpha (sgd: w_new = w_old - alpha dJ/dw)."""
+    optimizer: OptimizerName = "adam"
     """Optimizer (optax): sgd, momentum (0.9) or adam."""
-    steps: int = 5000
+    steps: int = 1000
     """Optimizer steps."""
     batch_size: int | None = None
     """Mini-batch size; omit for full-batch gradient descent."""
@@ -45,8 +48,10 @@ class TrainConfig:
     """L2 penalty weight on the weights (0.5 * l2 * sum W^2)."""
     init: Literal["he", "glorot", "normal"] = "he"
     """Weight initialisation scheme."""
+    seeds: int = 64
+    """Initialisations trained at once; the one with the best validation accuracy is kept (1: one model)."""
     seed: int = 0
-    """Seed: draws the training, test data and the initial weights."""
+    """Seed: draws the training, validation and test data, the initial weights and the mini-batches."""
     dataset: DatasetName = "spiral"
     """Toy data set."""
     n_per_class: int = 100
@@ -83,15 +88,19 @@ def make_data(cfg: TrainConfig, key):
 
 def validate_config(cfg: TrainConfig) -> None:
     """Check every option before any directory is made or any data drawn (flags named as typed)."""
-    from funcmlp import activations, checks
+    from funcmlp import checks
 
-    if any(isinstance(h, bool) or h < 1 for h in cfg.hidden):
-        raise ValueError(f"--hidden: expected positive layer widths, got {' '.join(map(str, cfg.hidden))}")
-    try:
-        activations.get(cfg.activation)
-    except ValueError as e:
-        raise ValueError(f"--{e}") from None
+    check_widths(cfg.hidden, "--hidden")
+    check_activation(cfg.activation, "--activation")
     checks.check_nonnegative_real(cfg.lr, "--lr")
+    validate_shared(cfg)
+
+
+def validate_shared(cfg) -> None:
+    """The options that the train and sweep commands share."""
+    from funcmlp import checks
+
+    checks.check_positive_int(cfg.seeds, "--seeds")
     checks.check_positive_int(cfg.steps, "--steps")
     if cfg.batch_size is not None:
         checks.check_positive_int(cfg.batch_size, "--batch-size")
@@ -102,68 +111,146 @@ def validate_config(cfg: TrainConfig) -> None:
     checks.check_nonnegative_real(cfg.noise, "--noise")
 
 
-def prepare_out(out: Path | None) -> Path:
-    """Create the run directory now, so an unwritable path fails before any training."""
-    out = Path("runs") / time.strftime("%Y%m%d-%H%M%S") if out is None else out
+def check_widths(widths: tuple[int, ...], flag: str) -> None:
+    if any(isinstance(h, bool) or h < 1 for h in widths):
+        raise ValueError(f"{flag}: expected positive layer widths, got {' '.join(map(str, widths))}")
+
+
+def check_activation(name: str, flag: str) -> None:
+    from funcmlp import activations
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ValueError(f"--out: expected a writable directory, got {str(out)!r} ({e.strerror})") from None
-    return out
+        activations.get(name)
+    except ValueError as e:
+        raise ValueError(f"{flag}:{str(e).partition(':')[2]}") from None
+
+
+def optimizer_factory(name: str):
+    """The optimizer as a function of the learning rate (what ``funcmlp.sweep`` takes)."""
+    make_optimizer(name, 1.0)  # fails early on an unknown name
+    return functools.partial(make_optimizer, name)
+
+
+def draw_samples(cfg, seed: int):
+    """Keys from ``seed``, and the training, validation and test samples, each drawn with its own key."""
+    import jax
+
+    names = ("train", "val", "test", "init", "shuffle")
+    keys = dict(zip(names, jax.random.split(jax.random.key(seed), len(names)), strict=True))
+    if cfg.data is not None:
+        samples = cli_tools.load_samples(cfg, keys["train"])
+    else:
+        draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
+        samples = cli_tools.Samples(*[draw(keys[k]) for k in ("train", "val", "test")])
+    n = len(samples.train[0])
+    if cfg.batch_size is not None and cfg.batch_size > n:
+        raise ValueError(
+            f"--batch-size: expected at most {n} (the training set's size), got {cfg.batch_size}"
+        )
+    return keys, samples
+
+
+def run_sweep_for(cfg, keys, train, val, *, sizes, learning_rates, activation):
+    """``funcmlp.sweep`` with the options shared by the train and sweep commands, with a progress bar."""
+    import funcmlp
+    from funcmlp import progress
+
+    x_val, y_val = val if len(val[1]) else (None, None)
+    n_groups = (len(sizes) if isinstance(sizes, list) else 1) * (
+        1 if isinstance(activation, str) else len(activation)
+    )
+    n_models = n_groups * len(learning_rates) * cfg.seeds
+    with cli_tools.progress_bar(cfg, n_groups * cfg.steps, f"{n_models} models") as bar:
+        return funcmlp.sweep(
+            keys["init"], *train, sizes=sizes, seeds=cfg.seeds, learning_rates=learning_rates, steps=cfg.steps,
+            activation=activation, optimizer=optimizer_factory(cfg.optimizer), batch_size=cfg.batch_size,
+            batch_key=keys["shuffle"], l2=cfg.l2, scheme=cfg.init, x_val=x_val, y_val=y_val,
+            chunk_size=progress.chunk_size(cfg.steps), callback=bar.for_sweep(cfg.steps),
+        )  # fmt: skip
+
+
+def config_dict(cfg) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
 
 
 def run_train(cfg: TrainConfig) -> int:
     t0 = time.perf_counter()
+    validate_config(cfg)
+    keys, samples = draw_samples(cfg, cfg.seed)
+    out = cli_tools.open_run(cfg)
+    sizes = (samples.n_features, *cfg.hidden, samples.n_classes)
+    seed = 0
+    if cfg.seeds > 1:
+        result = run_sweep_for(
+            cfg, keys, samples.train, samples.val, sizes=sizes, learning_rates=[cfg.lr], activation=cfg.activation
+        )  # fmt: skip
+        _, _, seed = result.best()  # chosen on the validation sample, never on the test sample
+    return finish_run(
+        cfg, t0, out, keys, samples, sizes=sizes, lr=cfg.lr, activation=cfg.activation, seed=seed
+    )
+
+
+def finish_run(
+    cfg,
+    t0: float,
+    out: Path,
+    keys,
+    samples,
+    *,
+    sizes,
+    lr: float,
+    activation: str,
+    seed: int,
+    headline: str = "",
+) -> int:
+    """Train model ``seed`` alone (as the sweep did), logging loss and accuracy per chunk; write the run."""
     import jax
 
     import funcmlp
-    from funcmlp import plots
+    from funcmlp import progress
 
-    validate_config(cfg)
-    k_data, k_test, k_init, k_shuffle = jax.random.split(jax.random.key(cfg.seed), 4)
-    x, y = make_data(cfg, k_data)
-    if cfg.batch_size is not None and cfg.batch_size > len(x):
-        raise ValueError(
-            f"--batch-size: expected at most {len(x)} (the training set's size), got {cfg.batch_size}"
-        )
-    out = prepare_out(cfg.out)
-    x_test, y_test = make_data(cfg, k_test)
-    n_classes = int(y.max()) + 1
-    sizes = (2, *cfg.hidden, n_classes)
-    params = funcmlp.init_params(k_init, sizes, scheme=cfg.init)
-    result = funcmlp.train(
-        params, x, y,
-        optimizer=make_optimizer(cfg.optimizer, cfg.lr), steps=cfg.steps, activation=cfg.activation,
-        batch_size=cfg.batch_size, key=k_shuffle, l2=cfg.l2,
-    )  # fmt: skip
-    kw = {"activation": cfg.activation}
+    init = funcmlp.init_params(jax.random.split(keys["init"], cfg.seeds)[seed], sizes, scheme=cfg.init)
+    evaluate = {"val": samples.val, "test": samples.test}
+    with cli_tools.progress_bar(cfg, cfg.steps, f"seed {seed}") as bar:
+        result, history = progress.train_logged(
+            init, *samples.train, optimizer=make_optimizer(cfg.optimizer, lr), steps=cfg.steps,
+            activation=activation, batch_size=cfg.batch_size, key=keys["shuffle"], l2=cfg.l2,
+            evaluate=evaluate, callback=bar,
+        )  # fmt: skip
+    h = {k: float(v[-1]) for k, v in history.columns.items()}
     diverged_at = int(result.diverged_at)
     metrics = {
-        "train_accuracy": float(funcmlp.accuracy(result.params, x, y, **kw)),
-        "test_accuracy": float(funcmlp.accuracy(result.params, x_test, y_test, **kw)),
+        "train_accuracy": h["train_accuracy"],
+        "validation_accuracy": h.get("val_accuracy"),
+        "test_accuracy": h.get("test_accuracy"),
         "final_loss": float(result.losses[-1]) if diverged_at < 0 else None,
         "diverged_at": diverged_at if diverged_at >= 0 else None,
+        "selected_seed": seed,
+        "seeds": cfg.seeds,
         "sizes": list(sizes),
+        "learning_rate": lr,
+        "activation": activation,
     }
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
-    funcmlp.save(out / "params.safetensors", result.params, config=config, head="softmax")
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    plots.decision_boundary(
-        result.params, x_test, y_test, out / "decision_boundary.png", activation=cfg.activation,
-        title=f"{'-'.join(map(str, sizes))} {cfg.activation} net, test accuracy "
-        f"{metrics['test_accuracy']:.1%}",
-    )  # fmt: skip
-    plots.loss_curve(result.losses, out / "loss.png", title=f"Training loss ({cfg.optimizer}, lr {cfg.lr:g})")
+    name = f"{'-'.join(map(str, sizes))} {activation} net"
+    chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
+    data = cfg.data.name if cfg.data is not None else cfg.dataset
     metrics["seconds"] = time.perf_counter() - t0
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    cli_tools.write_run(
+        out, params=result.params, history=history, losses=result.losses, samples=samples,
+        config=config_dict(cfg), metrics=metrics, activation=activation, title=f"{name} on {data}, {chosen}",
+    )  # fmt: skip
     final = "n/a (diverged)" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"
+    scores = ", ".join(
+        f"{split} accuracy {metrics[key]:.3f}"
+        for split, key in (
+            ("train", "train_accuracy"),
+            ("validation", "validation_accuracy"),
+            ("test", "test_accuracy"),
+        )
+        if metrics[key] is not None
+    )
     print(
-        f"{'-'.join(map(str, sizes))} {cfg.activation} on {cfg.dataset}: "
-        f"train accuracy {metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}, "
-        f"final loss {final}, {metrics['seconds']:.1f} s -> {out}"
+        f"{headline}{name}, lr {lr:g}, on {data}, {chosen}: {scores}, final loss {final}, {metrics['seconds']:.1f} s -> {out}"
     )
     if diverged_at >= 0:
         print(f"funcmlp: error: the loss became non-finite at step {diverged_at}; see {out / 'metrics.json'}",
@@ -172,7 +259,84 @@ def run_train(cfg: TrainConfig) -> int:
     return 0
 
 
-COMMANDS = {"train": (TrainConfig, run_train), **cli_tools.COMMANDS}
+@dataclasses.dataclass(frozen=True)
+class SweepConfig(cli_tools.RunOptions):
+    """Train every (learning rate, width, activation, seed) at once; summarise validation accuracy over seeds."""
+
+    learning_rates: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+    """Learning rates (one compiled program serves them all)."""
+    widths: tuple[int, ...] = (2, 4, 8, 16)
+    """Hidden layer widths (one compiled group each)."""
+    depth: int = 1
+    """Hidden layers per network, all of the same width."""
+    activations: tuple[str, ...] = ("relu",)
+    """Hidden activations (one compiled group each)."""
+    seeds: int = 16
+    """Initialisations per configuration."""
+    optimizer: OptimizerName = "adam"
+    """Optimizer (optax): sgd, momentum (0.9) or adam."""
+    steps: int = 1000
+    """Optimizer steps per model."""
+    batch_size: int | None = None
+    """Mini-batch size; omit for full-batch gradient descent."""
+    l2: float = 0.0
+    """L2 penalty weight on the weights."""
+    init: Literal["he", "glorot", "normal"] = "he"
+    """Weight initialisation scheme."""
+    seed: int = 0
+    """Seed: draws the training and validation data, the initial weights and the mini-batches."""
+    dataset: DatasetName = "spiral"
+    """Toy data set."""
+    n_per_class: int = 100
+    """Points per class."""
+    noise: float = 0.2
+    """Noise of the data set."""
+    out: Path | None = None
+    """Run directory; defaults to runs/<timestamp>."""
+
+
+def validate_sweep_config(cfg: SweepConfig) -> None:
+    """Check every option of the sweep command before any directory is made or any data drawn."""
+    from funcmlp import checks
+
+    checks.check_learning_rates(cfg.learning_rates, "--learning-rates")
+    check_widths(cfg.widths, "--widths")
+    checks.check_positive_int(cfg.depth, "--depth")
+    for name in cfg.activations:
+        check_activation(name, "--activations")
+    validate_shared(cfg)
+
+
+def run_sweep(cfg: SweepConfig) -> int:
+    t0 = time.perf_counter()
+    import rich
+
+    from funcmlp import sweep_plots
+
+    validate_sweep_config(cfg)
+    keys, samples = draw_samples(cfg, cfg.seed)
+    out = cli_tools.open_run(cfg)
+    sizes = [(samples.n_features, *[w] * cfg.depth, samples.n_classes) for w in cfg.widths]
+    lrs, acts = list(cfg.learning_rates), list(cfg.activations)
+    result = run_sweep_for(
+        cfg, keys, samples.train, samples.val, sizes=sizes, learning_rates=lrs, activation=acts
+    )
+    rich.print(result.summary_table())
+    result.to_csv(out / "models.csv")
+    result.to_json(out / "models.json")
+    sweep_plots.heatmap(result, out / "heatmap.png")
+    sweep_plots.seed_spread(result, out / "seed_spread.png")
+    n_models = len(result.groups) * len(result.learning_rates) * result.seeds
+    print(f"{n_models} models on {cfg.data or cfg.dataset} in {time.perf_counter() - t0:.1f} s -> {out}")
+    g, i, j = result.best()  # the best model is trained again alone, logged, and saved for `funcmlp predict`
+    group = result.groups[g]
+    return finish_run(
+        cfg, t0, out, keys, samples, sizes=group.sizes, lr=result.learning_rates[i], activation=group.activation,
+        seed=j, headline="best: ",
+    )  # fmt: skip
+
+
+COMMANDS = {"train": (TrainConfig, run_train), "sweep": (SweepConfig, run_sweep), **cli_tools.COMMANDS}
 
 
 def _one_line(panel: str) -> str:

@@ -72,7 +72,7 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     predicted = model.predict(x)
     classes = model.classes if model.classes is not None else tuple(range(model.params[-1]["w"].shape[1]))
     header = [*model.feature_names, *(["label"] if labels is not None else []), "prediction"]
-    columns: list[list] = [[float(v) for v in x[:, j]] for j in range(x.shape[1])]
+    columns: list[list] = [[str(v) for v in x[:, j]] for j in range(x.shape[1])]  # float32: shortest repr
     if labels is not None:
         columns.append(labels)
     columns.append(predicted)
@@ -170,13 +170,11 @@ def open_run(cfg: RunOptions) -> Path:
         return runs.create(cfg.name, out=getattr(cfg, "out", None))
 
 
-def load_samples(cfg: RunOptions, key, toy) -> Samples:
-    """``--data`` read, split with ``key`` and optionally standardised; otherwise ``toy()`` -> (train, val, test)."""
-    if cfg.data is None:
-        return Samples(*toy())
+def load_samples(cfg: RunOptions, key) -> Samples:
+    """``--data`` read, split with ``key`` (``--val``, ``--test``) and standardised if ``--standardize``."""
     from funcmlp import datafile
 
-    with flags(path="--data", val="--val", test="--test"):
+    with flags(path="--data", val="--val", test="--test", **{"val, test": "--val, --test"}):
         p = datafile.prepare(cfg.data, key, standardize=cfg.standardize, val=cfg.val, test=cfg.test)
     s = p.split
     return Samples((s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test), p)
@@ -215,7 +213,7 @@ def write_run(
     runs.write_history(out / "metrics.csv", history.columns)
     runs.write_json(out / "metrics.json", metrics)
     plots.learning_curves(history.columns, out / "learning_curves.png", title=title)
-    plots.loss_curve(losses, out / "loss.png", title=f"Training loss at every step, {title}")
+    plots.loss_curve(losses, out / "loss.png", title=f"Training loss at every step\n{title}")
     if samples.n_features == 2:
         x_test, y_test = samples.test if len(samples.test[1]) else samples.train
         kw: dict[str, Any] = {}

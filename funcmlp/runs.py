@@ -260,14 +260,17 @@ def show(run_dir: str | os.PathLike) -> str:
             f"run_dir: expected a run directory (with config.json or metrics.json), got {str(run_dir)!r}"
         )
     config, metrics = _read_json(path / "config.json"), _read_json(path / "metrics.json")
+    if config.get("data"):  # a data file replaces the toy data set and its options
+        config = {k: v for k, v in config.items() if k not in ("dataset", "n_per_class", "noise")}
+    w = max([16, *(len(k) + 1 for k in (*config, *metrics))])
     lines = [f"run {path}"]
     if config:
         lines.append("options:")
-        lines += [f"  {k:<16} {_fmt(v)}" for k, v in config.items() if v is not None]
+        lines += [f"  {k:<{w}} {_fmt(v)}" for k, v in config.items() if v is not None]
     if metrics:
         lines.append("results:")
         lines += [
-            f"  {k:<16} {_fmt(v)}"
+            f"  {k:<{w}} {_fmt(v)}"
             for k, v in metrics.items()
             if not isinstance(v, (dict, list)) or k == "sizes"
         ]
@@ -283,7 +286,7 @@ def show(run_dir: str | os.PathLike) -> str:
                     continue
                 best = np.nanargmin(v) if k.endswith("loss") else np.nanargmax(v)
                 lines.append(
-                    f"  {k:<16} first {v[0]:.4g}, last {v[-1]:.4g}, "
+                    f"  {k:<{w}} first {v[0]:.4g}, last {v[-1]:.4g}, "
                     f"{'lowest' if k.endswith('loss') else 'highest'} {v[best]:.4g} at step {int(steps[best])}"
                 )
     files = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -2,6 +2,9 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 from funcmlp.cli import main
 
 
@@ -25,3 +28,74 @@ def test_console_entry_point_reports_bad_input_in_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["funcmlp: error: --steps: expected a positive integer, got 0"]
+
+
+def test_train_keeps_the_seed_with_the_best_validation_accuracy(tmp_path):
+    import jax
+    import optax
+
+    import funcmlp
+    from funcmlp import data
+
+    out = tmp_path / "run"
+    # 8 seeds, 300 steps: the best seed on validation (6) is neither seed 0 nor the best on test (5)
+    assert main(["train", "--seeds", "8", "--steps", "300", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    k_train, k_val, k_test, k_init, _ = jax.random.split(jax.random.key(0), 5)
+    (x, y), (xv, yv), (xt, yt) = (data.spiral(k) for k in (k_train, k_val, k_test))
+    opt, val, test = optax.adam(0.03), [], []
+    for k in jax.random.split(k_init, 8):  # each seed trained alone: the independent reference
+        params = funcmlp.train(funcmlp.init_params(k, (2, 4, 3)), x, y, optimizer=opt, steps=300).params
+        val.append(float(funcmlp.accuracy(params, xv, yv)))
+        test.append(float(funcmlp.accuracy(params, xt, yt)))
+    j = metrics["selected_seed"]
+    assert val[j] == pytest.approx(max(val), abs=1.5 / 300)  # float32: one borderline point may flip
+    assert metrics["validation_accuracy"] == pytest.approx(val[j], abs=1.5 / 300)
+    assert metrics["test_accuracy"] == pytest.approx(test[j], abs=1.5 / 300)
+    assert np.argmax(val) != np.argmax(test) and np.argmax(val) != 0  # the case is telling
+    assert metrics["seeds"] == 8
+
+
+def test_sweep_writes_tables_and_figures(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["--learning-rates", "0.01", "0.1", "--widths", "2", "3", "--seeds", "2", "--steps", "20"]
+    assert main(["sweep", *args, "--activations", "relu", "tanh", "--out", str(out)]) == 0
+    for name in ["config.json", "models.csv", "models.json", "heatmap.png", "seed_spread.png"]:
+        assert (out / name).stat().st_size > 0, name
+    doc = json.loads((out / "models.json").read_text())
+    assert len(doc["models"]) == 2 * 2 * 2 * 2 and len(doc["summary"]) == 2 * 2 * 2
+    assert {(m["width"], m["activation"]) for m in doc["models"]} == {
+        (w, a) for w in ("2", "3") for a in ("relu", "tanh")
+    }
+    assert "Validation accuracy over 2 seeds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--learning-rates", "0.1", "-1"],
+            "--learning-rates[1]: expected a finite non-negative number, got -1.0",
+        ),
+        (["--widths", "4", "0"], "--widths: expected positive layer widths, got 4 0"),
+        (["--depth", "0"], "--depth: expected a positive integer, got 0"),
+        (
+            ["--activations", "relu", "gelu"],
+            "--activations: expected one of step, linear, sigmoid, tanh, relu",
+        ),
+        (["--seeds", "0"], "--seeds: expected a positive integer, got 0"),
+        (["--batch-size", "301"], "--batch-size: expected at most 300 (the training set's size), got 301"),
+    ],
+)
+def test_sweep_refuses_bad_options_before_training(argv, message, tmp_path, capsys, monkeypatch):
+    import funcmlp
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started despite bad input")
+
+    monkeypatch.setattr(funcmlp, "sweep", no_training)
+    out = tmp_path / "sweep"
+    assert main(["sweep", *argv, "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"funcmlp: error: {message}")
+    assert not out.exists()

@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 import re
 
 import jax
@@ -134,3 +135,172 @@ def test_predict_accuracy_with_numeric_labels(tmp_path, capsys):
     )
     assert main(["predict", str(tmp_path), "--data", str(tmp_path / "new.csv")]) == 0
     assert "accuracy against the file's labels 1.000 (5/5)" in capsys.readouterr().err
+
+
+# -- `funcmlp train` / `funcmlp sweep` with a data file, a run name and progress --------------------------
+
+
+def flowers(path, n=30, d=2, seed=0):
+    """Three well-separated classes with word labels and a header row; (x, labels) as written."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 4.0, size=(3, d)) + 10.0
+    labels = np.repeat(["iris", "lily", "rose"], n)
+    x = (np.repeat(centres, n, axis=0) + rng.normal(0, 0.5, size=(3 * n, d))).round(3)
+    header = ",".join([f"f{i}" for i in range(d)] + ["species"])
+    path.write_text(
+        header
+        + "\n"
+        + "".join(",".join(map(str, row)) + f",{lab}\n" for row, lab in zip(x, labels, strict=True))
+    )
+    return x, labels
+
+
+@pytest.mark.parametrize("seeds", ["1", "3"])
+def test_train_on_a_csv_writes_a_run_that_predict_uses(tmp_path, monkeypatch, capsys, seeds):
+    monkeypatch.chdir(tmp_path)
+    x, labels = flowers(tmp_path / "flowers.csv")
+    argv = [
+        "train",
+        "--data",
+        "flowers.csv",
+        "--standardize",
+        "--hidden",
+        "8",
+        "--steps",
+        "150",
+        "--seeds",
+        seeds,
+    ]
+    assert main([*argv, "--name", "fl", "--quiet"]) == 0
+    run = tmp_path / "runs" / "fl"
+    for name in [
+        "config.json",
+        "metrics.json",
+        "metrics.csv",
+        "params.safetensors",
+        "learning_curves.png",
+        "loss.png",
+        "decision_boundary.png",
+    ]:
+        assert (run / name).stat().st_size > 0, name
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = runs.read_history(run / "metrics.csv")
+    assert list(history) == [
+        "step",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "test_loss",
+        "test_accuracy",
+    ]
+    assert history["step"][0] == 0 and history["step"][-1] == 150
+    for split, key in [
+        ("train", "train_accuracy"),
+        ("val", "validation_accuracy"),
+        ("test", "test_accuracy"),
+    ]:
+        assert metrics[key] == pytest.approx(history[f"{split}_accuracy"][-1])
+    # the saved model answers in the file's labels from raw rows; the reference is the saved params by hand
+    model = runs.load_model(run)
+    assert model.classes == ("iris", "lily", "rose") and model.feature_names == ("f0", "f1")
+    xs = (x - x.mean(0)) / x.std(0)
+    assert np.abs(model.standardizer.mean - x.mean(0)).max() > 0  # statistics of the training rows only
+    p = model.params
+    z = np.maximum(model.standardizer(x) @ np.asarray(p[0]["w"]) + np.asarray(p[0]["b"]), 0) @ np.asarray(
+        p[1]["w"]
+    ) + np.asarray(p[1]["b"])
+    assert model.predict(x) == [model.classes[i] for i in z.argmax(1)]
+    assert np.mean(np.array(model.predict(x)) == labels) > 0.9 and xs.shape == x.shape
+    capsys.readouterr()
+    assert main(["predict", str(run), "--data", "flowers.csv"]) == 0
+    out, err = capsys.readouterr()
+    assert [r[-1] for r in csv.reader(io.StringIO(out))][1:] == model.predict(x)
+    assert "accuracy against the file's labels" in err
+
+
+def test_train_on_three_features_skips_the_boundary_plot(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    flowers(tmp_path / "f3.csv", d=3)
+    assert (
+        main(["train", "--data", "f3.csv", "--steps", "20", "--seeds", "2", "--name", "f3", "--quiet"]) == 0
+    )
+    run = tmp_path / "runs" / "f3"
+    assert json.loads((run / "metrics.json").read_text())["sizes"] == [3, 4, 3]
+    assert (run / "learning_curves.png").exists() and not (run / "decision_boundary.png").exists()
+
+
+def test_sweep_on_a_csv_saves_its_best_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    x, _ = flowers(tmp_path / "flowers.csv")
+    args = ["--learning-rates", "0.01", "0.1", "--widths", "2", "4", "--seeds", "2", "--steps", "40"]
+    assert main(["sweep", "--data", "flowers.csv", *args, "--name", "sw", "--quiet"]) == 0
+    run = tmp_path / "runs" / "sw"
+    for name in [
+        "models.csv",
+        "heatmap.png",
+        "seed_spread.png",
+        "metrics.csv",
+        "params.safetensors",
+        "learning_curves.png",
+    ]:
+        assert (run / name).stat().st_size > 0, name
+    best = json.loads((run / "metrics.json").read_text())
+    doc = json.loads((run / "models.json").read_text())
+    top = max(doc["models"], key=lambda m: m["val_accuracy"])
+    assert best["validation_accuracy"] == pytest.approx(top["val_accuracy"], abs=1.5 / 18)
+    assert "best: " in capsys.readouterr().out
+    assert len(runs.load_model(run).predict(x)) == len(x)
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_progress_goes_to_stderr_unless_quiet(tmp_path, monkeypatch, capsys, quiet):
+    from funcmlp import cli_tools, progress
+
+    def eager(cfg, total, description):  # report at once instead of after a second
+        return progress.Progress(total, description=description, quiet=cfg.quiet, delay=0.0)
+
+    monkeypatch.setattr(cli_tools, "progress_bar", eager)
+    argv = ["train", "--steps", "400", "--seeds", "2", "--n-per-class", "20", "--out", str(tmp_path / "r")]
+    assert main(argv + (["--quiet"] if quiet else [])) == 0
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1  # stdout holds the result line only
+    if quiet:
+        assert err == ""
+    else:
+        lines = err.strip().splitlines()
+        assert lines[0].startswith("2 models: step ") and lines[-1].startswith("seed ")
+        assert "step 400/400 (100%)" in lines[-1] and "loss " in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "--data", "{tmp}/bad.csv"],
+            r"--data: '.*bad\.csv' line 3, column 1: expected a number, got 'x'",
+        ),
+        (["train", "--data", "{tmp}/missing.csv"], r"--data: file '.*missing\.csv' does not exist"),
+        (
+            ["train", "--data", "{tmp}/good.csv", "--val", "0.6", "--test", "0.6"],
+            r"--val, --test: expected fractions that leave",
+        ),
+        (
+            ["train", "--data", "{tmp}/good.csv", "--test", "1.5"],
+            r"--test: expected a fraction in \[0, 1\), got 1\.5",
+        ),
+        (["train", "--name", "a/b"], r"--name: expected a plain folder name without '/', got 'a/b'"),
+        (["sweep", "--name", "taken"], r"--name: expected a new run name, but '.*taken' already holds a run"),
+    ],
+)
+def test_run_option_errors_are_one_line_before_anything_is_made(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_text("1,2,0\n3,4,1\nx,5,0\n")
+    flowers(tmp_path / "good.csv", n=2)
+    (tmp_path / "runs" / "taken").mkdir(parents=True)
+    (tmp_path / "runs" / "taken" / "config.json").write_text("{}")
+    before = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.match(rf"funcmlp: error: {message}", err[0]), err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == before

@@ -426,6 +426,7 @@ def _no_training(*args, **kwargs):
 @pytest.mark.parametrize(("argv", "pattern"), [c[1:] for c in BAD_CLI], ids=[c[0] for c in BAD_CLI])
 def test_cli_bad_option_is_one_line_and_exit_2(argv, pattern, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(funcmlp, "train", _no_training)
+    monkeypatch.setattr(funcmlp, "sweep", _no_training)
     out = tmp_path / "run"
     assert main(["train", *argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -441,6 +442,7 @@ def test_cli_unknown_command_is_one_line_and_exit_2(capsys):
 
 def test_cli_unwritable_out_fails_before_training(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(funcmlp, "train", _no_training)
+    monkeypatch.setattr(funcmlp, "sweep", _no_training)
     (tmp_path / "a-file").write_text("")
     assert main(["train", "--out", str(tmp_path / "a-file" / "run")]) == 2
     err = capsys.readouterr().err.strip()

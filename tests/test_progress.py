@@ -71,6 +71,17 @@ def test_short_runs_print_nothing():
 
 
 @pytest.mark.parametrize("terminal", [True, False])
+def test_a_run_in_one_chunk_prints_nothing_however_long_it_compiled(terminal):
+    con, buf = console(terminal)
+    clock = FakeClock()
+    bar = progress.Progress(1000, console=con, clock=clock, delay=1.0)
+    clock.t = 30.0  # compiling and running took 30 s, but there was no chunk to report before the end
+    bar(1000, 0.5)
+    bar.close()
+    assert buf.getvalue() == ""
+
+
+@pytest.mark.parametrize("terminal", [True, False])
 def test_quiet_prints_nothing(terminal):
     con, buf = console(terminal)
     clock = FakeClock()

@@ -1,10 +1,5 @@
-"""Run docs/tutorial.md: its Python blocks in order in one namespace, its ``funcmlp`` shell lines through the CLI.
+"""Run docs/tutorial.md: its Python blocks in order in one namespace, its ``funcmlp`` shell lines through the CLI."""
 
-A block whose info string says ``requires=a.b.c`` is skipped (and reported as skipped) only while that
-attribute does not exist; every other block must run.
-"""
-
-import importlib
 import re
 import shlex
 from pathlib import Path
@@ -14,36 +9,16 @@ import pytest
 from funcmlp.cli import main
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
-FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 
 
 def blocks():
-    out = []
-    for m in FENCE.finditer(TUTORIAL.read_text()):
-        lang, info, code = m.group(1), m.group(2), m.group(3)
-        if lang not in ("python", "bash"):
-            continue
-        req = re.search(r"requires=(\S+)", info)
-        line = TUTORIAL.read_text()[: m.start()].count("\n") + 1
-        out.append((line, lang, req.group(1) if req else None, code))
-    return out
-
-
-def available(dotted: str | None) -> bool:
-    if dotted is None:
-        return True
-    parts = dotted.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        for attr in parts[i:]:
-            if not hasattr(obj, attr):
-                return False
-            obj = getattr(obj, attr)
-        return True
-    return False
+    text = TUTORIAL.read_text()
+    return [
+        (text[: m.start()].count("\n") + 1, m.group(1), m.group(2))
+        for m in FENCE.finditer(text)
+        if m.group(1) in ("python", "bash")
+    ]
 
 
 BLOCKS = blocks()
@@ -59,10 +34,7 @@ def session(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(folder)
     try:
-        for line, lang, req, code in BLOCKS:
-            if not available(req):
-                outcomes[line] = ("skip", f"{req} does not exist yet")
-                continue
+        for line, lang, code in BLOCKS:
             try:
                 if lang == "python":
                     exec(compile(code, f"{TUTORIAL}:{line}", "exec"), namespace)
@@ -95,10 +67,8 @@ def test_the_tutorial_has_the_lecture_sections():
     assert len([b for b in BLOCKS if b[1] == "python"]) >= 10
 
 
-@pytest.mark.parametrize(("line", "lang", "req", "code"), BLOCKS, ids=[f"line{b[0]}" for b in BLOCKS])
-def test_block_runs(session, line, lang, req, code):
+@pytest.mark.parametrize(("line", "lang", "code"), BLOCKS, ids=[f"line{b[0]}" for b in BLOCKS])
+def test_block_runs(session, line, lang, code):
     status, detail = session[line]
-    if status == "skip":
-        pytest.skip(detail)
     if status == "fail":
         raise detail

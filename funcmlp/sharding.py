@@ -1,0 +1,75 @@
+"""Placing a grid of models on every device: a 2-D mesh over the (learning rate, seed) grid.
+
+A sweep's results have leading axes (n_lr, n_seeds). A flat model axis sharded over D devices cannot be
+reshaped to that grid without moving data (XLA replicates the reshaped array), so the grid itself is
+sharded: the devices form a mesh of shape (D_lr, D_seed) with D_lr * D_seed = D, learning-rate rows are split
+over "lr" and seed columns over "seed". Each axis is padded to a multiple of its mesh size; the factorisation
+with the fewest padded models is chosen. Every device then trains its own block of models, with no
+communication, and keeps its block of the results.
+
+After ``jax.distributed.initialize`` the same mesh spans the devices of every process: inputs are built with
+``jax.make_array_from_callback`` (each process supplies its own shards of an array that every process can
+compute), and ``to_host`` gathers small results from all processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AXES = ("lr", "seed")
+
+
+def padded(n: int, k: int) -> int:
+    """The smallest multiple of k that is >= n."""
+    return -(-n // k) * k
+
+
+def grid_shape(n_lr: int, n_seeds: int, n_devices: int) -> tuple[int, int]:
+    """Mesh shape (D_lr, D_seed), D_lr * D_seed = n_devices, with the fewest padded models.
+
+    Ties go to more devices on the seed axis (seeds are usually the longer axis).
+    """
+    options = [(d, n_devices // d) for d in range(1, n_devices + 1) if n_devices % d == 0]
+    return min(options, key=lambda s: (padded(n_lr, s[0]) * padded(n_seeds, s[1]), s[0]))
+
+
+def grid_mesh(n_lr: int, n_seeds: int, devices: Sequence[Any] | None = None) -> Mesh:
+    """A mesh with axes ("lr", "seed") over ``devices`` (default: ``jax.devices()``, all processes)."""
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices: expected at least one device, got none")
+    shape = grid_shape(n_lr, n_seeds, len(devices))
+    return Mesh(np.array(devices, dtype=object).reshape(shape), AXES)
+
+
+def grid_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading axes (lr, seed) split over the mesh; any trailing axes whole."""
+    return NamedSharding(mesh, PartitionSpec(*AXES))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def put(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from a host array that every process holds whole; each process fills its own shards."""
+    host = np.asarray(host)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def constrain(tree: Any, mesh: Mesh) -> Any:
+    """Pin every leaf's leading (lr, seed) axes to the grid sharding (inside ``jit``)."""
+    return jax.lax.with_sharding_constraint(tree, grid_sharding(mesh))
+
+
+def to_host(array: jax.Array) -> np.ndarray:
+    """The whole array as numpy on this process (gathered from the other processes if needed)."""
+    if getattr(array, "is_fully_addressable", True):
+        return np.asarray(array)
+    return np.asarray(multihost_utils.process_allgather(array, tiled=True))

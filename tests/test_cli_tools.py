@@ -255,12 +255,13 @@ def test_sweep_on_a_csv_saves_its_best_model(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("quiet", [True, False])
 def test_progress_goes_to_stderr_unless_quiet(tmp_path, monkeypatch, capsys, quiet):
-    from funcmlp import cli_tools, progress
+    from funcmlp import progress
 
-    def eager(cfg, total, description):  # report at once instead of after a second
-        return progress.Progress(total, description=description, quiet=cfg.quiet, delay=0.0)
+    class Eager(progress.Progress):  # reports at once instead of after a second
+        def __init__(self, total, **kwargs):
+            super().__init__(total, **{**kwargs, "delay": 0.0})
 
-    monkeypatch.setattr(cli_tools, "progress_bar", eager)
+    monkeypatch.setattr(progress, "Progress", Eager)
     argv = ["train", "--steps", "400", "--seeds", "2", "--n-per-class", "20", "--out", str(tmp_path / "r")]
     assert main(argv + (["--quiet"] if quiet else [])) == 0
     out, err = capsys.readouterr()

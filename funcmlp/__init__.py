@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from funcmlp import activations, checks, data, diagnostics, heads, perceptron
+from funcmlp import activations, checks, data, datafile, diagnostics, heads, perceptron, progress, runs
 from funcmlp.chain_rule import backprop
 from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.linear import collapse_linear
@@ -25,6 +25,7 @@ __all__ = [
     "checks",
     "collapse_linear",
     "data",
+    "datafile",
     "diagnostics",
     "forward",
     "heads",
@@ -35,7 +36,9 @@ __all__ = [
     "loss",
     "perceptron",
     "predict",
+    "progress",
     "read_metadata",
+    "runs",
     "save",
     "save_state",
     "sweep",

@@ -4,6 +4,7 @@
     funcmlp train --seeds 1            # one model
     funcmlp train --hidden 100 --l2 1e-3 --steps 10000
     funcmlp sweep --learning-rates 0.01 0.03 0.1 --widths 2 4 8 16 --seeds 16
+    funcmlp train --data flowers.csv --standardize --name flowers    # your own data (see cli_tools)
 
 Bad input is reported as one line on stderr with exit code 2.
 """
@@ -14,7 +15,6 @@ import contextlib
 import dataclasses
 import functools
 import io
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,13 +22,15 @@ from typing import Literal
 
 import tyro
 
+from funcmlp import cli_tools
+
 DatasetName = Literal["spiral", "xor", "blobs", "moons", "circles"]
 OptimizerName = Literal["sgd", "momentum", "adam"]
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Train an MLP on a 2-D toy data set and report held-out accuracy."""
+class TrainConfig(cli_tools.RunOptions):
+    """Train an MLP on a toy data set or your own (--data) and report held-out accuracy."""
 
     hidden: tuple[int, ...] = (4,)
     """Hidden layer widths (the lecture's network has one hidden layer of 4)."""
@@ -123,19 +125,6 @@ def check_activation(name: str, flag: str) -> None:
         raise ValueError(f"{flag}:{str(e).partition(':')[2]}") from None
 
 
-def prepare_out(out: Path | None) -> Path:
-    """Create the run directory now, so an unwritable path fails before any training."""
-    out = Path("runs") / time.strftime("%Y%m%d-%H%M%S") if out is None else out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ValueError(f"--out: expected a writable directory, got {str(out)!r} ({e.strerror})") from None
-    return out
-
-
 def optimizer_factory(name: str):
     """The optimizer as a function of the learning rate (what ``funcmlp.sweep`` takes)."""
     make_optimizer(name, 1.0)  # fails early on an unknown name
@@ -148,9 +137,12 @@ def draw_samples(cfg, seed: int):
 
     names = ("train", "val", "test", "init", "shuffle")
     keys = dict(zip(names, jax.random.split(jax.random.key(seed), len(names)), strict=True))
-    draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
-    samples = [draw(keys[k]) for k in ("train", "val", "test")]
-    n = len(samples[0][0])
+    if cfg.data is not None:
+        samples = cli_tools.load_samples(cfg, keys["train"])
+    else:
+        draw = jax.jit(functools.partial(make_data, cfg))  # one compile for the three samples
+        samples = cli_tools.Samples(*[draw(keys[k]) for k in ("train", "val", "test")])
+    n = len(samples.train[0])
     if cfg.batch_size is not None and cfg.batch_size > n:
         raise ValueError(
             f"--batch-size: expected at most {n} (the training set's size), got {cfg.batch_size}"
@@ -159,14 +151,22 @@ def draw_samples(cfg, seed: int):
 
 
 def run_sweep_for(cfg, keys, train, val, *, sizes, learning_rates, activation):
-    """``funcmlp.sweep`` with the options shared by the train and sweep commands."""
+    """``funcmlp.sweep`` with the options shared by the train and sweep commands, with a progress bar."""
     import funcmlp
+    from funcmlp import progress
 
-    return funcmlp.sweep(
-        keys["init"], *train, sizes=sizes, seeds=cfg.seeds, learning_rates=learning_rates, steps=cfg.steps,
-        activation=activation, optimizer=optimizer_factory(cfg.optimizer), batch_size=cfg.batch_size,
-        batch_key=keys["shuffle"], l2=cfg.l2, scheme=cfg.init, x_val=val[0], y_val=val[1],
-    )  # fmt: skip
+    x_val, y_val = val if len(val[1]) else (None, None)
+    n_groups = (len(sizes) if isinstance(sizes, list) else 1) * (
+        1 if isinstance(activation, str) else len(activation)
+    )
+    n_models = n_groups * len(learning_rates) * cfg.seeds
+    with cli_tools.progress_bar(cfg, n_groups * cfg.steps, f"{n_models} models") as bar:
+        return funcmlp.sweep(
+            keys["init"], *train, sizes=sizes, seeds=cfg.seeds, learning_rates=learning_rates, steps=cfg.steps,
+            activation=activation, optimizer=optimizer_factory(cfg.optimizer), batch_size=cfg.batch_size,
+            batch_key=keys["shuffle"], l2=cfg.l2, scheme=cfg.init, x_val=x_val, y_val=y_val,
+            chunk_size=progress.chunk_size(cfg.steps), callback=bar.for_sweep(cfg.steps),
+        )  # fmt: skip
 
 
 def config_dict(cfg) -> dict:
@@ -175,59 +175,92 @@ def config_dict(cfg) -> dict:
 
 def run_train(cfg: TrainConfig) -> int:
     t0 = time.perf_counter()
-    import funcmlp
-    from funcmlp import plots
-    from funcmlp.sharding import to_host
-
     validate_config(cfg)
-    keys, (train, val, (x_test, y_test)) = draw_samples(cfg, cfg.seed)
-    out = prepare_out(cfg.out)
-    sizes = (2, *cfg.hidden, int(train[1].max()) + 1)
-    result = run_sweep_for(
-        cfg, keys, train, val, sizes=sizes, learning_rates=[cfg.lr], activation=cfg.activation
+    keys, samples = draw_samples(cfg, cfg.seed)
+    out = cli_tools.open_run(cfg)
+    sizes = (samples.n_features, *cfg.hidden, samples.n_classes)
+    seed = 0
+    if cfg.seeds > 1:
+        result = run_sweep_for(
+            cfg, keys, samples.train, samples.val, sizes=sizes, learning_rates=[cfg.lr], activation=cfg.activation
+        )  # fmt: skip
+        _, _, seed = result.best()  # chosen on the validation sample, never on the test sample
+    return finish_run(
+        cfg, t0, out, keys, samples, sizes=sizes, lr=cfg.lr, activation=cfg.activation, seed=seed
     )
-    _, _, seed = result.best("val_accuracy")  # chosen on the validation sample, never on the test sample
-    params, row = result.model(0, 0, seed), result.table()[seed]
-    losses = to_host(result.groups[0].losses)[0, seed]
+
+
+def finish_run(
+    cfg,
+    t0: float,
+    out: Path,
+    keys,
+    samples,
+    *,
+    sizes,
+    lr: float,
+    activation: str,
+    seed: int,
+    headline: str = "",
+) -> int:
+    """Train model ``seed`` alone (as the sweep did), logging loss and accuracy per chunk; write the run."""
+    import jax
+
+    import funcmlp
+    from funcmlp import progress
+
+    init = funcmlp.init_params(jax.random.split(keys["init"], cfg.seeds)[seed], sizes, scheme=cfg.init)
+    evaluate = {"val": samples.val, "test": samples.test}
+    with cli_tools.progress_bar(cfg, cfg.steps, f"seed {seed}") as bar:
+        result, history = progress.train_logged(
+            init, *samples.train, optimizer=make_optimizer(cfg.optimizer, lr), steps=cfg.steps,
+            activation=activation, batch_size=cfg.batch_size, key=keys["shuffle"], l2=cfg.l2,
+            evaluate=evaluate, callback=bar,
+        )  # fmt: skip
+    h = {k: float(v[-1]) for k, v in history.columns.items()}
+    diverged_at = int(result.diverged_at)
     metrics = {
-        "train_accuracy": row["train_accuracy"],
-        "validation_accuracy": row["val_accuracy"],
-        "test_accuracy": float(funcmlp.accuracy(params, x_test, y_test, activation=cfg.activation)),
-        "final_loss": float(losses[-1]) if row["diverged_at"] is None else None,
-        "diverged_at": row["diverged_at"],
+        "train_accuracy": h["train_accuracy"],
+        "validation_accuracy": h.get("val_accuracy"),
+        "test_accuracy": h.get("test_accuracy"),
+        "final_loss": float(result.losses[-1]) if diverged_at < 0 else None,
+        "diverged_at": diverged_at if diverged_at >= 0 else None,
         "selected_seed": seed,
         "seeds": cfg.seeds,
         "sizes": list(sizes),
+        "learning_rate": lr,
+        "activation": activation,
     }
-    config = config_dict(cfg)
-    funcmlp.save(out / "params.safetensors", params, config=config | {"selected_seed": seed}, head="softmax")
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    name = f"{'-'.join(map(str, sizes))} {cfg.activation} net"
+    name = f"{'-'.join(map(str, sizes))} {activation} net"
     chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
-    plots.decision_boundary(
-        params, x_test, y_test, out / "decision_boundary.png", activation=cfg.activation,
-        title=f"{name} ({chosen}), test accuracy {metrics['test_accuracy']:.1%}",
-    )  # fmt: skip
-    plots.loss_curve(
-        losses, out / "loss.png", title=f"Training loss, {chosen} ({cfg.optimizer}, lr {cfg.lr:g})"
-    )
+    data = cfg.data.name if cfg.data is not None else cfg.dataset
     metrics["seconds"] = time.perf_counter() - t0
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    cli_tools.write_run(
+        out, params=result.params, history=history, losses=result.losses, samples=samples,
+        config=config_dict(cfg), metrics=metrics, activation=activation, title=f"{name} on {data}, {chosen}",
+    )  # fmt: skip
     final = "n/a (diverged)" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"
-    print(
-        f"{name} on {cfg.dataset}, {chosen} (validation accuracy {metrics['validation_accuracy']:.3f}): "
-        f"train accuracy {metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}, "
-        f"final loss {final}, {metrics['seconds']:.1f} s -> {out}"
+    scores = ", ".join(
+        f"{split} accuracy {metrics[key]:.3f}"
+        for split, key in (
+            ("train", "train_accuracy"),
+            ("validation", "validation_accuracy"),
+            ("test", "test_accuracy"),
+        )
+        if metrics[key] is not None
     )
-    if row["diverged_at"] is not None:
-        print(f"funcmlp: error: the loss became non-finite at step {row['diverged_at']}; see {out / 'metrics.json'}",
+    print(
+        f"{headline}{name}, lr {lr:g}, on {data}, {chosen}: {scores}, final loss {final}, {metrics['seconds']:.1f} s -> {out}"
+    )
+    if diverged_at >= 0:
+        print(f"funcmlp: error: the loss became non-finite at step {diverged_at}; see {out / 'metrics.json'}",
               file=sys.stderr)  # fmt: skip
         return 1
     return 0
 
 
 @dataclasses.dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(cli_tools.RunOptions):
     """Train every (learning rate, width, activation, seed) at once; summarise validation accuracy over seeds."""
 
     learning_rates: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
@@ -281,24 +314,29 @@ def run_sweep(cfg: SweepConfig) -> int:
     from funcmlp import sweep_plots
 
     validate_sweep_config(cfg)
-    keys, (train, val, _) = draw_samples(cfg, cfg.seed)
-    out = prepare_out(cfg.out)
-    n_classes = int(train[1].max()) + 1
-    sizes = [(2, *[w] * cfg.depth, n_classes) for w in cfg.widths]
+    keys, samples = draw_samples(cfg, cfg.seed)
+    out = cli_tools.open_run(cfg)
+    sizes = [(samples.n_features, *[w] * cfg.depth, samples.n_classes) for w in cfg.widths]
     lrs, acts = list(cfg.learning_rates), list(cfg.activations)
-    result = run_sweep_for(cfg, keys, train, val, sizes=sizes, learning_rates=lrs, activation=acts)
+    result = run_sweep_for(
+        cfg, keys, samples.train, samples.val, sizes=sizes, learning_rates=lrs, activation=acts
+    )
     rich.print(result.summary_table())
     result.to_csv(out / "models.csv")
     result.to_json(out / "models.json")
-    (out / "config.json").write_text(json.dumps(config_dict(cfg), indent=2) + "\n")
     sweep_plots.heatmap(result, out / "heatmap.png")
     sweep_plots.seed_spread(result, out / "seed_spread.png")
     n_models = len(result.groups) * len(result.learning_rates) * result.seeds
-    print(f"{n_models} models on {cfg.dataset} in {time.perf_counter() - t0:.1f} s -> {out}")
-    return 0
+    print(f"{n_models} models on {cfg.data or cfg.dataset} in {time.perf_counter() - t0:.1f} s -> {out}")
+    g, i, j = result.best()  # the best model is trained again alone, logged, and saved for `funcmlp predict`
+    group = result.groups[g]
+    return finish_run(
+        cfg, t0, out, keys, samples, sizes=group.sizes, lr=result.learning_rates[i], activation=group.activation,
+        seed=j, headline="best: ",
+    )  # fmt: skip
 
 
-COMMANDS = {"train": (TrainConfig, run_train), "sweep": (SweepConfig, run_sweep)}
+COMMANDS = {"train": (TrainConfig, run_train), "sweep": (SweepConfig, run_sweep), **cli_tools.COMMANDS}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -234,6 +234,7 @@ def train(
     start_step: int = 0,
     callback: Callable[[int, float], None] | None = None,
     chunk_size: int | None = None,
+    on_chunk: Callable[[int, Params], None] | None = None,
 ) -> TrainResult:
     """Train ``params`` for ``steps`` optimizer steps on (x, y); one compiled ``lax.scan``.
 
@@ -253,6 +254,8 @@ def train(
       callback: called as ``callback(steps_done, last_loss)`` after each chunk (progress reporting).
       chunk_size: steps per compiled call; defaults to all of them (one call). Every chunk reuses the
         same compiled program.
+      on_chunk: called as ``on_chunk(steps_done, params)`` after each chunk, with the parameters reached
+        so far (to measure them, e.g. ``funcmlp.progress.train_logged``).
 
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
@@ -276,6 +279,7 @@ def train(
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
     checks.check_nonnegative_real(l2, "l2")
     checks.check_callback(callback)
+    checks.check_callback(on_chunk, "on_chunk")
     act, hd = activations.get(activation), heads.get(head)
     if opt_state is not None:
         checks.check_opt_state(opt_state, jax.eval_shape(optimizer.init, params))
@@ -297,8 +301,10 @@ def train(
             length=length, optimizer=optimizer, act=act, head=hd.name, batch_size=batch_size, chunk=CHUNK,
         )  # fmt: skip
         chunks.append(losses)
+        done = min(steps, (c + 1) * length)
+        if on_chunk is not None:
+            on_chunk(done, carry.params)
         if callback is not None:
-            done = min(steps, (c + 1) * length)
             callback(done, float(losses[done - c * length - 1]))
     losses = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)[:steps]
     return TrainResult(carry.params, losses, carry.opt_state, carry.diverged_at)

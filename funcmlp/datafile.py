@@ -1,0 +1,354 @@
+"""Your own data: read a CSV or ``.npz`` file, standardise it, split it into train / validation / test.
+
+A CSV holds one sample per line: the feature columns x_1 .. x_d, then the label column. A header row is
+allowed (it is recognised by a field that is not a number) and gives the feature names. Labels may be
+integers or words ("setosa"); either way they become class indices 0 .. K-1 in sorted order, and the
+original labels are kept in ``classes`` so predictions can be reported in the file's own terms.
+
+An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
+
+Standardisation uses the training split's statistics only,  x' = (x - mu) / sigma,  with sigma = 1 for a
+constant column, so no information leaks from the validation or test points.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from funcmlp import checks
+
+
+class Dataset(NamedTuple):
+    """A labelled data set read from a file.
+
+    Attributes:
+      x: features (n, d) float32.
+      y: class indices (n,) int32 in [0, K).
+      classes: the K original labels, in the order of their indices (``classes[y[i]]`` is sample i's label).
+      feature_names: d names (from the header row, else ``x1 .. xd``).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: tuple[Any, ...]
+    feature_names: tuple[str, ...]
+
+
+class Split(NamedTuple):
+    """Train / validation / test parts; an empty part has 0 rows."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+class Standardizer(NamedTuple):
+    """x' = (x - mean) / std, per feature; ``mean`` and ``std`` are (d,)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def __call__(self, x) -> np.ndarray:
+        return ((np.asarray(x, np.float32) - self.mean) / self.std).astype(np.float32)
+
+    def to_json(self) -> dict[str, list[float]]:
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, list[float]]) -> Standardizer:
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _number(field: str) -> float | None:
+    try:
+        return float(field)
+    except ValueError:
+        return None
+
+
+def parse_label(field: str) -> int | str:
+    """An integer-looking label becomes an int (so "1" and "1.0" agree), anything else stays a word."""
+    v = _number(field)
+    if v is not None and math.isfinite(v) and v == int(v):
+        return int(v)
+    return field
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    for delim in (",", ";", "\t"):
+        if delim in first_line:
+            return delim
+    return ","
+
+
+def read_table(
+    path: str | os.PathLike, *, labelled: bool = True
+) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
+    """Parse a CSV file into numeric features, raw label fields and feature names.
+
+    Args:
+      path: the CSV file (comma, semicolon or tab separated; blank lines and lines starting with ``#``
+        are skipped).
+      labelled: whether the last column is a label; False reads feature columns only.
+
+    Returns:
+      ``(x (n, d) float32, labels: n strings (empty if not labelled), feature_names (d,))``.
+
+    Raises:
+      ValueError: naming the file, the line and the problem (wrong column count, a non-number, a
+        non-finite value, an empty label, no data rows).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"path: {str(path)!r} is not a UTF-8 text file ({e.reason} at byte {e.start})"
+        ) from None
+    lines = [
+        (i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")
+    ]
+    if not lines:
+        raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
+    delim = _sniff_delimiter(lines[0][1])
+    rows = [
+        (no, [f.strip() for f in fields])
+        for (no, _), fields in zip(
+            lines, csv.reader([text for _, text in lines], delimiter=delim), strict=True
+        )
+    ]
+    names: tuple[str, ...] | None = None
+    first_no, first = rows[0]
+    feature_part = first[:-1] if labelled else first
+    if any(_number(f) is None for f in feature_part):
+        names = tuple(feature_part)
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"path: {str(path)!r} has a header row (line {first_no}) but no data rows")
+    expected = len(first)
+    if labelled and expected < 2:
+        raise ValueError(
+            f"path: {str(path)!r} line {first_no}: expected at least 2 columns (features, then a label), "
+            f"got {expected}"
+        )
+    n_feat_cols = expected - 1 if labelled else expected
+    x = np.empty((len(rows), n_feat_cols), np.float32)
+    labels: list[str] = []
+    for r, (no, fields) in enumerate(rows):
+        if len(fields) != expected:
+            raise ValueError(
+                f"path: {str(path)!r} line {no}: expected {expected} columns like line {first_no}, "
+                f"got {len(fields)}"
+            )
+        for c in range(n_feat_cols):
+            v = _number(fields[c])
+            if v is None:
+                raise ValueError(
+                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
+                )
+            if not math.isfinite(v) or abs(v) > _F32_MAX:
+                raise ValueError(
+                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a finite float32 number, got {fields[c]!r}"
+                )
+            x[r, c] = v
+        if labelled:
+            if not fields[-1]:
+                raise ValueError(f"path: {str(path)!r} line {no}, column {expected}: the label is empty")
+            labels.append(fields[-1])
+    if names is None:
+        names = tuple(f"x{c + 1}" for c in range(n_feat_cols))
+    return x, labels, names
+
+
+def _encode(labels: list[Any], where: str) -> tuple[np.ndarray, tuple[Any, ...]]:
+    values = [parse_label(str(v)) for v in labels]
+    kinds = {type(v) for v in values}
+    if len(kinds) > 1:
+        word = next(str(v) for v in values if isinstance(v, str))
+        raise ValueError(f"path: {where}: labels mix numbers and words (e.g. {word!r}); use one kind")
+    classes = tuple(sorted(set(values)))
+    if len(classes) < 2:
+        raise ValueError(
+            f"path: {where}: expected at least 2 classes in the label column, got {list(classes)}"
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return np.asarray([index[v] for v in values], np.int32), classes
+
+
+def load(path: str | os.PathLike) -> Dataset:
+    """Read a labelled data set from a ``.csv`` (features then label) or ``.npz`` (arrays x, y) file.
+
+    Returns:
+      ``Dataset(x (n, d) float32, y (n,) int32 in [0, K), classes (K,), feature_names (d,))``.
+
+    Raises:
+      ValueError: for a missing or malformed file; CSV errors name the line and column.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        return _load_npz(path)
+    x, labels, names = read_table(path, labelled=True)
+    y, classes = _encode(labels, repr(str(path)))
+    return Dataset(x, y, classes, names)
+
+
+def _load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
+    except (OSError, ValueError) as e:
+        raise ValueError(f"path: {str(path)!r} is not a readable .npz file ({e})") from None
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"path: {str(path)!r}: expected arrays 'x' (n, d) and 'y' (n,), missing {missing}; "
+            f"found {sorted(arrays)}"
+        )
+    x, y = arrays["x"], arrays["y"]
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"path: {str(path)!r}: expected x of shape (n, d) with n >= 1, got {x.shape}")
+    if y.shape != (x.shape[0],):
+        raise ValueError(
+            f"path: {str(path)!r}: expected y of shape ({x.shape[0]},) (one per row of x), got {y.shape}"
+        )
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        r, c = bad[0]
+        raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
+    if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
+        raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected class labels")
+    labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
+    y_idx, classes = _encode(labels, repr(str(path)))
+    names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
+    return Dataset(x.astype(np.float32), y_idx, classes, names)
+
+
+def load_features(path: str | os.PathLike, d: int) -> tuple[np.ndarray, list[str] | None]:
+    """Read points to predict: a file with ``d`` feature columns, or ``d`` features and a label column.
+
+    Returns:
+      ``(x (n, d) float32, labels or None)``; labels are the raw label fields when the file has them.
+    """
+    d = checks.check_positive_int(d, "d")
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                x = f["x"] if "x" in f.files else None
+                labels = [str(v) for v in f["y"].tolist()] if "y" in f.files else None
+        except FileNotFoundError:
+            raise ValueError(f"path: file {str(path)!r} does not exist") from None
+        if x is None:
+            raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
+        if x.ndim != 2 or x.shape[1] != d:
+            raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
+        return x.astype(np.float32), labels
+    n_cols = _n_columns(path)
+    if n_cols not in (d, d + 1):
+        raise ValueError(
+            f"path: {str(path)!r}: expected {d} feature columns (optionally followed by a label), "
+            f"got {n_cols} columns"
+        )
+    x, labels, _ = read_table(path, labelled=n_cols == d + 1)
+    return x, (labels if n_cols == d + 1 else None)
+
+
+def _n_columns(path: Path) -> int:
+    try:
+        with path.open(encoding="utf-8-sig") as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    return len(next(csv.reader([line], delimiter=_sniff_delimiter(line))))
+    except FileNotFoundError:
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"path: {str(path)!r} is not a UTF-8 text file ({e.reason})") from None
+    raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
+
+
+def standardizer(x_train) -> Standardizer:
+    """Per-feature mean mu and standard deviation sigma of the training points (sigma = 1 where constant)."""
+    x = np.asarray(x_train, np.float64)
+    std = x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return Standardizer(x.mean(axis=0).astype(np.float32), std.astype(np.float32))
+
+
+def split(key: jax.Array, x, y, *, val: float = 0.0, test: float = 0.2) -> Split:
+    """Shuffle the samples with ``key`` and cut them into train / validation / test parts.
+
+    Args:
+      key: ``jax.random.key`` drawing the permutation.
+      x: (n, d); y: (n,).
+      val, test: fractions of n in [0, 1) for the validation and test parts (rounded to whole samples,
+        at least one sample each when the fraction is positive); the training part keeps the rest and
+        must keep at least one sample.
+
+    Returns:
+      ``Split(x_train, y_train, x_val, y_val, x_test, y_test)``, numpy arrays.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    n = x.shape[0]
+    for name, frac in (("val", val), ("test", test)):
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0.0 <= frac < 1.0:
+            raise ValueError(f"{name}: expected a fraction in [0, 1), got {frac!r}")
+    n_val = 0 if val == 0 else max(1, round(val * n))
+    n_test = 0 if test == 0 else max(1, round(test * n))
+    if n - n_val - n_test < 1:
+        raise ValueError(
+            f"val, test: expected fractions that leave training samples, got val={val}, test={test} "
+            f"for n = {n} samples ({n_val} + {n_test} held out)"
+        )
+    perm = np.asarray(jax.random.permutation(key, n))
+    te, va, tr = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
+    return Split(x[tr], y[tr], x[va], y[va], x[te], y[te])
+
+
+class Prepared(NamedTuple):
+    """A data file made ready for training: split, optionally standardised (with the training statistics).
+
+    Attributes:
+      split: ``Split`` of the network inputs (standardised if asked).
+      raw: ``Split`` of the file's own values (for figures in the file's units).
+      standardizer: the ``Standardizer`` applied, or None.
+      classes, feature_names: as in ``Dataset``.
+    """
+
+    split: Split
+    raw: Split
+    standardizer: Standardizer | None
+    classes: tuple[Any, ...]
+    feature_names: tuple[str, ...]
+
+
+def prepare(
+    path: str | os.PathLike, key: jax.Array, *, standardize: bool = False, val: float = 0.0, test: float = 0.2
+) -> Prepared:
+    """``load`` a file, ``split`` it with ``key``, and standardise every part with the training part's
+    mean and standard deviation if ``standardize``."""
+    ds = load(path)
+    raw = split(key, ds.x, ds.y, val=val, test=test)
+    if not standardize:
+        return Prepared(raw, raw, None, ds.classes, ds.feature_names)
+    st = standardizer(raw.x_train)
+    parts = Split(st(raw.x_train), raw.y_train, st(raw.x_val), raw.y_val, st(raw.x_test), raw.y_test)
+    return Prepared(parts, raw, st, ds.classes, ds.feature_names)

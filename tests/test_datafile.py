@@ -1,0 +1,195 @@
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from funcmlp import datafile
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t"])
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_features_then_label(tmp_path, delim, header):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 3)).round(4)
+    labels = ["b", "a", "c", "a", "b", "c", "c"]
+    lines = [delim.join(["f1", "f2", "f3", "species"])] if header else []
+    lines += [delim.join([*map(str, row), lab]) for row, lab in zip(x, labels, strict=True)]
+    ds = datafile.load(write(tmp_path, "\n".join(lines) + "\n"))
+    np.testing.assert_allclose(ds.x, x.astype(np.float32))
+    assert ds.classes == ("a", "b", "c")
+    assert [ds.classes[i] for i in ds.y] == labels
+    assert ds.x.dtype == np.float32 and ds.y.dtype == np.int32
+    assert ds.feature_names == (("f1", "f2", "f3") if header else ("x1", "x2", "x3"))
+
+
+def test_integer_labels_keep_their_values_as_classes(tmp_path):
+    ds = datafile.load(write(tmp_path, "0.5,1,3\n1.5,2,1.0\n# a comment\n\n2.5,3,3\n"))
+    assert ds.classes == (1, 3)
+    np.testing.assert_array_equal(ds.y, [1, 0, 1])
+    np.testing.assert_array_equal(ds.x, [[0.5, 1], [1.5, 2], [2.5, 3]])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b,y\n1,2,0\n3,4\n", "line 3: expected 3 columns like line 1, got 2"),
+        ("1,2,0\n3,4,1,5\n", "line 2: expected 3 columns like line 1, got 4"),
+        ("a,b,y\n1,2,0\n3,four,1\n", "line 3, column 2: expected a number, got 'four'"),
+        ("1,2,0\n\n1,nan,1\n", "line 3, column 2: expected a finite float32 number, got 'nan'"),
+        ("1,2,0\n1,1e39,1\n", "line 2, column 2: expected a finite float32 number, got '1e39'"),
+        ("1,2,0\n1,2,\n", "line 2, column 3: the label is empty"),
+        ("", "has no data rows"),
+        ("a,b,label\n", "has a header row (line 1) but no data rows"),
+        ("1,2,0\n3,4,0\n", "expected at least 2 classes"),
+        ("1,2,0\n3,4,cat\n", "labels mix numbers and words"),
+        ("1\n2\n", "line 1: expected at least 2 columns"),
+    ],
+)
+def test_malformed_csv_names_the_line_and_the_problem(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError) as e:
+        datafile.load(path)
+    assert message in str(e.value)
+    assert str(path) in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        datafile.load(tmp_path / "nope.csv")
+
+
+def test_npz(tmp_path):
+    x = np.arange(12, dtype=np.float64).reshape(6, 2)
+    y = np.array([2, 0, 2, 5, 0, 5])
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    ds = datafile.load(tmp_path / "d.npz")
+    np.testing.assert_array_equal(ds.x, x.astype(np.float32))
+    assert ds.classes == (0, 2, 5)
+    np.testing.assert_array_equal(np.asarray(ds.classes)[ds.y], y)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"x": np.zeros((3, 2))}, "missing ['y']"),
+        ({"x": np.zeros((3, 2)), "y": np.zeros(4)}, "expected y of shape (3,)"),
+        ({"x": np.zeros(3), "y": np.zeros(3)}, "expected x of shape (n, d)"),
+        ({"x": np.array([[0.0, np.inf], [1, 1]]), "y": np.array([0, 1])}, "x[0, 1] is inf"),
+    ],
+)
+def test_malformed_npz(tmp_path, arrays, message):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError) as e:
+        datafile.load(tmp_path / "d.npz")
+    assert message in str(e.value)
+
+
+def test_load_features_with_and_without_labels(tmp_path):
+    only = write(tmp_path, "u,v\n1,2\n3,4\n", "a.csv")
+    x, labels = datafile.load_features(only, 2)
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4]])
+    assert labels is None
+    both = write(tmp_path, "1,2,dog\n3,4,cat\n", "b.csv")
+    x, labels = datafile.load_features(both, 2)
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4]])
+    assert labels == ["dog", "cat"]
+    with pytest.raises(ValueError, match="expected 3 feature columns .* got 2 columns"):
+        datafile.load_features(only, 3)
+
+
+def test_standardizer_uses_the_float64_formula():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, size=(50, 3))
+    x[:, 2] = 7.0  # a constant column keeps its scale
+    st = datafile.standardizer(x)
+    mean = x.sum(axis=0) / len(x)
+    std = np.sqrt(((x - mean) ** 2).sum(axis=0) / len(x))
+    std[2] = 1.0
+    np.testing.assert_allclose(st(x), (x - mean) / std, rtol=1e-5, atol=1e-6)
+    new_point = np.array([[3.0, 3.0, 9.0]])  # unseen values in the constant column move by their difference
+    np.testing.assert_allclose(st(new_point), (new_point - mean) / std, rtol=1e-5)
+    back = datafile.Standardizer.from_json(st.to_json())
+    np.testing.assert_array_equal(back(x), st(x))
+
+
+@pytest.mark.parametrize(
+    ("val", "test", "sizes"), [(0.0, 0.2, (80, 0, 20)), (0.1, 0.2, (70, 10, 20)), (0.0, 0.0, (100, 0, 0))]
+)
+def test_split_partitions_the_samples(val, test, sizes):
+    x = np.arange(200, dtype=np.float32).reshape(100, 2)
+    y = np.arange(100) % 3
+    s = datafile.split(jax.random.key(0), x, y, val=val, test=test)
+    assert (len(s.y_train), len(s.y_val), len(s.y_test)) == sizes
+    rows = np.concatenate([s.x_train, s.x_val, s.x_test])[:, 0] / 2
+    np.testing.assert_array_equal(np.sort(rows), np.arange(100))  # every sample once
+    for xs, ys in [(s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test)]:
+        np.testing.assert_array_equal(ys, (xs[:, 0] / 2).astype(int) % 3)  # rows keep their labels
+    again = datafile.split(jax.random.key(0), x, y, val=val, test=test)
+    np.testing.assert_array_equal(again.x_test, s.x_test)
+
+
+@pytest.mark.parametrize(
+    ("val", "test", "message"),
+    [
+        (0.5, 0.5, "leave training samples"),
+        (-0.1, 0.2, "val: expected a fraction"),
+        (0.0, 1.0, "test: expected a fraction"),
+    ],
+)
+def test_split_rejects_bad_fractions(val, test, message):
+    with pytest.raises(ValueError, match=message):
+        datafile.split(jax.random.key(0), np.zeros((4, 2)), np.zeros(4), val=val, test=test)
+
+
+def test_prepare_standardises_with_training_statistics(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal([10.0, -5.0], [3.0, 0.5], size=(40, 2))
+    y = (x[:, 0] > 10).astype(int)
+    path = write(tmp_path, "".join(f"{a},{b},{c}\n" for (a, b), c in zip(x, y, strict=True)))
+    p = datafile.prepare(path, jax.random.key(3), standardize=True, val=0.25, test=0.25)
+    raw = p.raw
+    mean, std = raw.x_train.astype(np.float64).mean(0), raw.x_train.astype(np.float64).std(0)
+    np.testing.assert_allclose(p.split.x_train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(p.split.x_train.std(0), 1, rtol=1e-5)
+    np.testing.assert_allclose(p.split.x_test, (raw.x_test - mean) / std, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(p.split.y_val, raw.y_val)
+    plain = datafile.prepare(path, jax.random.key(3), val=0.25, test=0.25)
+    assert plain.standardizer is None
+    np.testing.assert_array_equal(plain.split.x_train, raw.x_train)
+
+
+DOCUMENTED = [  # (file content, the message docs/errors.md shows for it)
+    ("", "path: 'flowers.csv' has no data rows (the file is empty)"),
+    ("a,b,label\n", "path: 'flowers.csv' has a header row (line 1) but no data rows"),
+    ("1\n2\n", "path: 'flowers.csv' line 1: expected at least 2 columns (features, then a label), got 1"),
+    ("a,b,y\n1,2,0\n3,4\n", "path: 'flowers.csv' line 3: expected 3 columns like line 1, got 2"),
+    (
+        "1,2,0\n1,2,1\n\n3,4,0\n# c\n5,6,1\n7,n/a,0\n",
+        "path: 'flowers.csv' line 7, column 2: expected a number, got 'n/a'",
+    ),
+    (
+        "1,2,0\n1,2,1\n\n1,nan,1\n",
+        "path: 'flowers.csv' line 4, column 2: expected a finite float32 number, got 'nan'",
+    ),
+    ("1,2,0\n1,2,\n", "path: 'flowers.csv' line 2, column 3: the label is empty"),
+    ("1,2,0\n3,4,cat\n", "path: 'flowers.csv': labels mix numbers and words (e.g. 'cat'); use one kind"),
+    ("1,2,0\n3,4,0\n", "path: 'flowers.csv': expected at least 2 classes in the label column, got [0]"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), DOCUMENTED)
+def test_docs_show_the_real_messages(tmp_path, monkeypatch, text, message):
+    doc = (Path(__file__).parents[1] / "docs" / "errors.md").read_text()
+    assert f"`{message}`" in doc
+    monkeypatch.chdir(tmp_path)
+    Path("flowers.csv").write_text(text)
+    with pytest.raises(ValueError) as e:
+        datafile.load("flowers.csv")
+    assert str(e.value) == message

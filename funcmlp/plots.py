@@ -62,10 +62,10 @@ def decision_boundary(
     ax.set(
         xlabel=feature_names[0],
         ylabel=feature_names[1],
-        title=title,
         xlim=(lo[0], hi[0]),
         ylim=(lo[1], hi[1]),
     )
+    ax.set_title(title, fontsize=10 if len(title) > 50 else None)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -182,8 +182,14 @@ class Progress:
         )
 
     def for_sweep(self, steps: int) -> Callable[[int, int], None]:
-        """A ``funcmlp.sweep`` callback ``(group, steps_done)`` driving this bar over groups x ``steps``."""
-        return lambda group, done: self(group * steps + done, None)
+        """A ``funcmlp.sweep`` callback ``(group, steps_done, losses)`` driving this bar over groups x ``steps``;
+        it shows the lowest finite loss among the group's models."""
+
+        def callback(group: int, done: int, losses: Any = None) -> None:
+            finite = None if losses is None else np.asarray(losses)[np.isfinite(losses)]
+            self(group * steps + done, None if finite is None or not finite.size else float(finite.min()))
+
+        return callback
 
     # -- lifetime ------------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -212,7 +212,9 @@ def sweep(
       batch_size, batch_key: mini-batches as in ``train``; every model sees the same batch order.
       x_val, y_val: optional validation data for ``val_loss`` / ``val_accuracy``.
       l2: L2 penalty weight; scheme, dtype: of ``init_params``.
-      chunk_size: steps per compiled call (all by default); ``callback(group, steps_done)`` after each.
+      chunk_size: steps per compiled call (all by default); ``callback(group, steps_done, losses)`` after
+        each, with ``losses`` the (n_lr, n_seeds) numpy array of every model's loss at its last step so far
+        (NaN for a diverged model; None when some models live on another process).
       devices: devices to spread the models over (default ``jax.devices()``: every process's).
 
     Returns:
@@ -267,7 +269,11 @@ def sweep(
             carry, losses = _steps(carry, g_lrs, g_x, g_y, g_bkey, l2_arr, start, end, cfg=cfg, length=length)
             chunks.append(losses)
             if callback is not None:
-                callback(g, min(steps, (c + 1) * length))
+                done = min(steps, (c + 1) * length)
+                last = None  # another process's models cannot be read here
+                if losses.is_fully_addressable:
+                    last = np.asarray(losses[:, :, done - c * length - 1])[: len(lrs), :seeds]
+                callback(g, done, last)
         out = _finish(carry, tuple(chunks), g_x, g_y, *g_val, cfg=cfg, shape=(len(lrs), seeds, steps))
         groups.append(GroupResult(s, name, *out))
     return SweepResult(tuple(float(a) for a in lrs), seeds, head, tuple(groups))

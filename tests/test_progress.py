@@ -214,10 +214,10 @@ def test_sweep_callback_counts_steps_over_groups():
     for group in range(2):
         for done in (200, 400):
             clock.t += 1.0
-            callback(group, done)
+            callback(group, done, np.array([[0.5, np.nan], [0.25 + group, 2.0]]))
     assert bar.done == 800
     lines = buf.getvalue().splitlines()
-    assert lines == [
-        "training: step 400/800 (50%), 2.0 s, about 2.0 s left",
-        "training: step 800/800 (100%), 4.0 s",
+    assert lines == [  # the lowest finite loss among the group's models
+        "training: step 400/800 (50%), loss 0.25, 2.0 s, about 2.0 s left",
+        "training: step 800/800 (100%), loss 0.5, 4.0 s",
     ]

@@ -127,13 +127,18 @@ def test_one_compile_serves_any_learning_rates(monkeypatch):
 
 def test_chunks_give_the_same_result_and_report_progress(spiral64):
     x, y = spiral64
-    seen = []
+    seen, last = [], []
     kw = dict(sizes=(2, 4, 3), seeds=2, learning_rates=[0.5], steps=25, dtype=jnp.float64)
     whole = funcmlp.sweep(jax.random.key(2), x, y, **kw)
-    chunked = funcmlp.sweep(
-        jax.random.key(2), x, y, chunk_size=10, callback=lambda g, s: seen.append((g, s)), **kw
-    )
+
+    def callback(g, s, losses):
+        seen.append((g, s))
+        last.append(losses)
+
+    chunked = funcmlp.sweep(jax.random.key(2), x, y, chunk_size=10, callback=callback, **kw)
     assert seen == [(0, 10), (0, 20), (0, 25)]
+    for (_, s), losses in zip(seen, last, strict=True):  # every model's loss at its last step so far
+        np.testing.assert_allclose(losses, whole.groups[0].losses[:, :, s - 1], rtol=1e-6)
     chex.assert_trees_all_close(chunked.groups[0].params, whole.groups[0].params, rtol=1e-6)
     np.testing.assert_allclose(chunked.groups[0].losses, whole.groups[0].losses, rtol=1e-6)
 

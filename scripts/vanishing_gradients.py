@@ -96,7 +96,7 @@ def plot(norms: dict[str, np.ndarray], cfg: Config, path: Path) -> None:
     ax.plot([], [], " ", label="step: 0 below the last layer (not drawn)")
     ax.set(
         xlabel="layer l (1 = next to the input)",
-        ylabel=r"$\|\partial J / \partial W^l\|_F$",
+        ylabel=r"gradient norm $\Vert dJ/dW^l \Vert_F$ (log scale)",
         yscale="log",
         title=f"Gradient norm by layer, {cfg.depth} hidden layers of {cfg.width} units, spiral data",
     )

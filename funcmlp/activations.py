@@ -131,10 +131,38 @@ def leaky(negative_slope: float) -> Activation:
     )
 
 
-def get(activation: str | Activation) -> Activation:
-    """Look up a hidden activation by name (or pass an ``Activation`` through).
+@functools.cache
+def from_function(fn: Callable[[jax.Array], jax.Array], name: str | None = None) -> Activation:
+    """An ``Activation`` from any elementwise JAX function (``jax.nn.gelu``, ``jnp.sin``, a lambda).
 
-    ``"leaky_relu:0.1"`` selects a leaky ReLU with negative slope 0.1.
+    da/dz is the forward-mode derivative of ``fn`` along ones, exact for elementwise functions. Training
+    differentiates ``fn`` with ``jax.grad`` (only the built-ins have a registered derivative). Cached, so
+    the same function gives the same ``Activation`` and a jitted loop is not compiled again.
+    """
+
+    def grad(z: jax.Array) -> jax.Array:
+        return jax.jvp(fn, (z,), (jnp.ones_like(z),))[1]
+
+    return Activation(name or getattr(fn, "__name__", None) or type(fn).__name__, fn, grad)
+
+
+def builtin(act: Activation) -> bool:
+    """Whether ``act`` is one of funcmlp's own activations (those the registered derivative knows)."""
+    if act in HIDDEN.values():
+        return True
+    fn = act.fn
+    return (
+        isinstance(fn, functools.partial)
+        and fn.func is leaky_relu
+        and act == leaky(fn.keywords["negative_slope"])
+    )
+
+
+def get(activation: str | Activation | Callable) -> Activation:
+    """Look up a hidden activation by name, pass an ``Activation`` through, or wrap an elementwise function.
+
+    ``"leaky_relu:0.1"`` selects a leaky ReLU with negative slope 0.1; ``jax.nn.gelu`` (any callable) is
+    wrapped by ``from_function``.
     """
     if isinstance(activation, Activation):
         return activation
@@ -147,6 +175,9 @@ def get(activation: str | Activation) -> Activation:
                 return leaky(float(slope))
             except ValueError:
                 pass
+    elif callable(activation):
+        return from_function(activation)
     raise ValueError(
-        f"activation: expected one of {', '.join(NAMES)} (or 'leaky_relu:SLOPE'), got {activation!r}"
+        f"activation: expected one of {', '.join(NAMES)} (or 'leaky_relu:SLOPE', or an elementwise "
+        f"function such as jax.nn.gelu), got {activation!r}"
     )

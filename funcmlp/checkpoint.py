@@ -102,10 +102,13 @@ def _write(path, params, extra, *, kind, config, activation, head, step=None) ->
         ) from None
     activation = activation if activation is not None else config.get("activation")
     head = head if head is not None else config.get("head")
-    if activation is not None:
+    # A function is recorded by its __name__; load_model asks for the function back (it cannot be stored).
+    if isinstance(activation, str):
         activations.get(activation)
+    elif activation is not None:
+        activation = activations.get(activation).name
     if head is not None:
-        heads.get(head)
+        head = heads.name_of(head)
     named = {f"layer_{i}.{k}": layer[k] for i, layer in enumerate(params) for k in ("w", "b")}
     named.update(extra)
     arrays, views = _to_numpy(named)

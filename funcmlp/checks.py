@@ -169,41 +169,52 @@ def check_x(x: Any, d_in: int, name: str = "x") -> None:
         _check_representable(np.asarray(x), name)
 
 
-def check_y(y: Any, n: int, head: str, d_out: int, name: str = "y") -> None:
-    """Labels/targets match the head: integers in [0, K) (softmax), {0, 1} (sigmoid), (n, d_out) reals."""
+def check_targets(y: Any, n: int, d_out: int, name: str = "y") -> None:
+    """Real regression targets of shape (n, d_out) with finite values (head ``linear``)."""
+    dtype = _dtype(y, name)
+    if not _is_real(dtype):
+        raise TypeError(f"{name}: expected real targets, got dtype {dtype}")
+    shape = _shape(y)
+    if shape != (n, d_out):
+        raise ValueError(f"{name}: expected targets of shape ({n}, {d_out}) for head 'linear', got {shape}")
+    if is_concrete(y):
+        _check_representable(np.asarray(y), name)
+
+
+def check_labels(
+    y: Any, n: int, k: int, name: str = "y", *, allowed: str | None = None, head: str = "softmax"
+) -> None:
+    """Integer class labels (n,) in [0, k) (float labels must hold whole numbers)."""
     dtype = _dtype(y, name)
     shape = _shape(y)
-    concrete = is_concrete(y)
-    if head == "linear":
-        if not _is_real(dtype):
-            raise TypeError(f"{name}: expected real targets, got dtype {dtype}")
-        if shape != (n, d_out):
-            raise ValueError(
-                f"{name}: expected targets of shape ({n}, {d_out}) for head 'linear', got {shape}"
-            )
-        if concrete:
-            _check_representable(np.asarray(y), name)
-        return
-    if head == "sigmoid" and d_out != 1:
-        raise ValueError(f"params: head 'sigmoid' expects one output unit (sizes[-1] = 1), got {d_out}")
     if shape != (n,):
         raise ValueError(f"{name}: expected labels of shape ({n},) (one per row of x), got {shape}")
     if not (_is_real(dtype) or dtype == np.bool_):
         raise TypeError(f"{name}: expected integer class labels, got dtype {dtype}")
-    if concrete:
-        arr = np.asarray(y)
-        if _is_float(dtype):
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name}: expected finite labels, got NaN or inf entries")
-            if not np.all(arr == np.round(arr)):
-                raise TypeError(f"{name}: expected integer class labels, got non-integer values such as "
-                                f"{arr[arr != np.round(arr)].flat[0]}")  # fmt: skip
-        k = 2 if head == "sigmoid" else d_out
-        if arr.size and (arr.min() < 0 or arr.max() >= k):
-            allowed = "{0, 1}" if head == "sigmoid" else f"[0, {k}) (K = {k} output units)"
-            raise ValueError(
-                f"{name}: expected labels in {allowed} for head {head!r}, got values from {arr.min()} to {arr.max()}"
-            )
+    if not is_concrete(y):
+        return
+    arr = np.asarray(y)
+    if _is_float(dtype):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}: expected finite labels, got NaN or inf entries")
+        if not np.all(arr == np.round(arr)):
+            first = arr[arr != np.round(arr)].flat[0]
+            raise TypeError(f"{name}: expected integer class labels, got non-integer values such as {first}")
+    if arr.size and (arr.min() < 0 or arr.max() >= k):
+        allowed = allowed or f"[0, {k}) (K = {k} output units)"
+        raise ValueError(
+            f"{name}: expected labels in {allowed} for head {head!r}, got values from {arr.min()} to {arr.max()}"
+        )
+
+
+def check_leading(y: Any, n: int, name: str = "y") -> None:
+    """Anything with one row per sample, (n, ...), for a head of your own."""
+    _dtype(y, name)
+    shape = _shape(y)
+    if not shape or shape[0] != n:
+        raise ValueError(f"{name}: expected one row per sample, shape ({n}, ...), got {shape}")
+    if is_concrete(y) and _is_float(_dtype(y, name)):
+        _check_representable(np.asarray(y), name)
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -241,6 +252,35 @@ def check_nonnegative_real(value: Any, name: str) -> Any:
     if not math.isfinite(v) or v < 0:
         raise ValueError(f"{name}: expected a finite non-negative number, got {v}")
     return value
+
+
+def check_real(value: Any, name: str) -> float:
+    """A finite real number (a hyperparameter); traced scalars pass unchecked."""
+    if not is_concrete(value):
+        return value
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
+    return v
+
+
+def check_params_dtype(params: Any, name: str = "params") -> np.dtype:
+    """The one floating dtype of every parameter (the dtype training computes in)."""
+    dtypes = {jnp.dtype(_dtype(leaf, name)) for layer in params for leaf in (layer["w"], layer["b"])}
+    if len(dtypes) != 1:
+        raise TypeError(
+            f"{name}: expected every layer in one floating dtype (the one training computes in), "
+            f"got {sorted(d.name for d in dtypes)}"
+        )
+    dtype = dtypes.pop()
+    if dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise TypeError(f"{name}: float64 params need jax_enable_x64; got float64 with it off")
+    return dtype
 
 
 def check_learning_rates(learning_rates: Any, name: str = "learning_rates") -> tuple[float, ...]:

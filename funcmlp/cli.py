@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -179,14 +180,24 @@ def run_train(cfg: TrainConfig) -> int:
     keys, samples = draw_samples(cfg, cfg.seed)
     out = cli_tools.open_run(cfg)
     sizes = (samples.n_features, *cfg.hidden, samples.n_classes)
-    seed = 0
+    seed, selected = 0, None
     if cfg.seeds > 1:
         result = run_sweep_for(
             cfg, keys, samples.train, samples.val, sizes=sizes, learning_rates=[cfg.lr], activation=cfg.activation
         )  # fmt: skip
-        _, _, seed = result.best()  # chosen on the validation sample, never on the test sample
+        g, i, seed = result.best()  # chosen on the validation sample, never on the test sample
+        selected = result.model(g, i, seed)
     return finish_run(
-        cfg, t0, out, keys, samples, sizes=sizes, lr=cfg.lr, activation=cfg.activation, seed=seed
+        cfg,
+        t0,
+        out,
+        keys,
+        samples,
+        sizes=sizes,
+        lr=cfg.lr,
+        activation=cfg.activation,
+        seed=seed,
+        selected=selected,
     )
 
 
@@ -202,7 +213,11 @@ def finish_run(
     activation: str,
     seed: int,
     headline: str = "",
+    selected=None,
 ) -> int:
+    """Train the chosen seed alone, logged, and write the run. With ``selected`` (the sweep's trained
+    parameters of that seed) the run saves and scores exactly those parameters; the logged retraining gives
+    the learning curves."""
     """Train model ``seed`` alone (as the sweep did), logging loss and accuracy per chunk; write the run."""
     import jax
 
@@ -219,11 +234,24 @@ def finish_run(
         )  # fmt: skip
     h = {k: float(v[-1]) for k, v in history.columns.items()}
     diverged_at = int(result.diverged_at)
+    if selected is not None:
+        params = selected
+        for split, (xs, ys) in (("train", samples.train), ("val", samples.val), ("test", samples.test)):
+            if len(ys):
+                h[f"{split}_accuracy"] = float(funcmlp.accuracy(params, xs, ys, activation=activation))
+    else:
+        params = result.params
     metrics = {
         "train_accuracy": h["train_accuracy"],
         "validation_accuracy": h.get("val_accuracy"),
         "test_accuracy": h.get("test_accuracy"),
-        "final_loss": float(result.losses[-1]) if diverged_at < 0 else None,
+        "final_loss": (
+            float(result.losses[-1])
+            if selected is None
+            else float(funcmlp.loss(params, *samples.train, l2=cfg.l2))
+        )
+        if diverged_at < 0
+        else None,
         "diverged_at": diverged_at if diverged_at >= 0 else None,
         "selected_seed": seed,
         "seeds": cfg.seeds,
@@ -236,7 +264,7 @@ def finish_run(
     data = cfg.data.name if cfg.data is not None else cfg.dataset
     metrics["seconds"] = time.perf_counter() - t0
     cli_tools.write_run(
-        out, params=result.params, history=history, losses=result.losses, samples=samples,
+        out, params=params, history=history, losses=result.losses, samples=samples,
         config=config_dict(cfg), metrics=metrics, activation=activation, title=f"{name} on {data}, {chosen}",
     )  # fmt: skip
     final = "n/a (diverged)" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"
@@ -332,7 +360,7 @@ def run_sweep(cfg: SweepConfig) -> int:
     group = result.groups[g]
     return finish_run(
         cfg, t0, out, keys, samples, sizes=group.sizes, lr=result.learning_rates[i], activation=group.activation,
-        seed=j, headline="best: ",
+        seed=j, headline="best: ", selected=result.model(g, i, j),
     )  # fmt: skip
 
 
@@ -388,6 +416,31 @@ def _one_line(panel: str) -> str:
     return " ".join(words) or " ".join(panel.split()) or "could not parse the command line"
 
 
+def cache_dir() -> Path | None:
+    """Where the command line keeps compiled programs between processes (JAX's persistent compilation
+    cache): ``$FUNCMLP_CACHE_DIR``, else ``$XDG_CACHE_HOME/funcmlp`` or ``~/.cache/funcmlp``; None when
+    ``FUNCMLP_NO_CACHE`` is set to anything but 0 or empty."""
+    if os.environ.get("FUNCMLP_NO_CACHE", "") not in ("", "0"):
+        return None
+    if os.environ.get("FUNCMLP_CACHE_DIR"):
+        return Path(os.environ["FUNCMLP_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "funcmlp"
+
+
+def configure_jax() -> None:
+    """Before the first computation: one JAX CPU device per core (sweeps spread their models over them;
+    no effect once JAX has started, or on GPU / TPU) and the persistent compilation cache."""
+    import jax
+
+    with contextlib.suppress(Exception):  # the backend is already up: keep its devices
+        jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
+    folder = cache_dir()
+    if folder is not None:
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     subcommands = {name: cls for name, (cls, _) in COMMANDS.items()}
@@ -401,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if e.code is None else e.code
     sys.stderr.write(captured.getvalue())
     runner = next(fn for cls, fn in COMMANDS.values() if isinstance(cfg, cls))
+    configure_jax()
     try:
         return runner(cfg)
     except (ValueError, TypeError) as e:

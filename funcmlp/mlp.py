@@ -16,6 +16,7 @@ from typing import Any
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from funcmlp import activations, checks, heads
 
@@ -60,7 +61,7 @@ def init_params(
     return params
 
 
-def forward(params: Params, x: jax.Array, *, activation: str = "relu") -> jax.Array:
+def forward(params: Params, x: jax.Array, *, activation: Any = "relu") -> jax.Array:
     """Logits z^L of the network: z^l = A^{l-1} W^l + b^l, A^l = act(z^l) for the hidden layers.
 
     Args:
@@ -74,10 +75,11 @@ def forward(params: Params, x: jax.Array, *, activation: str = "relu") -> jax.Ar
     sizes = checks.check_params(params, finite=True)
     checks.check_x(x, sizes[0])
     act = activations.get(activation)
-    return _forward(params, jnp.asarray(x), act.fn)
+    return apply(params, jnp.asarray(x), act.fn)
 
 
-def _forward(params: Params, x: jax.Array, act_fn) -> jax.Array:
+def apply(params: Params, x: jax.Array, act_fn) -> jax.Array:
+    """Logits z^L for an activation function ``act_fn``; no checks (for traced code)."""
     n = x.shape[0]
     a = x
     for layer in params[:-1]:
@@ -98,8 +100,8 @@ def loss(
     x: jax.Array,
     y: jax.Array,
     *,
-    activation: str = "relu",
-    head: str = "softmax",
+    activation: Any = "relu",
+    head: Any = "softmax",
     l2: float = 0.0,
 ) -> jax.Array:
     """Mean loss J = (1/n) sum_i l(z^L_i, y_i) + l2 * 0.5 * sum_l ||W^l||^2, from logits (stable).
@@ -111,37 +113,40 @@ def loss(
     validate(params, x, y, head=head)
     checks.check_nonnegative_real(l2, "l2")
     act = activations.get(activation)
-    return _loss(params, jnp.asarray(x), jnp.asarray(y), act.fn, heads.get(head), l2)
+    return mean_loss(params, jnp.asarray(x), jnp.asarray(y), act.fn, heads.get(head), l2)
 
 
-def _loss(params, x, y, act_fn, head: heads.Head, l2=0.0, weights=None):
-    per_sample = head.per_sample_loss(_forward(params, x, act_fn), y)
+def mean_loss(params, x, y, act_fn, head: heads.Head, l2=0.0, weights=None):
+    """J = sum_i c_i l(z^L_i, y_i) + l2 R(theta), c_i = 1/n or w_i / sum w; no checks (for traced code)."""
+    per_sample = head.per_sample_loss(apply(params, x, act_fn), y)
     j = jnp.mean(per_sample) if weights is None else jnp.sum(weights * per_sample) / jnp.sum(weights)
     if l2 is None or (isinstance(l2, (int, float)) and l2 == 0):
         return j
     return j + l2 * l2_penalty(params)
 
 
-def predict(params: Params, x: jax.Array, *, activation: str = "relu", head: str = "softmax"):
+def predict(params: Params, x: jax.Array, *, activation: Any = "relu", head: Any = "softmax"):
     """Predictions: argmax_k z_k (softmax), 1[z > 0] (sigmoid), z (linear). Integer labels (n,) or (n, d)."""
     z = forward(params, x, activation=activation)
     return heads.get(head).predict(z)
 
 
 def accuracy(
-    params: Params, x: jax.Array, y: jax.Array, *, activation: str = "relu", head: str = "softmax"
+    params: Params, x: jax.Array, y: jax.Array, *, activation: Any = "relu", head: Any = "softmax"
 ) -> jax.Array:
     """Fraction of samples whose predicted class equals y (softmax and sigmoid heads)."""
-    if head == "linear":
-        raise ValueError("head: accuracy needs a classification head ('softmax' or 'sigmoid'), got 'linear'")
+    if not heads.get(head).classifies:
+        raise ValueError(
+            f"head: accuracy needs a classification head ('softmax' or 'sigmoid'), got {heads.name_of(head)!r}"
+        )
     validate(params, x, y, head=head)
     return jnp.mean(predict(params, x, activation=activation, head=head) == jnp.asarray(y))
 
 
-def validate(params: Params, x: Any, y: Any, *, head: str) -> tuple[int, ...]:
+def validate(params: Params, x: Any, y: Any, *, head: Any) -> tuple[int, ...]:
     """Eager checks of params (finite, chaining), x and y for a head; returns the layer sizes."""
     sizes = checks.check_params(params, finite=True)
-    heads.get(head)
+    hd = heads.get(head)
     checks.check_x(x, sizes[0])
-    checks.check_y(y, checks._shape(x)[0], head, sizes[-1])
+    hd.check_y(y, np.shape(x)[0], sizes[-1], "y")
     return sizes

@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 
-from funcmlp import checkpoint
+from funcmlp import activations, checkpoint, heads
 from funcmlp.datafile import Standardizer
 from funcmlp.mlp import Params
 
@@ -172,11 +173,12 @@ class Model(NamedTuple):
     def probabilities(self, x) -> np.ndarray:
         """Class probabilities (n, K): softmax of the logits, or (1 - s, s) for a sigmoid head."""
         z = self.logits(x).astype(np.float64)
-        if self.head == "sigmoid":
-            s = 1.0 / (1.0 + np.exp(-z[:, 0]))
-            return np.stack([1.0 - s, s], axis=1)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        head = heads.get(self.head)
+        if head.probabilities is None:
+            raise ValueError(
+                f"head: {head.name!r} gives no class probabilities (softmax and sigmoid heads do)"
+            )
+        return np.asarray(head.probabilities(jnp.asarray(z)), np.float64)
 
 
 def save_model(
@@ -205,11 +207,14 @@ def save_model(
     return path
 
 
-def load_model(run_dir: str | os.PathLike) -> Model:
+def load_model(run_dir: str | os.PathLike, *, activation: Any = None, head: Any = None) -> Model:
     """Load the network saved in a run directory (or a checkpoint file) as a ``Model``.
 
+    A network trained with your own activation function or loss records only its name; pass the function
+    back as ``activation=`` / ``head=``.
+
     Raises:
-      ValueError: no checkpoint there, or it is not a funcmlp checkpoint.
+      ValueError: no checkpoint there, it is not a funcmlp checkpoint, or it names a function not passed back.
     """
     path = Path(run_dir)
     if path.is_dir():
@@ -222,10 +227,26 @@ def load_model(run_dir: str | os.PathLike) -> Model:
     std = model.get("standardize")
     classes = model.get("classes")
     names = model.get("feature_names")
+    recorded = {
+        "activation": model.get("activation", config.get("activation", "relu")),
+        "head": model.get("head", config.get("head", "softmax")),
+    }
+    given = {"activation": activation, "head": head}
+    for field, lookup in (("activation", activations.get), ("head", heads.get)):
+        if given[field] is not None:
+            continue
+        try:
+            lookup(recorded[field])
+        except ValueError:
+            raise ValueError(
+                f"{field}: the model in {str(run_dir)!r} was trained with a function named "
+                f"{recorded[field]!r}, which a checkpoint cannot hold; expected it passed back as "
+                f"load_model(..., {field}={recorded[field]})"
+            ) from None
     return Model(
         params=params,
-        activation=model.get("activation", config.get("activation", "relu")),
-        head=model.get("head", config.get("head", "softmax")),
+        activation=recorded["activation"] if activation is None else activation,
+        head=recorded["head"] if head is None else head,
         standardizer=None if std is None else Standardizer.from_json(std),
         classes=None if classes is None else tuple(classes),
         feature_names=tuple(names) if names else tuple(f"x{i + 1}" for i in range(d)),

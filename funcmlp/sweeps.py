@@ -24,11 +24,20 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from funcmlp import activations, checks, heads, sharding, training
-from funcmlp.mlp import SCHEMES, _forward, _loss, init_params
+from funcmlp import activations, checks, engine, heads, sharding, training
+from funcmlp.mlp import SCHEMES, init_params
 from funcmlp.sweep_results import GroupResult, SweepResult
 
 GRID, LR, REP = PartitionSpec("lr", "seed"), PartitionSpec("lr"), PartitionSpec()
+
+
+class ByLearningRate(NamedTuple):
+    """A sweep's optimizer factory ``optimizer(learning_rate)`` as the engine calls it (by keyword)."""
+
+    factory: Callable[[Any], Any]
+
+    def __call__(self, learning_rate):
+        return self.factory(learning_rate)
 
 
 class _Static(NamedTuple):
@@ -37,10 +46,7 @@ class _Static(NamedTuple):
     sizes: tuple[int, ...]
     scheme: str
     dtype: Any
-    optimizer: Callable[[Any], optax.GradientTransformation]
-    act: activations.Activation
-    head: heads.Head
-    batch_size: int | None
+    spec: engine.Spec
     n: int
     mesh: Mesh
 
@@ -57,7 +63,7 @@ def _per_device(fn, cfg: _Static, in_specs, out_specs=GRID):
 
 @partial(jax.jit, static_argnames=("cfg", "n_seeds"))
 def _start(key, lrs, batch_key, *, cfg: _Static, n_seeds: int):
-    """Carry of every model: theta_0 = init_params(split(key, n_seeds)[j]) (padded seeds repeat seed 0)."""
+    """State of every model: theta_0 = init_params(split(key, n_seeds)[j]) (padded seeds repeat seed 0)."""
     seed_keys = jax.random.split(key, n_seeds)
     pad = sharding.padded(n_seeds, cfg.mesh.devices.shape[1]) - n_seeds
     seed_keys = jnp.concatenate([seed_keys, jnp.repeat(seed_keys[:1], pad)])
@@ -67,103 +73,49 @@ def _start(key, lrs, batch_key, *, cfg: _Static, n_seeds: int):
         params = jax.lax.map(
             lambda k: init_params(k, cfg.sizes, scheme=cfg.scheme, dtype=cfg.dtype), seed_keys
         )
-        perm = training._epoch_perm(batch_key, 0, cfg.n, cfg.batch_size)
 
         def one(p, lr):
-            return training._Carry(p, p, cfg.optimizer(lr).init(p), jnp.int32(-1), perm)
+            return engine.init_state(p, cfg.spec, batch_key, 0, cfg.n, {"learning_rate": lr})
 
         return _over_grid(one, None)(params, lrs)
 
     return _per_device(local, cfg, (PartitionSpec("seed"), LR, REP))(seed_keys, lrs, batch_key)
 
 
-# Models per group of the fast steps: each group's arrays stay in cache (docs/performance.md).
-GROUP = 64
-
-
-def _in_groups(fn, tree, size: int):
-    """``fn`` over the leading (model) axis of ``tree`` in groups of ``size`` models (``lax.map`` over the
-    groups; the last group is padded with copies of the last model, whose results are dropped)."""
-    m = jax.tree.leaves(tree)[0].shape[0]
-    size = min(size, m)
-    n_groups = -(-m // size)
-
-    def grouped(a):
-        a = jnp.concatenate([a, jnp.repeat(a[-1:], n_groups * size - m, axis=0)])
-        return a.reshape(n_groups, size, *a.shape[1:])
-
-    out = jax.lax.map(fn, jax.tree.map(grouped, tree))
-    return jax.tree.map(lambda a: a.reshape(n_groups * size, *a.shape[2:])[:m], out)
-
-
 @partial(jax.jit, static_argnames=("cfg", "length"))
-def _steps(carry, lrs, x, y, batch_key, l2, start, end, *, cfg: _Static, length: int):
-    """``length`` steps of ``training._step`` for every model, from global step ``start``.
+def _steps(state, x, y, batch_key, l2, start, end, *, cfg: _Static, length: int):
+    """``length`` steps of the engine for every model of the grid, from global step ``start``
+    (``engine.run`` with a model axis, on each device's block)."""
 
-    As in ``train``, the steps run in chunks of fast steps (``training._fast_step``, vmapped over groups of
-    ``GROUP`` models); a chunk in which any model of this device's block is not clean is redone with
-    ``training._step``.
-    """
+    def local(state, x, y, batch_key, l2, start, end):
+        y = cfg.spec.objective.targets(y, cfg.sizes[-1], x.dtype)
+        n_lr, n_seeds = jax.tree.leaves(state)[0].shape[:2]
+        flat = jax.tree.map(lambda a: a.reshape(n_lr * n_seeds, *a.shape[2:]), state)
+        data = engine.Data(x, y, batch_key, l2, end)
+        flat, values = engine.run(flat, data, start, spec=cfg.spec, length=length, models=True)
+        return jax.tree.map(lambda a: a.reshape(n_lr, n_seeds, *a.shape[1:]), (flat, values))
 
-    def local(carry, lrs, x, y, batch_key, l2, start, end):
-        xt, targets = training._prepare(x, y, cfg.head.name, cfg.sizes[-1])
-        end = jnp.minimum(end, start + length)
-        k = min(training.CHUNK, length)
-        ts_all = start + jnp.arange(-(-length // k) * k, dtype=jnp.int32).reshape(-1, k)
-        n_lr, n_seeds = lrs.shape[0], jax.tree.leaves(carry)[0].shape[1]
-        many = n_lr * n_seeds > 1
-
-        def kw(lr):
-            return dict(
-                xt=xt, targets=targets, key=batch_key, l2=l2, end=end, optimizer=cfg.optimizer(lr),
-                act=cfg.act, head=cfg.head.name, batch_size=cfg.batch_size,
-            )  # fmt: skip
-
-        def fast_group(group, ts):  # group: (carry, lr) of some models, stacked
-            def one(c, lr):
-                step = partial(training._fast_step, **kw(lr), sample_sums="reduce" if many else "dot")
-                return jax.lax.scan(step, c, ts)
-
-            return jax.vmap(one)(*group)
-
-        def chunk(carry, ts):
-            models = jax.tree.map(lambda a: a.reshape(n_lr * n_seeds, *a.shape[2:]), carry)
-            fast, values = _in_groups(lambda g: fast_group(g, ts), (models, jnp.repeat(lrs, n_seeds)), GROUP)
-            fast, values = jax.tree.map(lambda a: a.reshape(n_lr, n_seeds, *a.shape[1:]), (fast, values))
-            ok = jnp.all(
-                jax.vmap(jax.vmap(lambda c, f, v: training._clean(c, f, v, ts, end)))(carry, fast, values)
-            )
-            careful = _over_grid(lambda c, lr: jax.lax.scan(partial(training._step, **kw(lr)), c, ts), 0)
-            return jax.lax.cond(ok, lambda: (fast, values), lambda: careful(carry, lrs))
-
-        carry, values = jax.lax.scan(chunk, carry, ts_all)  # values (n_chunks, n_lr, n_seeds, k)
-        values = jnp.moveaxis(values, 0, 2).reshape(*values.shape[1:3], -1)[..., :length]
-        return carry, values
-
-    specs = (GRID, LR, REP, REP, REP, REP, REP, REP)
-    return _per_device(local, cfg, specs, (GRID, GRID))(carry, lrs, x, y, batch_key, l2, start, end)
+    specs = (GRID, REP, REP, REP, REP, REP, REP)
+    return _per_device(local, cfg, specs, (GRID, GRID))(state, x, y, batch_key, l2, start, end)
 
 
 @partial(jax.jit, static_argnames=("cfg", "shape"))
-def _finish(carry, losses, x, y, x_val, y_val, *, cfg: _Static, shape: tuple[int, int, int]):
+def _finish(state, losses, x, y, x_val, y_val, *, cfg: _Static, shape: tuple[int, int, int]):
     """Metrics at the final parameters, then drop the padded models (and padded steps)."""
     n_lr, n_seeds, steps = shape
+    objective = cfg.spec.objective
+    sets = ((x, y),) if x_val is None else ((x, y), (x_val, y_val))
 
     def metrics(params):
-        def pair(xs, ys):
-            value = _loss(params, xs, ys, cfg.act.fn, cfg.head, None)
-            if cfg.head.name == "linear":
-                return value, jnp.full((), jnp.nan, value.dtype)
-            hits = cfg.head.predict(_forward(params, xs, cfg.act.fn)) == ys
-            return value, jnp.mean(hits.astype(value.dtype))
-
-        out = dict(zip(("train_loss", "train_accuracy"), pair(x, y), strict=True))
-        if x_val is not None:
-            out.update(zip(("val_loss", "val_accuracy"), pair(x_val, y_val), strict=True))
+        out = {}
+        evaluated = engine.evaluate(params, sets, act_fn=objective.act.fn, head=objective.head)
+        for name, (value, correct), (_, ys) in zip(("train", "val"), evaluated, sets, strict=False):
+            accuracy = correct / ys.shape[0] if objective.head.classifies else jnp.nan
+            out[f"{name}_loss"], out[f"{name}_accuracy"] = value, jnp.asarray(accuracy, value.dtype)
         return out
 
-    m = _per_device(jax.vmap(jax.vmap(metrics)), cfg, (GRID,))(carry.params)
-    out = (carry.params, jnp.concatenate(losses, axis=2)[..., :steps], carry.diverged_at, m)
+    m = jax.vmap(jax.vmap(metrics))(state.params)  # partitioned like the params by XLA
+    out = (state.params, jnp.concatenate(losses, axis=2)[..., :steps], state.diverged_at, m)
     out = jax.tree.map(lambda a: a[:n_lr, :n_seeds], out)
     d_lr, d_seed = cfg.mesh.devices.shape
     spec = PartitionSpec("lr" if n_lr % d_lr == 0 else None, "seed" if n_seeds % d_seed == 0 else None)
@@ -179,8 +131,8 @@ def sweep(
     seeds: int,
     learning_rates: Sequence[float],
     steps: int,
-    activation: str | Sequence[str] = "relu",
-    head: str = "softmax",
+    activation: Any = "relu",
+    head: Any = "softmax",
     optimizer: Callable[[Any], optax.GradientTransformation] = optax.sgd,
     batch_size: int | None = None,
     batch_key: jax.Array | None = None,
@@ -206,8 +158,8 @@ def sweep(
       seeds: number of initialisations per learning rate.
       learning_rates: alpha_i, positive; traced, so any list reuses the compiled program.
       steps: optimizer steps per model.
-      activation: hidden activation name, or a list of names (one group each).
-      head: ``"softmax"``, ``"sigmoid"`` or ``"linear"``.
+      activation: hidden activation (a name or an elementwise function), or a list of them (one group each).
+      head: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or a per-sample loss ``fn(logits, y) -> (n,)``.
       optimizer: maps a learning rate to an optax transformation (``optax.sgd``, ``optax.adam``, ...).
       batch_size, batch_key: mini-batches as in ``train``; every model sees the same batch order.
       x_val, y_val: optional validation data for ``val_loss`` / ``val_accuracy``.
@@ -221,25 +173,29 @@ def sweep(
       ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (n_lr, n_seeds).
     """
     size_list = _size_list(sizes)
-    act_names = [activation] if isinstance(activation, str) else list(activation)
-    if not act_names:
-        raise ValueError("activation: expected a name or a non-empty list of names, got []")
-    acts = [activations.get(a) for a in act_names]
+    if isinstance(activation, (str, activations.Activation)) or callable(activation):
+        activation = [activation]
+    if not isinstance(activation, Sequence) or not activation:
+        raise ValueError(
+            f"activation: expected a name, a function or a non-empty list of them, got {activation!r}"
+        )
+    acts = [activations.get(a) for a in activation]
     hd = heads.get(head)
     seeds = checks.check_positive_int(seeds, "seeds")
     steps = checks.check_positive_int(steps, "steps")
     lrs = np.asarray(checks.check_learning_rates(learning_rates), dtype=np.float64)
     _check_optimizer(optimizer, float(lrs[0]))
+    factory = ByLearningRate(optimizer)
     checks.check_key(key)
     checks.check_scheme(scheme, SCHEMES)
     dtype = checks.check_float_dtype(dtype)
     checks.check_nonnegative_real(l2, "l2")
     checks.check_callback(callback)
-    x, y = _checked_data(x, y, size_list, head, dtype)
+    x, y = _checked_data(x, y, size_list, hd, dtype)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val, y_val: expected both or neither, got only one")
     if x_val is not None:
-        x_val, y_val = _checked_data(x_val, y_val, size_list, head, dtype, "x_val", "y_val")
+        x_val, y_val = _checked_data(x_val, y_val, size_list, hd, dtype, "x_val", "y_val")
     batch_size = checks.check_batch_size(batch_size, x.shape[0])
     if batch_size is not None:
         if batch_key is None:
@@ -249,7 +205,8 @@ def sweep(
 
     mesh = sharding.grid_mesh(len(lrs), seeds, devices)
     rep = sharding.replicated(mesh)
-    lrs_pad = np.resize(lrs, sharding.padded(len(lrs), mesh.devices.shape[0])).astype(dtype)
+    lrs_pad = np.resize(lrs, sharding.padded(len(lrs), mesh.devices.shape[0]))
+    lrs_pad = lrs_pad.astype(np.float64 if dtype == np.float64 else np.float32)
     g_lrs = sharding.put(lrs_pad, NamedSharding(mesh, PartitionSpec("lr")))
     key_data, impl = _key_data(key)
     bkey = key_data if batch_key is None else _key_data(batch_key)[0]
@@ -260,13 +217,19 @@ def sweep(
 
     groups = []
     for g, (s, (name, act)) in enumerate(
-        (s, a) for s in size_list for a in zip(act_names, acts, strict=True)
+        (s, a) for s in size_list for a in zip([a.name for a in acts], acts, strict=True)
     ):
-        cfg = _Static(s, scheme, dtype, optimizer, act, hd, batch_size, x.shape[0], mesh)
+        per_device = math.ceil(len(lrs_pad) / mesh.devices.shape[0]) * math.ceil(
+            seeds / mesh.devices.shape[1]
+        )
+        objective = training.make_objective(
+            act, hd, s, models=per_device, batch_size=batch_size, backend=mesh.devices.flat[0].platform
+        )
+        cfg = _Static(s, scheme, dtype, engine.Spec(objective, factory, batch_size), x.shape[0], mesh)
         carry, chunks = _start(g_key, g_lrs, g_bkey, cfg=cfg, n_seeds=seeds), []
         for c in range(math.ceil(steps / length)):
             start, end = jnp.int32(c * length), jnp.int32(steps)
-            carry, losses = _steps(carry, g_lrs, g_x, g_y, g_bkey, l2_arr, start, end, cfg=cfg, length=length)
+            carry, losses = _steps(carry, g_x, g_y, g_bkey, l2_arr, start, end, cfg=cfg, length=length)
             chunks.append(losses)
             if callback is not None:
                 done = min(steps, (c + 1) * length)
@@ -276,7 +239,7 @@ def sweep(
                 callback(g, done, last)
         out = _finish(carry, tuple(chunks), g_x, g_y, *g_val, cfg=cfg, shape=(len(lrs), seeds, steps))
         groups.append(GroupResult(s, name, *out))
-    return SweepResult(tuple(float(a) for a in lrs), seeds, head, tuple(groups))
+    return SweepResult(tuple(float(a) for a in lrs), seeds, hd.name, tuple(groups))
 
 
 def _size_list(sizes: Any) -> list[tuple[int, ...]]:
@@ -289,9 +252,8 @@ def _checked_data(x, y, size_list, head, dtype, x_name="x", y_name="y"):
     """Check (x, y) against every group's sizes; integer inputs are computed in ``dtype`` (as ``train``)."""
     for s in size_list:
         checks.check_x(x, s[0], x_name)
-        checks.check_y(y, np.shape(x)[0], head, s[-1], y_name)
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    return (x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(dtype)), y
+        head.check_y(y, np.shape(x)[0], s[-1], y_name)
+    return training.cast_data(x, dtype, x_name), jnp.asarray(y)
 
 
 def _check_optimizer(optimizer: Any, lr: float) -> None:

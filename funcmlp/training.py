@@ -1,19 +1,20 @@
-"""Gradient-descent training: the whole loop is one jitted ``lax.scan``.
+"""``train``: gradient descent on one network, the whole loop one jitted ``lax.scan`` of the engine's step.
 
-Each step applies an optax transformation to the gradient of the mean loss,
+Each step applies an optax transformation to the gradient of the mean loss (``funcmlp.engine``),
 
     g_t = dJ/dtheta (theta_t),   (u_t, s_{t+1}) = optimizer.update(g_t, s_t, theta_t),
     theta_{t+1} = theta_t + u_t,
 
-so ``optax.sgd(alpha)`` is the lecture's  w_new = w_old - alpha dJ/dw.
+so ``optax.sgd(alpha)`` is the lecture's  w_new = w_old - alpha dJ/dw. The gradient is
+``jax.value_and_grad`` of the pure loss, for any activation function and any per-sample loss; for the
+built-ins, where ``funcmlp.plan`` measured it faster, the loss carries a registered derivative
+(``funcmlp.fastpath``) that ``jax.grad`` uses.
 
 If the loss or a gradient turns non-finite at step t, training stops there: the parameters of step t - 1
 (the last with a finite loss) are kept, later losses are NaN, and ``diverged_at`` is t.
 
-The loss and gradient come from ``fastpath.loss_and_grads`` (the backward pass by hand, features-major;
-``mlp._loss`` stays the reference it is tested against). Steps run in chunks of ``CHUNK``: first without the
-divergence rule (``_fast_step``), then, only if the chunk's losses or parameters are not all finite, again
-from the chunk's start with the rule checked at every step (``_step``). Both give the same numbers.
+``train_logged`` adds a ``History``: loss and accuracy on the training data and on validation / test sets
+after every chunk of steps, as written to a run's metrics.csv.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from funcmlp import activations, checks, fastpath, heads
+from funcmlp import activations, checks, engine, heads, plan
 from funcmlp.mlp import Params, validate
 
 
@@ -47,175 +49,76 @@ class TrainResult(NamedTuple):
     diverged_at: jax.Array
 
 
-class _Carry(NamedTuple):
-    params: Params
-    prev_params: Params
-    opt_state: Any
-    diverged_at: jax.Array
-    perm: jax.Array
+@partial(jax.jit, static_argnames=("spec", "length"))
+def _run(state, data, start, *, spec: engine.Spec, length: int):
+    n_out = state.params[-1]["b"].shape[0]
+    data = data._replace(y=spec.objective.targets(data.y, n_out, data.x.dtype))
+    return engine.run(state, data, start, spec=spec, length=length)
 
 
-def _all_finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+def optimizer_spec(optimizer: Any, hyperparams: Any, dtype: Any) -> tuple[Callable[..., Any], dict]:
+    """(factory, traced hyperparameters) from an optax object, or from a factory and its hyperparameters.
 
-
-def _select(pred, on_true, on_false):
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
-def _batch_index(perm, t, batch_size, n):
-    """Sample indices (batch_size,) of mini-batch t of its epoch and their weights (1, or 0 for padding)."""
-    n_batches = -(-n // batch_size)
-    padded = jnp.concatenate([perm, perm[: n_batches * batch_size - n]])
-    start = (t % n_batches) * batch_size
-    idx = jax.lax.dynamic_slice_in_dim(padded, start, batch_size)
-    return idx, ((start + jnp.arange(batch_size)) < n)
-
-
-def _batch(x, y, perm, t, batch_size):
-    """Mini-batch t of its epoch: a contiguous slice of the epoch's permutation, padded with weight 0."""
-    idx, real = _batch_index(perm, t, batch_size, x.shape[0])
-    return x[idx], y[idx], real.astype(x.dtype)
-
-
-def _epoch_perm(key, t, n, batch_size):
-    if batch_size is None:
-        return jnp.zeros((0,), jnp.int32)
-    epoch = t // -(-n // batch_size)
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
-
-
-def _minibatch(perm, t, *, xt, targets, key, batch_size, end):
-    """The data of step t: all of it (full batch, weights None), or mini-batch t of its epoch.
-
-    Returns (perm, x_b (d_0, b), targets_b (d_L, b), weights (b,) or None); a new epoch before ``end``
-    draws a new perm (steps past the end must not move the shuffle on: a later call resumes from it).
+    The hyperparameters become arrays (float64 with float64 params, else float32), so a loop over their
+    values reuses one compiled program.
     """
-    if batch_size is None:
-        return perm, xt, targets, None
-    n = xt.shape[1]
-    n_batches = -(-n // batch_size)
-    perm = jax.lax.cond(
-        (t % n_batches == 0) & (t < end),
-        lambda: _epoch_perm(key, t, n, batch_size),
-        lambda: perm,
+    if hyperparams is not None and not isinstance(hyperparams, dict):
+        raise TypeError(f"hyperparams: expected a dict such as {{'learning_rate': 0.1}}, got {hyperparams!r}")
+    is_object = isinstance(optimizer, optax.GradientTransformation) or (
+        hasattr(optimizer, "init") and hasattr(optimizer, "update") and not callable(optimizer)
     )
-    idx, real = _batch_index(perm, t, batch_size, n)
-    return perm, xt[:, idx], targets[:, idx], real.astype(xt.dtype)
+    if is_object:
+        if hyperparams:
+            raise ValueError(
+                "hyperparams: expected none with an optimizer object such as optax.sgd(0.1); pass the "
+                f"factory (optimizer=optax.sgd) to make them traced, got {sorted(hyperparams)}"
+            )
+        return engine.Fixed(optimizer), {}
+    if not callable(optimizer):
+        raise TypeError(
+            "optimizer: expected an optax GradientTransformation such as optax.sgd(1.0), or a factory such "
+            f"as optax.sgd with hyperparams, got {type(optimizer).__name__}"
+        )
+    hyperparams = dict(hyperparams or {})
+    for name, value in hyperparams.items():
+        checks.check_real(value, f"hyperparams[{name!r}]")
+    try:
+        made = optimizer(**hyperparams)
+    except TypeError as e:
+        raise TypeError(
+            f"hyperparams: {getattr(optimizer, '__name__', optimizer)!r} does not take them ({e})"
+        ) from None
+    if not (hasattr(made, "init") and hasattr(made, "update")):
+        raise TypeError(
+            f"optimizer: expected a factory returning an optax GradientTransformation, got {optimizer!r} "
+            f"returning {type(made).__name__}"
+        )
+    hp_dtype = jnp.float64 if jnp.dtype(dtype) == jnp.float64 else jnp.float32
+    return optimizer, {k: jnp.asarray(v, hp_dtype) for k, v in hyperparams.items()}
 
 
-def _step(
-    carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size, sample_sums="dot"
-):
-    """One gradient step at global step t with the divergence rule; a no-op once diverged or past ``end``.
+def cast_data(x: Any, dtype: Any, name: str = "x") -> jax.Array:
+    """x in the computation's dtype (the params'); refuses values that the cast would turn into inf."""
+    x = jnp.asarray(x)
+    if x.dtype != dtype and checks.is_concrete(x) and x.size:
+        biggest = float(jnp.max(jnp.abs(x.astype(jnp.float32 if x.dtype != jnp.float64 else x.dtype))))
+        limit = float(jnp.finfo(dtype).max)
+        if biggest > limit:
+            raise ValueError(
+                f"{name}: expected values within the range of the params' dtype {jnp.dtype(dtype).name} "
+                f"(|v| <= {limit:.4g}), got |v| up to {biggest:.4g}"
+            )
+    return x.astype(dtype)
 
-    ``xt`` (d_0, n) and ``targets`` (d_L, n) are the data features-major (``_prepare``); the loss and
-    gradient come from ``fastpath.loss_and_grads``. Pure in every argument, so it can be vmapped over
-    models (params, opt_state) with the data shared.
-    """
-    perm, xb, tb, wb = _minibatch(
-        carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size, end=end
+
+def make_objective(activation: Any, head: Any, sizes, *, models: int = 1, batch_size=None, backend=None):
+    """The engine's ``Objective`` for an activation and a head, with the plan for this backend and size."""
+    act, hd = activations.get(activation), heads.get(head)
+    available = activations.builtin(act) and hd.rule is not None
+    p = plan.choose(
+        backend or jax.default_backend(), sizes, models=models, batch_size=batch_size, available=available
     )
-    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb, sample_sums=sample_sums)
-    running = (carry.diverged_at < 0) & (t < end)
-    finite = jnp.isfinite(value) & _all_finite(grads)
-    updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
-    new_params = optax.apply_updates(carry.params, updates)
-    ok = running & finite
-    halt = running & ~finite
-    params = _select(ok, new_params, _select(halt, carry.prev_params, carry.params))
-    new_carry = _Carry(
-        params=params,
-        prev_params=_select(ok, carry.params, carry.prev_params),
-        opt_state=_select(ok, opt_state, carry.opt_state),
-        diverged_at=jnp.where(halt, t, carry.diverged_at).astype(jnp.int32),
-        perm=perm,
-    )
-    return new_carry, jnp.where(carry.diverged_at < 0, value, jnp.nan)
-
-
-def _fast_step(
-    carry: _Carry, t, *, xt, targets, key, l2, end, optimizer, act, head, batch_size, sample_sums="dot"
-):
-    """``_step`` without the divergence rule, for runs of steps that turn out finite.
-
-    theta_{t+1} = theta_t + u_t + 0 g_t: the extra term is exactly 0 for a finite gradient and NaN for a
-    non-finite one, and NaN parameters stay NaN, so a run of fast steps matches ``_step`` exactly when its
-    losses and final parameters are finite. Steps t >= ``end`` leave the carry as it is.
-    """
-    perm, xb, tb, wb = _minibatch(
-        carry.perm, t, xt=xt, targets=targets, key=key, batch_size=batch_size, end=end
-    )
-    value, grads = fastpath.loss_and_grads(carry.params, xb, tb, act, head, l2, wb, sample_sums=sample_sums)
-    updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
-    live = t < end
-    params = jax.tree.map(
-        lambda new, p, g: jnp.where(live, new + 0 * g, p),
-        optax.apply_updates(carry.params, updates),
-        carry.params,
-        grads,
-    )
-    new_carry = carry._replace(
-        params=params,
-        prev_params=_select(live, carry.params, carry.prev_params),
-        opt_state=_select(live, opt_state, carry.opt_state),
-        perm=perm,
-    )
-    return new_carry, value
-
-
-def _clean(carry: _Carry, fast: _Carry, values, ts, end) -> jax.Array:
-    """Whether fast steps ts from ``carry`` (giving ``fast`` and losses ``values``) equal ``_step``'s: the
-    run had not diverged, and every loss before ``end`` and every final parameter is finite."""
-    finite = jnp.all(jnp.isfinite(values) | (ts >= end)) & _all_finite(fast.params)
-    return (carry.diverged_at < 0) & finite
-
-
-def _chunk(carry: _Carry, ts, *, unroll, **kw):
-    """Steps ts (k,): fast steps, kept when clean; otherwise redone from the same carry with ``_step``."""
-    fast, values = jax.lax.scan(partial(_fast_step, **kw), carry, ts, unroll=unroll)
-    return jax.lax.cond(
-        _clean(carry, fast, values, ts, kw["end"]),
-        lambda: (fast, values),
-        lambda: jax.lax.scan(partial(_step, **kw), carry, ts),
-    )
-
-
-def _prepare(x, y, head: str, n_out: int):
-    """The data features-major, once per call: x^T (d_0, n) and the head's float targets (d_L, n)."""
-    return x.T, fastpath.targets(head, y, n_out, x.dtype)
-
-
-# Steps per chunk (one finiteness check each) and scan unrolling of the fast steps: docs/performance.md.
-# Unrolling the fast scan by 4 ran ~8% faster, but then a run resumed from a checkpoint no longer repeated
-# an uninterrupted run bit for bit (tests/test_checkpoint.py), so the scan is not unrolled.
-CHUNK, UNROLL = 1024, 1
-
-
-@partial(jax.jit, static_argnames=("length", "optimizer", "act", "head", "batch_size", "chunk", "unroll"))
-def _run(
-    carry, x, y, key, l2, start, end, *, length, optimizer, act, head, batch_size, chunk=CHUNK, unroll=UNROLL
-):
-    """Steps start .. start + length - 1 (those >= ``end`` are no-ops), in chunks of ``chunk`` steps."""
-    xt, targets = _prepare(x, y, head, carry.params[-1]["b"].shape[0])
-    k = min(chunk, length)
-    n_chunks = -(-length // k)
-    body = partial(
-        _chunk,
-        end=jnp.minimum(end, start + length),
-        unroll=min(unroll, k),
-        xt=xt,
-        targets=targets,
-        key=key,
-        l2=l2,
-        optimizer=optimizer,
-        act=act,
-        head=head,
-        batch_size=batch_size,
-    )
-    ts = start + jnp.arange(n_chunks * k, dtype=jnp.int32).reshape(n_chunks, k)
-    carry, values = jax.lax.scan(body, carry, ts)
-    return carry, values.reshape(-1)[:length]
+    return engine.Objective(act, hd, p)
 
 
 def train(
@@ -223,10 +126,11 @@ def train(
     x: jax.Array,
     y: jax.Array,
     *,
-    optimizer: optax.GradientTransformation,
+    optimizer: Any,
     steps: int,
-    activation: str = "relu",
-    head: str = "softmax",
+    hyperparams: dict[str, float] | None = None,
+    activation: Any = "relu",
+    head: Any = "softmax",
     batch_size: int | None = None,
     key: jax.Array | None = None,
     l2: float = 0.0,
@@ -239,11 +143,16 @@ def train(
     """Train ``params`` for ``steps`` optimizer steps on (x, y); one compiled ``lax.scan``.
 
     Args:
-      params: initial parameters (``init_params``).
+      params: initial parameters (``init_params``); their dtype is the computation's (x is cast to it).
       x: inputs (n, d_0); y: labels/targets for ``head``.
-      optimizer: any optax ``GradientTransformation``; ``optax.sgd(1.0)`` is plain gradient descent.
+      optimizer: an optax ``GradientTransformation`` (``optax.sgd(1.0)`` is plain gradient descent;
+        ``optax.lbfgs()``, ``optax.MultiSteps`` and chains with ``reduce_on_plateau`` work too), or a
+        factory such as ``optax.sgd`` called as ``optimizer(**hyperparams)`` inside the compiled loop.
       steps: number of optimizer steps.
-      activation: hidden activation; head: output head (see ``loss``).
+      hyperparams: with a factory, its arguments, e.g. ``{"learning_rate": 0.1, "momentum": 0.9}``; they are
+        traced, so a loop over their values compiles once.
+      activation: hidden activation, a name or any elementwise function (``jax.nn.gelu``).
+      head: a name, or a per-sample loss ``fn(logits, y) -> (n,)`` (see ``funcmlp.heads``).
       batch_size: None for full-batch gradient descent; otherwise each epoch is a fresh permutation
         (drawn from ``fold_in(key, epoch)``) cut into ceil(n / batch_size) mini-batches, so every sample
         is seen once per epoch (the last batch of an epoch may be smaller).
@@ -255,21 +164,17 @@ def train(
       chunk_size: steps per compiled call; defaults to all of them (one call). Every chunk reuses the
         same compiled program.
       on_chunk: called as ``on_chunk(steps_done, params)`` after each chunk, with the parameters reached
-        so far (to measure them, e.g. ``funcmlp.progress.train_logged``).
+        so far (to measure them, e.g. ``train_logged``).
 
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
     """
     steps = checks.check_positive_int(steps, "steps")
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            f"optimizer: expected an optax GradientTransformation such as optax.sgd(1.0), "
-            f"got {type(optimizer).__name__}"
-        )
-    validate(params, x, y, head=head)
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    if not jnp.issubdtype(x.dtype, jnp.floating):  # integers: compute (and weigh l2) in the params' dtype
-        x = x.astype(jnp.result_type(params[0]["w"]))
+    sizes = validate(params, x, y, head=head)
+    dtype = checks.check_params_dtype(params)
+    factory, hp = optimizer_spec(optimizer, hyperparams, dtype)
+    x = cast_data(x, dtype)
+    y = jnp.asarray(y)
     batch_size = checks.check_batch_size(batch_size, x.shape[0])
     if batch_size is not None and key is None:
         raise ValueError("key: expected a jax.random.key to shuffle mini-batches, got None")
@@ -280,31 +185,127 @@ def train(
     checks.check_nonnegative_real(l2, "l2")
     checks.check_callback(callback)
     checks.check_callback(on_chunk, "on_chunk")
-    act, hd = activations.get(activation), heads.get(head)
+    spec = engine.Spec(make_objective(activation, head, sizes, batch_size=batch_size), factory, batch_size)
     if opt_state is not None:
-        checks.check_opt_state(opt_state, jax.eval_shape(optimizer.init, params))
+        like = jax.eval_shape(lambda p, h: engine.extra_args(factory(**h)).init(p), params, hp)
+        checks.check_opt_state(opt_state, like)
     key = jax.random.key(0) if key is None else key
-    carry = _Carry(
-        params=params,
-        prev_params=params,
-        opt_state=optimizer.init(params) if opt_state is None else opt_state,
-        diverged_at=jnp.int32(-1),
-        perm=_epoch_perm(key, start_step, x.shape[0], batch_size),
-    )
-    l2 = None if l2 == 0 else jnp.asarray(l2, x.dtype)
-    end = jnp.int32(start_step + steps)
+    state = engine.init_state(params, spec, key, start_step, x.shape[0], hp, opt_state)
+    l2 = None if l2 == 0 else jnp.asarray(l2, dtype)
+    data = engine.Data(x, y, key, l2, jnp.int32(start_step + steps))
     chunks = []
     for c in range(math.ceil(steps / length)):
-        first = start_step + c * length
-        carry, losses = _run(
-            carry, x, y, key, l2, jnp.int32(first), end,
-            length=length, optimizer=optimizer, act=act, head=hd.name, batch_size=batch_size, chunk=CHUNK,
-        )  # fmt: skip
+        state, losses = _run(state, data, jnp.int32(start_step + c * length), spec=spec, length=length)
         chunks.append(losses)
         done = min(steps, (c + 1) * length)
         if on_chunk is not None:
-            on_chunk(done, carry.params)
+            on_chunk(done, state.params)
         if callback is not None:
             callback(done, float(losses[done - c * length - 1]))
     losses = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)[:steps]
-    return TrainResult(carry.params, losses, carry.opt_state, carry.diverged_at)
+    return TrainResult(state.params, losses, state.opt_state, state.diverged_at)
+
+
+DEFAULT_UPDATES = 50
+MIN_CHUNK = 100
+
+
+def chunk_size(steps: int, *, updates: int = DEFAULT_UPDATES, min_chunk: int = MIN_CHUNK) -> int:
+    """Steps per compiled chunk so that a run of ``steps`` reports about ``updates`` times.
+
+    The chunks are as even as possible (the last chunk, padded with no-op steps, wastes fewer than
+    ``updates`` steps) and never shorter than ``min_chunk`` steps, so that the per-chunk cost (a dispatch
+    and a device-to-host copy of one loss) stays small next to the chunk's work.
+
+    Returns:
+      c with 1 <= c <= steps: ``train(..., chunk_size=c)`` runs ceil(steps / c) chunks.
+    """
+    steps = checks.check_positive_int(steps, "steps")
+    updates = checks.check_positive_int(updates, "updates")
+    min_chunk = checks.check_positive_int(min_chunk, "min_chunk")
+    n = max(1, min(updates, steps // min_chunk))
+    return math.ceil(steps / n)
+
+
+class History(NamedTuple):
+    """Metrics at the logged steps t_0 = 0 < t_1 < ... < t_m = steps, measured on the parameters theta_t.
+
+    Attributes:
+      columns: name -> (m + 1,) float64 values; always ``step`` and ``train_loss``, then
+        ``train_accuracy`` for classification heads, and ``<name>_loss`` / ``<name>_accuracy`` for every
+        evaluation set. Losses are the mean data loss (1/n) sum_i l(z^L_i, y_i), without the L2 term.
+    """
+
+    columns: dict[str, np.ndarray]
+
+
+@partial(jax.jit, static_argnames=("act_fn", "head"))
+def _evaluate(params: Params, sets, *, act_fn, head):
+    return engine.evaluate(params, sets, act_fn=act_fn, head=head)
+
+
+def train_logged(
+    params: Params,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    optimizer: Any,
+    steps: int,
+    log_every: int | None = None,
+    evaluate: dict[str, tuple[Any, Any]] | None = None,
+    callback: Callable[[int, float], None] | None = None,
+    **train_kw: Any,
+) -> tuple[TrainResult, History]:
+    """``train`` in chunks of ``log_every`` steps, measuring loss and accuracy after each chunk.
+
+    It is one ``train(..., chunk_size=log_every)`` call (one compiled program for every chunk), so the
+    result is the same as without logging; after each chunk the current parameters are evaluated on the
+    training data and on every ``evaluate`` set in one more compiled call.
+
+    Args:
+      params, x, y, optimizer, steps, **train_kw: as for ``train`` (activation, head, hyperparams, ...).
+      log_every: steps between logged rows; default ``chunk_size(steps)`` (about 50 rows).
+      evaluate: extra sets to measure, e.g. ``{"val": (x_val, y_val)}`` (empty sets are skipped).
+      callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``.
+
+    Returns:
+      ``(TrainResult, History)``: the history has a row at step 0 and after each chunk; after a divergence
+      at step t it ends with the chunk that holds t (the parameters stay those of step t - 1).
+    """
+    steps = checks.check_positive_int(steps, "steps")
+    every = chunk_size(steps) if log_every is None else checks.check_positive_int(log_every, "log_every")
+    head = train_kw.get("head", "softmax")
+    validate(params, x, y, head=head)
+    sets = {"train": (jnp.asarray(x), jnp.asarray(y))}
+    for name, (xs, ys) in (evaluate or {}).items():
+        if np.shape(xs)[0] > 0:
+            validate(params, xs, ys, head=head)
+            sets[name] = (jnp.asarray(xs), jnp.asarray(ys))
+    act_fn, hd = activations.get(train_kw.get("activation", "relu")).fn, heads.get(head)
+    logged: list[tuple[int, Any]] = []
+
+    def record(t: int, p: Params) -> None:  # stays on the device; fetched once at the end
+        logged.append((t, _evaluate(p, tuple(sets.values()), act_fn=act_fn, head=hd)))
+
+    record(0, params)
+    result = train(
+        params,
+        x,
+        y,
+        optimizer=optimizer,
+        steps=steps,
+        callback=callback,
+        chunk_size=min(every, steps),
+        on_chunk=record,
+        **train_kw,
+    )
+    diverged_at = int(result.diverged_at)
+    if diverged_at >= 0:  # keep the rows up to the end of the chunk that diverged
+        logged = [(t, e) for t, e in logged if t - every <= diverged_at]
+    columns: dict[str, list[float]] = {"step": [t for t, _ in logged]}
+    for _, evals in jax.device_get(logged):
+        for (name, (xs, _)), (loss, correct) in zip(sets.items(), evals, strict=True):
+            columns.setdefault(f"{name}_loss", []).append(float(loss))
+            if hd.classifies:
+                columns.setdefault(f"{name}_accuracy", []).append(int(correct) / xs.shape[0])
+    return result, History({k: np.asarray(v, np.float64) for k, v in columns.items()})

@@ -1,5 +1,11 @@
+import os
+
 import jax
 import pytest
+
+# The command line's persistent compilation cache stays out of the tests' home folder (tests/test_cli.py
+# turns it on for one test, in a folder of its own).
+os.environ.setdefault("FUNCMLP_NO_CACHE", "1")
 
 
 @pytest.fixture

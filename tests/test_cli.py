@@ -54,6 +54,25 @@ def test_train_keeps_the_seed_with_the_best_validation_accuracy(tmp_path):
     assert metrics["test_accuracy"] == pytest.approx(test[j], abs=1.5 / 300)
     assert np.argmax(val) != np.argmax(test) and np.argmax(val) != 0  # the case is telling
     assert metrics["seeds"] == 8
+    # The saved network is the sweep's selected model, bit for bit, and metrics.json scores it.
+    sweep = funcmlp.sweep(
+        k_init,
+        x,
+        y,
+        sizes=(2, 4, 3),
+        seeds=8,
+        learning_rates=[0.03],
+        steps=300,
+        optimizer=optax.adam,
+        x_val=xv,
+        y_val=yv,
+        chunk_size=funcmlp.progress.chunk_size(300),
+    )
+    assert sweep.best() == (0, 0, j)
+    saved, _ = funcmlp.load(out / "params.safetensors")
+    for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(sweep.model(0, 0, j)), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert metrics["test_accuracy"] == float(funcmlp.accuracy(saved, xt, yt))
 
 
 def test_sweep_writes_tables_and_figures(tmp_path, capsys):
@@ -99,3 +118,18 @@ def test_sweep_refuses_bad_options_before_training(argv, message, tmp_path, caps
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"funcmlp: error: {message}")
     assert not out.exists()
+
+
+def test_the_command_line_keeps_compiled_programs_in_its_cache_folder(tmp_path, monkeypatch):
+    from funcmlp import cli
+
+    env = {**__import__("os").environ, "FUNCMLP_NO_CACHE": "", "FUNCMLP_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [sys.executable, "-m", "funcmlp", "train", "--seeds", "2", "--steps", "20", "--quiet"]
+    proc = subprocess.run([*argv, "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((tmp_path / "cache").iterdir())) > 0
+    monkeypatch.setenv("FUNCMLP_NO_CACHE", "1")
+    assert cli.cache_dir() is None
+    monkeypatch.setenv("FUNCMLP_NO_CACHE", "0")
+    monkeypatch.setenv("FUNCMLP_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert cli.cache_dir() == tmp_path / "elsewhere"

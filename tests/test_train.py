@@ -6,8 +6,7 @@ import optax
 import pytest
 
 import funcmlp
-from funcmlp import data
-from funcmlp import training as train_mod
+from funcmlp import data, engine
 
 
 @pytest.fixture
@@ -40,24 +39,25 @@ def test_scan_equals_a_python_loop_of_optax_steps(spiral, x64):
     chex.assert_trees_all_close(result.params, p, rtol=1e-6)
 
 
-def test_one_trace_per_call_even_in_chunks(spiral, monkeypatch):
+def test_one_trace_per_call_even_in_chunks(spiral):
     x, y = spiral
-    monkeypatch.setattr(train_mod, "_step", chex.assert_max_traces(train_mod._step, n=1))
+    traces = []
+
+    def counted_relu(z):  # runs once per trace of the compiled loop
+        traces.append(1)
+        return jax.nn.relu(z)
+
     seen = []
     params = funcmlp.init_params(jax.random.key(1), (2, 4, 3))
-    result = funcmlp.train(
-        params,
-        x,
-        y,
-        optimizer=optax.sgd(1.0),
-        steps=100,
-        chunk_size=30,
-        callback=lambda s, _loss: seen.append(s),
-    )
+    opt = optax.sgd(1.0)
+    kw = dict(optimizer=opt, steps=100, activation=counted_relu)
+    funcmlp.train(params, x, y, **kw, chunk_size=10)
+    per_program = len(traces)
+    result = funcmlp.train(params, x, y, **kw, chunk_size=30, callback=lambda s, _loss: seen.append(s))
+    assert len(traces) == 2 * per_program  # one more program for one more chunk length, not one per chunk
     assert seen == [30, 60, 90, 100]
     assert result.losses.shape == (100,)
-    monkeypatch.undo()
-    whole = funcmlp.train(params, x, y, optimizer=optax.sgd(1.0), steps=100)
+    whole = funcmlp.train(params, x, y, optimizer=opt, steps=100, activation=jax.nn.relu)
     np.testing.assert_allclose(result.losses, whole.losses, rtol=1e-6)
 
 
@@ -78,11 +78,12 @@ def test_mini_batches_cover_every_sample_once_per_epoch(batch_size):
     y = jnp.arange(n)
     key = jax.random.key(5)
     n_batches = -(-n // batch_size)
+    data = engine.Data(x, y, key, None, jnp.int32(10**6))
+    perm = engine.epoch_perm(key, 0, n, batch_size)
     for epoch in range(2):
-        perm = train_mod._epoch_perm(key, epoch * n_batches, n, batch_size)
         seen = []
         for t in range(epoch * n_batches, (epoch + 1) * n_batches):
-            xb, yb, w = train_mod._batch(x, y, perm, t, batch_size)
+            perm, xb, yb, w = engine.minibatch(perm, t, data, batch_size)
             np.testing.assert_array_equal(xb[:, 0], yb)
             seen.extend(np.asarray(yb)[np.asarray(w) > 0].tolist())
         assert sorted(seen) == list(range(n))

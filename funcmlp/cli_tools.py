@@ -34,7 +34,8 @@ class PredictConfig:
     dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="DIR")]
     """The run directory (runs/<name>) holding params.safetensors."""
     data: Path
-    """Points to classify: CSV with the training features (then optionally a label column), or .npz with x."""
+    """Points to classify: a CSV whose header names the training features (matched by name, in any order;
+    one more column is the label), a CSV without a header (by position), or an .npz with x."""
     out: Path | None = None
     """Write the predictions to this CSV file instead of printing them."""
     probabilities: bool = False
@@ -62,19 +63,41 @@ def run_show(cfg: ShowConfig) -> int:
 
 
 def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
-    """The predictions as CSV text (features, label if given, prediction, probabilities) and a summary line."""
+    """Apply the run's network to the points of ``--data`` and lay out what to print.
+
+    The file's columns are matched to the model's features by their header names (by position without a
+    header row) and echoed in the file's order under the file's names (the model's feature names and
+    "label" for a file without a header; the numbers as the model reads them, in float32), followed by
+    ``prediction`` and, with ``--probabilities``, one ``p_<class>`` column per class.
+
+    Args:
+      cfg: the ``funcmlp predict`` options.
+
+    Returns:
+      ``(CSV text with a header row, summary line)``; the summary gives the accuracy against the file's
+      label column when it has one.
+
+    Raises:
+      ValueError: "DIR: ..." for a folder without a run, "--data: ..." for a file that cannot be read or
+        whose columns do not match the model's features.
+    """
     from funcmlp import datafile, runs
 
     with flags(run_dir="DIR"):
         model = runs.load_model(cfg.dir)
     with flags(path="--data"):
-        x, labels = datafile.load_features(cfg.data, model.n_features)
+        points = datafile.read_features(cfg.data, model.n_features, model.feature_names)
+    x, labels = points.x, points.labels
     predicted = model.predict(x)
     classes = model.classes if model.classes is not None else tuple(range(model.params[-1]["w"].shape[1]))
-    header = [*model.feature_names, *(["label"] if labels is not None else []), "prediction"]
-    columns: list[list] = [[str(v) for v in x[:, j]] for j in range(x.shape[1])]  # float32: shortest repr
-    if labels is not None:
-        columns.append(labels)
+    feature_of = {c: j for j, c in enumerate(points.feature_columns)}
+    header = [*points.columns, "prediction"]
+    columns: list[list] = []
+    for c in range(len(points.columns)):  # the file's columns, in the file's order
+        if c == points.label_column:
+            columns.append(labels)
+        else:
+            columns.append([str(v) for v in x[:, feature_of[c]]])  # float32: shortest repr
     columns.append(predicted)
     if cfg.probabilities:
         probs = model.probabilities(x)

@@ -5,6 +5,10 @@ allowed (it is recognised by a field that is not a number) and gives the feature
 integers or words ("setosa"); either way they become class indices 0 .. K-1 in sorted order, and the
 original labels are kept in ``classes`` so predictions can be reported in the file's own terms.
 
+Points to predict (``read_features``, ``funcmlp predict``) are matched to a trained model's features by the
+header row's names, in any order, with at most one other column (the label, wherever it stands); a file
+without a header row is read by position.
+
 An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
 
 Standardisation uses the training split's statistics only,  x' = (x - mu) / sigma,  with sigma = 1 for a
@@ -16,6 +20,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,6 +99,83 @@ def _sniff_delimiter(first_line: str) -> str:
     return ","
 
 
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The non-blank, non-comment lines of a CSV file as ``(line number from 1, stripped fields)``.
+
+    Raises:
+      ValueError: the file does not exist, is not UTF-8 text, or has no data rows.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"path: {str(path)!r} is not a UTF-8 text file ({e.reason} at byte {e.start})"
+        ) from None
+    lines = [
+        (i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")
+    ]
+    if not lines:
+        raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
+    delim = _sniff_delimiter(lines[0][1])
+    return [
+        (no, [f.strip() for f in fields])
+        for (no, _), fields in zip(
+            lines, csv.reader([text for _, text in lines], delimiter=delim), strict=True
+        )
+    ]
+
+
+def _parse_rows(
+    path: Path,
+    rows: list[tuple[int, list[str]]],
+    first_no: int,
+    n_cols: int,
+    feature_cols: tuple[int, ...],
+    label_col: int | None,
+) -> tuple[np.ndarray, list[str]]:
+    """Numbers from the columns ``feature_cols`` (in that order) and raw fields from ``label_col``.
+
+    Args:
+      path: the file, for messages.
+      rows: ``(line number, fields)`` of the data rows (no header).
+      first_no: the line number of the file's first row (the header, if any), for messages.
+      n_cols: the number of fields every row must have.
+      feature_cols: the 0-based file column of each output feature.
+      label_col: the 0-based label column, or None.
+
+    Returns:
+      ``(x (len(rows), len(feature_cols)) float32, labels: one string per row, empty if no label column)``.
+    """
+    x = np.empty((len(rows), len(feature_cols)), np.float32)
+    in_file_order = sorted(enumerate(feature_cols), key=lambda jc: jc[1])
+    labels: list[str] = []
+    for r, (no, fields) in enumerate(rows):
+        if len(fields) != n_cols:
+            raise ValueError(
+                f"path: {str(path)!r} line {no}: expected {n_cols} columns like line {first_no}, "
+                f"got {len(fields)}"
+            )
+        for j, c in in_file_order:
+            v = _number(fields[c])
+            if v is None:
+                raise ValueError(
+                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
+                )
+            if not math.isfinite(v) or abs(v) > _F32_MAX:
+                raise ValueError(
+                    f"path: {str(path)!r} line {no}, column {c + 1}: "
+                    f"expected a finite float32 number, got {fields[c]!r}"
+                )
+            x[r, j] = v
+        if label_col is not None:
+            if not fields[label_col]:
+                raise ValueError(f"path: {str(path)!r} line {no}, column {label_col + 1}: the label is empty")
+            labels.append(fields[label_col])
+    return x, labels
+
+
 def read_table(
     path: str | os.PathLike, *, labelled: bool = True
 ) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
@@ -112,26 +194,7 @@ def read_table(
         non-finite value, an empty label, no data rows).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValueError(f"path: file {str(path)!r} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"path: {str(path)!r} is not a UTF-8 text file ({e.reason} at byte {e.start})"
-        ) from None
-    lines = [
-        (i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")
-    ]
-    if not lines:
-        raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
-    delim = _sniff_delimiter(lines[0][1])
-    rows = [
-        (no, [f.strip() for f in fields])
-        for (no, _), fields in zip(
-            lines, csv.reader([text for _, text in lines], delimiter=delim), strict=True
-        )
-    ]
+    rows = _rows(path)
     names: tuple[str, ...] | None = None
     first_no, first = rows[0]
     feature_part = first[:-1] if labelled else first
@@ -147,29 +210,9 @@ def read_table(
             f"got {expected}"
         )
     n_feat_cols = expected - 1 if labelled else expected
-    x = np.empty((len(rows), n_feat_cols), np.float32)
-    labels: list[str] = []
-    for r, (no, fields) in enumerate(rows):
-        if len(fields) != expected:
-            raise ValueError(
-                f"path: {str(path)!r} line {no}: expected {expected} columns like line {first_no}, "
-                f"got {len(fields)}"
-            )
-        for c in range(n_feat_cols):
-            v = _number(fields[c])
-            if v is None:
-                raise ValueError(
-                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
-                )
-            if not math.isfinite(v) or abs(v) > _F32_MAX:
-                raise ValueError(
-                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a finite float32 number, got {fields[c]!r}"
-                )
-            x[r, c] = v
-        if labelled:
-            if not fields[-1]:
-                raise ValueError(f"path: {str(path)!r} line {no}, column {expected}: the label is empty")
-            labels.append(fields[-1])
+    x, labels = _parse_rows(
+        path, rows, first_no, expected, tuple(range(n_feat_cols)), expected - 1 if labelled else None
+    )
     if names is None:
         names = tuple(f"x{c + 1}" for c in range(n_feat_cols))
     return x, labels, names
@@ -242,47 +285,156 @@ def _load_npz(path: Path) -> Dataset:
     return Dataset(x.astype(np.float32), y_idx, classes, names)
 
 
-def load_features(path: str | os.PathLike, d: int) -> tuple[np.ndarray, list[str] | None]:
-    """Read points to predict: a file with ``d`` feature columns, or ``d`` features and a label column.
+class Features(NamedTuple):
+    """Points to predict, read from a file, and where each of the model's features was found in it.
+
+    Attributes:
+      x: (n, d) float32, the features in the model's order.
+      labels: the raw label fields (n strings), or None when the file has no label column.
+      columns: the file's column names in the file's order: its header row's, or for a file without one
+        the model's feature names by position (then ``"label"``).
+      feature_columns: d positions in ``columns``: the model's feature j is the file's column
+        ``feature_columns[j]``.
+      label_column: the position of the label column in ``columns``, or None.
+    """
+
+    x: np.ndarray
+    labels: list[str] | None
+    columns: tuple[str, ...]
+    feature_columns: tuple[int, ...]
+    label_column: int | None
+
+
+def _auto_names(d: int) -> tuple[str, ...]:
+    return tuple(f"x{c + 1}" for c in range(d))
+
+
+def read_features(path: str | os.PathLike, d: int, names: Sequence[str] | None = None) -> Features:
+    """Read points to predict and match their columns to the model's ``d`` features.
+
+    A CSV with a header row (its first row has a field that is not a number, the last field aside when the
+    row has more than ``d`` fields) is matched by name: every one of ``names`` must head one column, in any
+    order, and at most one other column may be present, which is the label column (wherever it stands). A
+    CSV without a header row is read by position: ``d`` feature columns, optionally followed by a label. An
+    ``.npz`` holds ``x`` (n, d) in the model's order and optionally ``y`` (n,).
+
+    Args:
+      path: the ``.csv`` or ``.npz`` file.
+      d: the number of features the model takes.
+      names: the model's d feature names (``Model.feature_names``; ``x1 .. xd`` when it was trained on a
+        file without a header row or an ``.npz``). None reads a CSV by position even when it has a header.
 
     Returns:
-      ``(x (n, d) float32, labels or None)``; labels are the raw label fields when the file has them.
+      ``Features(x (n, d) float32 in the model's order, labels or None, columns, feature_columns,
+      label_column)``.
+
+    Raises:
+      ValueError: naming the file and the problem: a header that lacks some of ``names``, repeats a name,
+        or has more than one column that is not a feature; a model without feature names given a header;
+        a file without a header that has neither d nor d + 1 columns; and every malformed row ``load``
+        refuses.
     """
     d = checks.check_positive_int(d, "d")
+    if names is not None:
+        names = tuple(str(n) for n in names)
+        if len(names) != d:
+            raise ValueError(f"names: expected {d} feature names (one per feature), got {len(names)}")
     path = Path(path)
+    model_names = names if names is not None else _auto_names(d)
     if path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                x = f["x"] if "x" in f.files else None
-                labels = [str(v) for v in f["y"].tolist()] if "y" in f.files else None
-        except FileNotFoundError:
-            raise ValueError(f"path: file {str(path)!r} does not exist") from None
-        if x is None:
-            raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
-        if x.ndim != 2 or x.shape[1] != d:
-            raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
-        return x.astype(np.float32), labels
-    n_cols = _n_columns(path)
-    if n_cols not in (d, d + 1):
+        x, labels = _npz_features(path, d)
+        label_col = None if labels is None else d
+        return Features(
+            x, labels, (*model_names, *(["label"] if labels is not None else [])), tuple(range(d)), label_col
+        )
+    rows = _rows(path)
+    first_no, first = rows[0]
+    n_cols = len(first)
+    has_header = any(_number(f) is None for f in (first[:-1] if n_cols > d else first))
+    if has_header and names is not None:
+        feature_cols, label_col = _match_header(path, first, names)
+    elif n_cols in (d, d + 1):
+        feature_cols, label_col = tuple(range(d)), (d if n_cols == d + 1 else None)
+    else:
         raise ValueError(
             f"path: {str(path)!r}: expected {d} feature columns (optionally followed by a label), "
             f"got {n_cols} columns"
         )
-    x, labels, _ = read_table(path, labelled=n_cols == d + 1)
-    return x, (labels if n_cols == d + 1 else None)
+    if has_header:
+        columns = tuple(first)
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"path: {str(path)!r} has a header row (line {first_no}) but no data rows")
+    else:
+        columns = (*model_names, *(["label"] if label_col is not None else []))
+    x, labels = _parse_rows(path, rows, first_no, n_cols, feature_cols, label_col)
+    return Features(x, labels if label_col is not None else None, columns, feature_cols, label_col)
 
 
-def _n_columns(path: Path) -> int:
+def _match_header(
+    path: Path, header: list[str], names: tuple[str, ...]
+) -> tuple[tuple[int, ...], int | None]:
+    """The header position of each of ``names`` and of the one other (label) column, or refuse."""
+    seen: dict[str, int] = {}
+    for c, name in enumerate(header):
+        if name in seen:
+            raise ValueError(
+                f"path: {str(path)!r}: the header row names column {name!r} twice (columns {seen[name] + 1} "
+                f"and {c + 1}); expected unique names to match the model's features {list(names)}"
+            )
+        seen[name] = c
+    missing = [n for n in names if n not in seen]
+    if missing and names == _auto_names(len(names)):
+        raise ValueError(
+            f"path: {str(path)!r} has a header row {header}, but the model was trained without feature "
+            f"names (on a file without a header row, or an .npz: {', '.join(names)}), so its columns cannot "
+            "be matched by name; give the file without a header row, the features in the training order "
+            "(then optionally the label)"
+        )
+    if missing:
+        raise ValueError(
+            f"path: {str(path)!r}: expected the model's feature columns {list(names)} in the header row, "
+            f"missing {missing}; the header has {header}"
+        )
+    others = [c for c, name in enumerate(header) if name not in names]
+    if len(others) > 1:
+        raise ValueError(
+            f"path: {str(path)!r}: expected the model's feature columns {list(names)} and at most one label "
+            f"column, got {len(others)} other columns {[header[c] for c in others]}"
+        )
+    return tuple(seen[n] for n in names), (others[0] if others else None)
+
+
+def load_features(
+    path: str | os.PathLike, d: int, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str] | None]:
+    """Read points to predict: ``read_features`` without the column layout.
+
+    Args:
+      path: a ``.csv`` or ``.npz`` file.
+      d: the number of features the model takes.
+      names: the model's feature names, to match a header row by name; None reads by position.
+
+    Returns:
+      ``(x (n, d) float32 in the model's order, labels or None)``; labels are the raw label fields when
+      the file has them.
+    """
+    f = read_features(path, d, names)
+    return f.x, f.labels
+
+
+def _npz_features(path: Path, d: int) -> tuple[np.ndarray, list[str] | None]:
     try:
-        with path.open(encoding="utf-8-sig") as f:
-            for line in f:
-                if line.strip() and not line.startswith("#"):
-                    return len(next(csv.reader([line], delimiter=_sniff_delimiter(line))))
+        with np.load(path, allow_pickle=False) as f:
+            x = f["x"] if "x" in f.files else None
+            labels = [str(v) for v in f["y"].tolist()] if "y" in f.files else None
     except FileNotFoundError:
         raise ValueError(f"path: file {str(path)!r} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"path: {str(path)!r} is not a UTF-8 text file ({e.reason})") from None
-    raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
+    if x is None:
+        raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
+    return x.astype(np.float32), labels
 
 
 def standardizer(x_train) -> Standardizer:

@@ -96,7 +96,8 @@ def test_predict_with_labels_reports_accuracy_and_writes_probabilities(run_dir, 
         ),
         (
             ["predict", "{run}", "--data", "{tmp}/three.csv"],
-            r"--data: '.*three\.csv': expected 2 feature columns \(optionally followed by a label\), got 4 columns",
+            r"--data: '.*three\.csv': expected 2 feature columns \(optionally followed by a label\), "
+            r"got 4 columns",
         ),
         (
             ["predict", "{run}", "--data", "{tmp}/bad.csv"],
@@ -135,6 +136,107 @@ def test_predict_accuracy_with_numeric_labels(tmp_path, capsys):
     )
     assert main(["predict", str(tmp_path), "--data", str(tmp_path / "new.csv")]) == 0
     assert "accuracy against the file's labels 1.000 (5/5)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["len", "wid", "species"],  # the training order
+        ["wid", "len", "species"],  # features swapped
+        ["wid", "species", "len"],  # the label in the middle
+        ["species", "len", "wid"],  # the label first
+    ],
+)
+def test_predict_matches_columns_by_header_name(run_dir, tmp_path, capsys, order):
+    out, params, st = run_dir
+    x = np.random.default_rng(5).normal([5.0, -1.0], [2.0, 0.3], size=(8, 2)).astype(np.float32)
+    truth = reference_labels(params, st, x)
+    truth[0] = next(c for c in ("ant", "bee", "cat") if c != truth[0])  # one wrong on purpose
+    cells = {"len": [str(v) for v in x[:, 0]], "wid": [str(v) for v in x[:, 1]], "species": truth}
+    rows = [",".join(order)] + [",".join(cells[k][i] for k in order) for i in range(len(x))]
+    (tmp_path / "new.csv").write_text("\n".join(rows) + "\n")
+    assert main(["predict", str(out), "--data", str(tmp_path / "new.csv"), "--probabilities"]) == 0
+    captured = capsys.readouterr()
+    assert "accuracy against the file's labels 0.875 (7/8)" in captured.err
+    table = list(csv.reader(io.StringIO(captured.out)))
+    assert table[0] == [*order, "prediction", "p_ant", "p_bee", "p_cat"]  # the file's names, in its order
+    got = {k: [r[c] for r in table[1:]] for c, k in enumerate(table[0])}
+    assert got["prediction"] == reference_labels(params, st, x)
+    assert got["species"] == truth
+    for j, k in enumerate(["len", "wid"]):  # each column keeps its own values under its own name
+        np.testing.assert_allclose(np.array(got[k], float), x[:, j], rtol=1e-6)
+    probs = np.array([got[f"p_{c}"] for c in ("ant", "bee", "cat")], float).T
+    assert [("ant", "bee", "cat")[i] for i in probs.argmax(1)] == got["prediction"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "len,width,species\n1,2,ant\n",
+            r"--data: '.*new\.csv': expected the model's feature columns \['len', 'wid'\] in the header row, "
+            r"missing \['wid'\]; the header has \['len', 'width', 'species'\]$",
+        ),
+        (
+            "wid,len,wid\n1,2,3\n",
+            r"--data: '.*new\.csv': the header row names column 'wid' twice \(columns 1 and 3\)",
+        ),
+        (
+            "wid,species,len,notes\n1,ant,2,x\n",
+            r"--data: '.*new\.csv': expected the model's feature columns \['len', 'wid'\] and at most one "
+            r"label column, got 2 other columns \['species', 'notes'\]$",
+        ),
+    ],
+)
+def test_predict_refuses_a_header_that_does_not_match(run_dir, tmp_path, capsys, text, message):
+    out, _, _ = run_dir
+    (tmp_path / "new.csv").write_text(text)
+    assert main(["predict", str(out), "--data", str(tmp_path / "new.csv")]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and re.match(rf"funcmlp: error: {message}", err[0]), err
+    assert captured.out == ""
+
+
+def test_predict_with_a_model_without_feature_names(tmp_path, capsys):
+    """Trained without a header (names x1, x2): a header that names other columns is refused, one that
+    names x1, x2 is matched by name, a file without a header is read by position."""
+    params = funcmlp.init_params(jax.random.key(6), (2, 4, 2))
+    runs.save_model(tmp_path, params, classes=(0, 1))
+    x = np.random.default_rng(7).normal(size=(20, 2)).astype(np.float32)
+
+    def reference(x):
+        hidden = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0)
+        return (hidden @ np.asarray(params[1]["w"]) + np.asarray(params[1]["b"])).argmax(1).tolist()
+
+    predicted = reference(x)
+    assert predicted != reference(x[:, ::-1])  # the test can tell the two orders apart
+    data = tmp_path / "new.csv"
+
+    data.write_text("a,b\n" + "".join(f"{u},{v}\n" for u, v in x))
+    assert main(["predict", str(tmp_path), "--data", str(data)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert re.match(
+        r"funcmlp: error: --data: '.*new\.csv' has a header row \['a', 'b'\], but the model was trained "
+        r"without feature names .*; give the file without a header row",
+        err[0],
+    ), err
+
+    data.write_text("x2,x1\n" + "".join(f"{v},{u}\n" for u, v in x))
+    assert main(["predict", str(tmp_path), "--data", str(data)]) == 0
+    table = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert table[0] == ["x2", "x1", "prediction"]
+    assert [int(r[2]) for r in table[1:]] == predicted
+    np.testing.assert_allclose(np.array([r[:2] for r in table[1:]], float), x[:, ::-1], rtol=1e-6)
+
+    data.write_text("".join(f"{u},{v},{c}\n" for (u, v), c in zip(x, predicted, strict=True)))
+    assert main(["predict", str(tmp_path), "--data", str(data)]) == 0
+    captured = capsys.readouterr()
+    table = list(csv.reader(io.StringIO(captured.out)))
+    assert table[0] == ["x1", "x2", "label", "prediction"]
+    assert [int(r[3]) for r in table[1:]] == predicted
+    assert "accuracy against the file's labels 1.000 (20/20)" in captured.err
 
 
 # -- `funcmlp train` / `funcmlp sweep` with a data file, a run name and progress --------------------------

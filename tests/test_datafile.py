@@ -193,3 +193,110 @@ def test_docs_show_the_real_messages(tmp_path, monkeypatch, text, message):
     with pytest.raises(ValueError) as e:
         datafile.load("flowers.csv")
     assert str(e.value) == message
+
+
+# -- points to predict: columns matched to the model's features by header name -----------------------------
+
+
+def test_read_features_reorders_header_columns_into_the_model_order(tmp_path):
+    x = np.random.default_rng(5).normal(size=(4, 3)).round(3)
+    labels = ["dog", "cat", "dog", "eel"]
+    file_order = ["c", "species", "a", "b"]  # the model's order is a, b, c; the label stands second
+    lines = [",".join(file_order)]
+    lines += [f"{c},{lab},{a},{b}" for (a, b, c), lab in zip(x, labels, strict=True)]
+    f = datafile.read_features(write(tmp_path, "\n".join(lines) + "\n"), 3, ("a", "b", "c"))
+    np.testing.assert_array_equal(f.x, x.astype(np.float32))
+    assert f.labels == labels
+    assert f.columns == tuple(file_order)
+    assert f.feature_columns == (2, 3, 0) and f.label_column == 1
+    assert [f.columns[c] for c in f.feature_columns] == ["a", "b", "c"]
+    x2, labels2 = datafile.load_features(tmp_path / "data.csv", 3, ["a", "b", "c"])
+    np.testing.assert_array_equal(x2, f.x)
+    assert labels2 == labels
+
+
+def test_read_features_without_a_label_column_and_with_a_header_in_the_model_order(tmp_path):
+    f = datafile.read_features(write(tmp_path, "b,a\n1,2\n3,4\n"), 2, ("a", "b"))
+    np.testing.assert_array_equal(f.x, [[2, 1], [4, 3]])
+    assert f.labels is None and f.label_column is None and f.columns == ("b", "a")
+    same = datafile.read_features(write(tmp_path, "a,b\n2,1\n4,3\n", "same.csv"), 2, ("a", "b"))
+    np.testing.assert_array_equal(same.x, f.x)
+
+
+def test_read_features_without_a_header_goes_by_position_under_the_model_names(tmp_path):
+    f = datafile.read_features(write(tmp_path, "1,2,dog\n3,4,cat\n"), 2, ("len", "wid"))
+    np.testing.assert_array_equal(f.x, [[1, 2], [3, 4]])
+    assert f.labels == ["dog", "cat"]
+    assert f.columns == ("len", "wid", "label") and f.feature_columns == (0, 1) and f.label_column == 2
+    f = datafile.read_features(write(tmp_path, "1,2\n3,4\n", "b.csv"), 2)
+    assert f.columns == ("x1", "x2") and f.labels is None
+
+
+def test_read_features_from_an_npz_takes_the_model_names(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.ones((3, 2)), y=np.array([0, 1, 0]))
+    f = datafile.read_features(tmp_path / "d.npz", 2, ("len", "wid"))
+    assert f.columns == ("len", "wid", "label") and f.labels == ["0", "1", "0"] and f.label_column == 2
+
+
+def test_read_features_names_the_file_column_of_a_bad_row(tmp_path):
+    path = write(tmp_path, "b,species,a\n1,dog,2\n3,,4\n")
+    with pytest.raises(ValueError, match=r"line 3, column 2: the label is empty"):
+        datafile.read_features(path, 2, ("a", "b"))
+    path = write(tmp_path, "b,species,a\n1,dog,2\n3,cat,n/a\n")
+    with pytest.raises(ValueError, match=r"line 3, column 3: expected a number, got 'n/a'"):
+        datafile.read_features(path, 2, ("a", "b"))
+
+
+def test_read_features_wants_one_name_per_feature(tmp_path):
+    with pytest.raises(ValueError) as e:
+        datafile.read_features(write(tmp_path, "a,b\n1,2\n"), 2, ("a", "b", "c"))
+    assert str(e.value) == "names: expected 2 feature names (one per feature), got 3"
+    assert f"`{e.value}`" in (Path(__file__).parents[1] / "docs" / "errors.md").read_text()
+
+
+MODEL = ("petal_length", "petal_width")
+AUTO = ("x1", "x2")
+DOCUMENTED_PREDICT = [  # (file content, the model's feature names, the message docs/errors.md shows for it)
+    (
+        "petal_length,width,species\n1,2,setosa\n",
+        MODEL,
+        "path: 'new.csv': expected the model's feature columns ['petal_length', 'petal_width'] in the header "
+        "row, missing ['petal_width']; the header has ['petal_length', 'width', 'species']",
+    ),
+    (
+        "petal_length,petal_width,petal_length\n1,2,3\n",
+        MODEL,
+        "path: 'new.csv': the header row names column 'petal_length' twice (columns 1 and 3); expected "
+        "unique names to match the model's features ['petal_length', 'petal_width']",
+    ),
+    (
+        "petal_width,species,petal_length,notes\n1,setosa,2,ok\n",
+        MODEL,
+        "path: 'new.csv': expected the model's feature columns ['petal_length', 'petal_width'] and at most "
+        "one label column, got 2 other columns ['species', 'notes']",
+    ),
+    (
+        "length,width\n1,2\n",
+        AUTO,
+        "path: 'new.csv' has a header row ['length', 'width'], but the model was trained without feature "
+        "names (on a file without a header row, or an .npz: x1, x2), so its columns cannot be matched by "
+        "name; give the file without a header row, the features in the training order (then optionally "
+        "the label)",
+    ),
+    (
+        "1,2,3,4\n",
+        MODEL,
+        "path: 'new.csv': expected 2 feature columns (optionally followed by a label), got 4 columns",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "names", "message"), DOCUMENTED_PREDICT)
+def test_read_features_refuses_columns_it_cannot_match(tmp_path, monkeypatch, text, names, message):
+    doc = (Path(__file__).parents[1] / "docs" / "errors.md").read_text()
+    assert f"`{message}`" in doc
+    monkeypatch.chdir(tmp_path)
+    Path("new.csv").write_text(text)
+    with pytest.raises(ValueError) as e:
+        datafile.read_features("new.csv", 2, names)
+    assert str(e.value) == message

@@ -369,7 +369,8 @@ COMMANDS = {"train": (TrainConfig, run_train), "sweep": (SweepConfig, run_sweep)
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
-    """Time funcmlp against a numpy loop, scikit-learn and plain JAX (docs/performance.md)."""
+    """Time funcmlp against a numpy loop, scikit-learn and plain JAX (docs/performance.md); with --matrix,
+    against plain JAX (and PyTorch) on networks from 2-4-3 to 784-512-512-10 (funcmlp.matrix)."""
 
     out: Path = Path("benchmark.json")
     """Where to write the JSON result."""
@@ -379,6 +380,10 @@ class BenchmarkConfig:
     """Tiny sizes: checks that every row runs (the numbers mean little)."""
     memory: bool = True
     """Measure the peak memory of a 1024-model, 10,000-step sweep (a separate process)."""
+    matrix: bool = False
+    """Run the benchmark matrix instead: per cell, funcmlp's and plain JAX's time per step and their ratio."""
+    cells: tuple[str, ...] = ()
+    """With --matrix, only these cells (names as in its table, e.g. '2-4-3 train'); default all."""
 
 
 def run_benchmark(cfg: BenchmarkConfig) -> int:
@@ -387,12 +392,25 @@ def run_benchmark(cfg: BenchmarkConfig) -> int:
     from funcmlp import bench, checks
 
     checks.check_positive_int(cfg.repeats, "repeats")
+    if cfg.cells and not cfg.matrix:
+        raise ValueError("--cells: expected only with --matrix")
     bench.use_cpu_devices()
-    result = bench.run_benchmark(quick=cfg.quick, repeats=cfg.repeats, memory=cfg.memory)
+    if cfg.matrix:
+        from funcmlp import matrix
+
+        known = [c.name for c in matrix.CELLS]
+        for name in cfg.cells:
+            if name not in known:
+                raise ValueError(f"--cells: expected names from {known}, got {name!r}")
+        result = matrix.run_matrix(quick=cfg.quick, repeats=cfg.repeats, names=cfg.cells or None)
+        tables, save = matrix.tables, matrix.save
+    else:
+        result = bench.run_benchmark(quick=cfg.quick, repeats=cfg.repeats, memory=cfg.memory)
+        tables, save = bench.tables, bench.save
     console = Console(width=120)
-    for table in bench.tables(result):
+    for table in tables(result):
         console.print(table)
-    bench.save(result, cfg.out)
+    save(result, cfg.out)
     console.print(f"total {result['total_s']:.0f} s; JSON: {cfg.out}")
     return 0
 

@@ -2,13 +2,16 @@
 
 Model (i, j) of a group starts from theta_0 = init_params(split(key, n_seeds)[j], sizes) and takes ``steps``
 steps of  (u_t, s_{t+1}) = optimizer(alpha_i).update(dJ/dtheta (theta_t), s_t, theta_t),
-theta_{t+1} = theta_t + u_t  (for ``optax.sgd``: w_new = w_old - alpha_i dJ/dw), exactly the step of
-``funcmlp.train`` (``training._step``), vmapped over the (learning rate, seed) grid. Learning rates are traced data, so one compiled program serves any list of them;
-widths and activations change shapes and functions, so each (sizes, activation) pair is its own compiled
-group. A model whose loss turns non-finite stops there (as in ``train``); the others go on.
+theta_{t+1} = theta_t + u_t  (for ``optax.sgd``: w_new = w_old - alpha_i dJ/dw): the engine's step
+(``funcmlp.engine``), the one ``funcmlp.train`` runs, over a model axis. Learning rates are traced data (the
+optimizer's hyperparameters in each model's state), so one compiled program serves any list of them; widths
+and activations change shapes and functions, so each (sizes, activation) pair is its own compiled group. A
+model whose loss turns non-finite stops there (as in ``train``); the others go on.
 
 The grid is sharded over every device (``funcmlp.sharding``): each device trains its block of models and
-keeps its block of the results. The result types, tables and summaries are in ``funcmlp.sweep_results``.
+keeps its block of the results; ``funcmlp.plan`` chooses how each device's models are vmapped (in
+cache-sized groups on a CPU, all at once on an accelerator). The result types, tables and summaries are in
+``funcmlp.sweep_results``.
 """
 
 from __future__ import annotations

@@ -55,8 +55,12 @@ def test_train_keeps_the_seed_with_the_best_validation_accuracy(tmp_path):
     assert np.argmax(val) != np.argmax(test) and np.argmax(val) != 0  # the case is telling
     assert metrics["seeds"] == 8
     # The saved network is the sweep's selected model, bit for bit, and metrics.json scores it.
+    from funcmlp.cli import TrainConfig, draw_samples
+
+    keys, samples = draw_samples(TrainConfig(seeds=8, steps=300), 0)  # the command's own data, bit for bit
+    (x, y), (xv, yv), (xt, yt) = samples.train, samples.val, samples.test
     sweep = funcmlp.sweep(
-        k_init,
+        keys["init"],
         x,
         y,
         sizes=(2, 4, 3),

@@ -109,11 +109,13 @@ class TrainState(NamedTuple):
 
 
 def epoch_perm(key, t, n: int, batch_size: int | None) -> jax.Array:
-    """The permutation of epoch t // ceil(n / batch_size), drawn from fold_in(key, epoch) (empty: full batch)."""
+    """The sample order of epoch t // ceil(n / batch_size): a permutation drawn from fold_in(key, epoch),
+    its first samples repeated to fill the last batch (they get weight 0); empty for full batch."""
     if batch_size is None:
         return jnp.zeros((0,), jnp.int32)
-    epoch = t // -(-n // batch_size)
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
+    n_batches = -(-n // batch_size)
+    perm = jax.random.permutation(jax.random.fold_in(key, t // n_batches), n).astype(jnp.int32)
+    return jnp.concatenate([perm, perm[: n_batches * batch_size - n]])
 
 
 def init_state(params, spec: Spec, key, start, n: int, hyperparams=None, opt_state=None) -> TrainState:
@@ -139,9 +141,10 @@ def minibatch(perm, t, data: Data, batch_size: int | None):
         lambda: epoch_perm(data.key, t, n, batch_size),
         lambda: perm,
     )
-    padded = jnp.concatenate([perm, perm[: n_batches * batch_size - n]])
     start = (t % n_batches) * batch_size
-    idx = jax.lax.dynamic_slice_in_dim(padded, start, batch_size)
+    idx = jax.lax.dynamic_slice_in_dim(perm, start, batch_size)
+    if n % batch_size == 0:
+        return perm, data.x[idx], data.y[idx], None
     real = (start + jnp.arange(batch_size)) < n
     return perm, data.x[idx], data.y[idx], real.astype(data.x.dtype)
 

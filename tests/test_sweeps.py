@@ -218,7 +218,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="l2: expected a finite non-negative number, got -1.0"):
         call(l2=-1.0)
     with pytest.raises(
-        ValueError, match=r"activation: expected a name or a non-empty list of names, got \[\]"
+        ValueError, match=r"activation: expected a name, a function or a non-empty list of them, got \[\]"
     ):
         call(activation=[])
     with pytest.raises(ValueError, match="devices: expected at least one device, got none"):

@@ -1,3 +1,5 @@
+from functools import partial
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -79,11 +81,12 @@ def test_mini_batches_cover_every_sample_once_per_epoch(batch_size):
     key = jax.random.key(5)
     n_batches = -(-n // batch_size)
     data = engine.Data(x, y, key, None, jnp.int32(10**6))
+    take = jax.jit(partial(engine.minibatch, batch_size=batch_size))  # one compile; t is traced
     perm = engine.epoch_perm(key, 0, n, batch_size)
     for epoch in range(2):
         seen = []
         for t in range(epoch * n_batches, (epoch + 1) * n_batches):
-            perm, xb, yb, w = engine.minibatch(perm, t, data, batch_size)
+            perm, xb, yb, w = take(perm, t, data)
             np.testing.assert_array_equal(xb[:, 0], yb)
             real = np.ones(batch_size, bool) if w is None else np.asarray(w) > 0  # None: no padding
             seen.extend(np.asarray(yb)[real].tolist())

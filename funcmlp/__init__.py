@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from funcmlp import activations, checks, data, datafile, diagnostics, heads, perceptron, progress, runs
+from funcmlp import activations, checks, data, datafile, diagnostics, heads, perceptron, runs
 from funcmlp.chain_rule import backprop
 from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.linear import collapse_linear
@@ -10,6 +10,17 @@ from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss
 from funcmlp.sweep_results import SweepResult
 from funcmlp.sweeps import sweep
 from funcmlp.training import TrainResult, train
+
+
+
+def __getattr__(name: str):
+    # The progress bar loads rich: only when it is used (import funcmlp loads no UI or plotting library).
+    if name == "progress":
+        import importlib
+
+        return importlib.import_module("funcmlp.progress")
+    raise AttributeError(f"module 'funcmlp' has no attribute {name!r}")
+
 
 try:
     __version__ = version("funcmlp")

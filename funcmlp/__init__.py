@@ -12,7 +12,6 @@ from funcmlp.sweeps import sweep
 from funcmlp.training import TrainResult, train
 
 
-
 def __getattr__(name: str):
     # The progress bar loads rich: only when it is used (import funcmlp loads no UI or plotting library).
     if name == "progress":

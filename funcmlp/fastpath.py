@@ -74,7 +74,9 @@ def _value_and_cotangents(act: Activation, head: Head, sums: str, params, x, t, 
             a_in.append(act.fn(z))
     tt = t.T
     per_sample, dz, dt = head.rule(zs[-1], tt)
-    if weights is None:  # the mean as mlp.mean_loss takes it (sum, then divide by n): J overflows where it does
+    if (
+        weights is None
+    ):  # the mean as mlp.mean_loss takes it (sum, then divide by n): J overflows where it does
         value, c = jnp.mean(per_sample), None
         delta = dz / n
     else:

@@ -194,7 +194,9 @@ def test_the_plan_is_chosen_per_backend_and_size():
     assert plan.choose("cpu", small, models=1024) == plan.Plan(True, "reduce", plan.CPU_GROUP)
     assert plan.choose("gpu", small, models=16384) == plan.Plan(True, "reduce", None)
     assert not plan.choose("cpu", wide).registered and not plan.choose("gpu", wide, batch_size=128).registered
-    assert not plan.choose("cpu", (2, 64, 64, 3)).registered and not plan.choose("cpu", (20, 32, 2)).registered
+    assert (
+        not plan.choose("cpu", (2, 64, 64, 3)).registered and not plan.choose("cpu", (20, 32, 2)).registered
+    )
     assert plan.choose("cpu", small, batch_size=32).registered
     assert not plan.choose("tpu", small, available=False).registered
     assert training.make_objective(jax.nn.gelu, "softmax", small, backend="cpu").plan.registered is False

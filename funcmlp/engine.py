@@ -164,11 +164,12 @@ def _like(new, old):
 
 
 def step(state: TrainState, t, *, spec: Spec, data: Data, careful: bool = True):
-    """One gradient step at global step t; a no-op past ``data.end`` (and, if careful, once diverged).
+    """One gradient step at global step t; careful steps are no-ops past ``data.end`` and once diverged.
 
-    ``careful=False`` skips the divergence rule: theta_{t+1} = theta_t + u_t + 0 g_t, where the extra term is
-    0 for a finite gradient and NaN otherwise, so a run of such steps equals careful steps exactly when its
-    losses and final parameters are finite. Pure in every argument: vmap it over models.
+    ``careful=False`` skips the divergence rule and the end: theta_{t+1} = theta_t + u_t + 0 g_t, where the
+    extra term is 0 for a finite gradient and NaN otherwise, so a run of such steps before ``data.end`` equals
+    careful steps exactly when its losses and final parameters are finite. Pure in every argument: vmap it
+    over models.
 
     Returns:
       ``(state, J_t)``; J_t is NaN after a divergence (careful steps).
@@ -186,17 +187,9 @@ def step(state: TrainState, t, *, spec: Spec, data: Data, careful: bool = True):
     new_params = _like(optax.apply_updates(state.params, updates), state.params)
     opt_state = _like(opt_state, state.opt_state)
     live = t < data.end
-    if not careful:
-        params = jax.tree.map(
-            lambda new, p, g: jnp.where(live, new + 0 * g, p), new_params, state.params, grads
-        )
-        new_state = state._replace(
-            params=params,
-            prev_params=_select(live, state.params, state.prev_params),
-            opt_state=_select(live, opt_state, state.opt_state),
-            perm=perm,
-        )
-        return new_state, value
+    if not careful:  # only for chunks that lie wholly before data.end (_chunk): no selects in the hot loop
+        params = jax.tree.map(lambda new, g: new + 0 * g, new_params, grads)
+        return state._replace(params=params, prev_params=state.params, opt_state=opt_state, perm=perm), value
     running = (state.diverged_at < 0) & live
     finite = jnp.isfinite(value) & all_finite(grads)
     ok, halt = running & finite, running & ~finite
@@ -239,13 +232,20 @@ def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool):
     def steps(s, careful):
         return jax.lax.scan(partial(step, spec=spec, data=data, careful=careful), s, ts)
 
-    if not models:
-        fast, values = steps(state, False)
-        ok = _clean(state, fast, values, ts, data.end)
-        return jax.lax.cond(ok, lambda: (fast, values), lambda: steps(state, True))
-    fast, values = in_groups(jax.vmap(lambda s: steps(s, False)), state, spec.objective.plan.group)
-    ok = jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
-    return jax.lax.cond(ok, lambda: (fast, values), lambda: jax.vmap(lambda s: steps(s, True))(state))
+    def fast_then_check():
+        if not models:
+            fast, values = steps(state, False)
+            ok = _clean(state, fast, values, ts, data.end)
+            return jax.lax.cond(ok, lambda: (fast, values), lambda: steps(state, True))
+        fast, values = in_groups(jax.vmap(lambda s: steps(s, False)), state, spec.objective.plan.group)
+        ok = jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
+        return jax.lax.cond(ok, lambda: (fast, values), careful)
+
+    def careful():
+        return jax.vmap(lambda s: steps(s, True))(state) if models else steps(state, True)
+
+    # A chunk that reaches past the end (the last one, when the steps do not divide evenly) runs carefully.
+    return jax.lax.cond(ts[-1] < data.end, fast_then_check, careful)
 
 
 def run(state: TrainState, data: Data, start, *, spec: Spec, length: int, models: bool = False, chunk=CHUNK):
@@ -254,8 +254,8 @@ def run(state: TrainState, data: Data, start, *, spec: Spec, length: int, models
     Pure and not jitted: ``train`` jits it, ``sweep`` runs it per device. With ``models`` the state has a
     leading model axis (the data is shared) and the losses come back as (models, length).
     """
-    k = min(chunk, length)
-    n_chunks = -(-length // k)
+    n_chunks = -(-length // chunk)
+    k = -(-length // n_chunks)  # chunks as even as possible: most step counts need no padded chunk
     data = data._replace(end=jnp.minimum(data.end, start + length))
     ts = start + jnp.arange(n_chunks * k, dtype=jnp.int32).reshape(n_chunks, k)
     state, values = jax.lax.scan(partial(_chunk, spec=spec, data=data, models=models), state, ts)

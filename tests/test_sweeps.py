@@ -227,9 +227,9 @@ def test_bad_arguments():
 
 def test_models_in_padded_groups_equal_their_single_training_runs(spiral64, monkeypatch):
     # 2 learning rates x 3 seeds in groups of 4: the second group is padded with 2 copies of the last model.
-    from funcmlp import sweeps
+    from funcmlp import plan
 
-    monkeypatch.setattr(sweeps, "GROUP", 4)
+    monkeypatch.setattr(plan, "CPU_GROUP", 4)
     jax.clear_caches()
     x, y = spiral64
     key, lrs = jax.random.key(4), [0.1, 0.7]

@@ -277,3 +277,18 @@ def test_a_user_activation_record_is_differentiated_by_autodiff_not_by_its_state
     result = funcmlp.train(params, x, y, optimizer=optax.sgd(0.5), steps=5, activation=wrong)
     want = funcmlp.train(params, x, y, optimizer=optax.sgd(0.5), steps=5, activation="tanh")
     chex.assert_trees_all_close(result.params, want.params, rtol=1e-6, atol=1e-12)
+
+
+def test_backprop_and_diagnostics_take_functions_too(spiral, x64):
+    # The chain rule by hand with da/dz by forward mode and delta by autodiff of the user's loss.
+    x, y = spiral
+    x = x.astype(jnp.float64)
+    params = funcmlp.init_params(jax.random.key(9), (2, 6, 3), dtype=jnp.float64)
+    by_hand = funcmlp.backprop(params, x, y, activation=jax.nn.gelu, head=my_loss)
+    auto = jax.grad(funcmlp.loss)(params, x, y, activation=jax.nn.gelu, head=my_loss)
+    chex.assert_trees_all_close(by_hand, auto, rtol=1e-6, atol=1e-12)
+    norms = funcmlp.diagnostics.layer_grad_norms(params, x, y, activation=jnp.sin)
+    want = [
+        np.linalg.norm(np.asarray(g["w"])) for g in jax.grad(funcmlp.loss)(params, x, y, activation=jnp.sin)
+    ]
+    np.testing.assert_allclose(norms, want, rtol=1e-6)

@@ -15,7 +15,9 @@ The objective (``Objective``) is ``funcmlp.mlp.mean_loss`` of any activation and
 says so (``funcmlp.plan``), the same loss with its registered derivative (``funcmlp.fastpath``).
 
 Divergence rule: if the loss or a gradient turns non-finite at step t, the model stops there: the parameters
-of step t - 1 (the last with a finite loss) are kept, later losses are NaN and ``diverged_at`` is t. Steps
+of step t - 1 (the last with a finite loss) are kept, later losses are NaN and ``diverged_at`` is t. If the
+loss and gradient at step t are finite but the update takes the parameters to inf or NaN, the parameters of
+step t are kept and ``diverged_at`` is t as well. Steps
 run in chunks of ``CHUNK``: first without the rule (``step(careful=False)``), then, only if a chunk's losses
 or parameters are not all finite, again from the chunk's start with the rule at every step. Both give the
 same numbers. ``run`` takes a state with a leading model axis (``models=True``) to train many models in
@@ -192,9 +194,11 @@ def step(state: TrainState, t, *, spec: Spec, data: Data, careful: bool = True):
         return state._replace(params=params, prev_params=state.params, opt_state=opt_state, perm=perm), value
     running = (state.diverged_at < 0) & live
     finite = jnp.isfinite(value) & all_finite(grads)
-    ok, halt = running & finite, running & ~finite
+    landed = all_finite(new_params)  # a finite loss and gradient can still step to inf (a huge rate)
+    ok, halt = running & finite & landed, running & ~(finite & landed)
+    kept = _select(finite, state.params, state.prev_params)  # the last parameters with a finite loss
     new_state = state._replace(
-        params=_select(ok, new_params, _select(halt, state.prev_params, state.params)),
+        params=_select(ok, new_params, _select(halt, kept, state.params)),
         prev_params=_select(ok, state.params, state.prev_params),
         opt_state=_select(ok, opt_state, state.opt_state),
         diverged_at=jnp.where(halt, t, state.diverged_at).astype(jnp.int32),

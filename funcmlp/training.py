@@ -32,6 +32,9 @@ import optax
 from funcmlp import activations, checks, engine, heads, plan
 from funcmlp.mlp import Params, validate
 
+# The engine counts steps in int32.
+STEP_LIMIT = 2**31 - 1
+
 
 class TrainResult(NamedTuple):
     """What ``train`` returns.
@@ -40,7 +43,7 @@ class TrainResult(NamedTuple):
       params: the trained parameters.
       losses: (steps,) loss J(theta_t) at each step, before its update; NaN after a divergence.
       opt_state: the optimizer state after the last step (pass it back to resume).
-      diverged_at: int32 scalar, the first step with a non-finite loss or gradient; -1 if none.
+      diverged_at: int32 scalar, the first step with a non-finite loss, gradient or update; -1 if none.
     """
 
     params: Params
@@ -185,6 +188,11 @@ def train(
     if key is not None:
         checks.check_key(key)
     start_step = checks.check_nonnegative_int(start_step, "start_step")
+    if start_step + steps > STEP_LIMIT:
+        raise ValueError(
+            f"start_step: expected start_step + steps <= {STEP_LIMIT} (the step counter is int32), "
+            f"got {start_step} + {steps}"
+        )
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
     checks.check_nonnegative_real(l2, "l2")
     checks.check_callback(callback)

@@ -292,3 +292,16 @@ def test_backprop_and_diagnostics_take_functions_too(spiral, x64):
         np.linalg.norm(np.asarray(g["w"])) for g in jax.grad(funcmlp.loss)(params, x, y, activation=jnp.sin)
     ]
     np.testing.assert_allclose(norms, want, rtol=1e-6)
+
+
+def test_an_update_to_inf_is_a_divergence_that_keeps_the_last_finite_parameters(spiral):
+    x, y = spiral
+    params = funcmlp.init_params(jax.random.key(10), (2, 4, 3))
+    hp = {"learning_rate": 1e30}
+    for steps in (1, 5):  # the loss at step 0 is finite; the update is not
+        result = funcmlp.train(params, x * 1e18, y, optimizer=optax.sgd, hyperparams=hp, steps=steps)
+        assert int(result.diverged_at) == 0
+        chex.assert_trees_all_equal(result.params, params)
+        assert np.isfinite(result.losses[0]) and np.all(np.isnan(result.losses[1:]))
+    with pytest.raises(ValueError, match=r"^start_step: expected start_step \+ steps <= 2147483647"):
+        funcmlp.train(params, x, y, optimizer=optax.sgd(0.1), steps=10, start_step=2**31 - 5)

@@ -459,8 +459,42 @@ def configure_jax() -> None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def unknown_words(args: list[str]) -> str | None:
+    """A "did you mean" message for an unknown command or option, or None when every word is known."""
+    import difflib
+
+    if not args or args[0] in ("-h", "--help"):
+        return None
+    command = args[0]
+    if command not in COMMANDS:
+        close = difflib.get_close_matches(command, list(COMMANDS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown command {command!r}; {hint}(commands: {', '.join(COMMANDS)})"
+    cls = COMMANDS[command][0]
+    flags = {"--help", "-h"}
+    for field in dataclasses.fields(cls):
+        flag = "--" + field.name.replace("_", "-")
+        flags.add(flag)
+        if field.type in (bool, "bool"):
+            flags.add("--no-" + flag[2:])
+    for word in args[1:]:
+        flag = word.split("=", 1)[0]
+        if flag.startswith("--") and flag not in flags:
+            prefixed = [f for f in sorted(flags) if f.startswith(flag)]
+            close = prefixed[:1] or difflib.get_close_matches(flag, sorted(flags), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return (
+                f"unknown option {flag} for 'funcmlp {command}'{hint} (funcmlp {command} --help lists them)"
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    unknown = unknown_words(args)
+    if unknown is not None:
+        print(f"funcmlp: error: {unknown}", file=sys.stderr)
+        return 2
     subcommands = {name: cls for name, (cls, _) in COMMANDS.items()}
     captured = io.StringIO()
     try:

@@ -137,3 +137,24 @@ def test_the_command_line_keeps_compiled_programs_in_its_cache_folder(tmp_path, 
     monkeypatch.setenv("FUNCMLP_NO_CACHE", "0")
     monkeypatch.setenv("FUNCMLP_CACHE_DIR", str(tmp_path / "elsewhere"))
     assert cli.cache_dir() == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["trian"], "unknown command 'trian'; did you mean 'train'? (commands: train, sweep, show, predict"),
+        (["train", "--stpes", "3"], "unknown option --stpes for 'funcmlp train'; did you mean --steps?"),
+        (
+            ["sweep", "--learning-rate=0.1"],
+            "unknown option --learning-rate for 'funcmlp sweep'; did you mean",
+        ),
+        (
+            ["predict", "run", "--prob"],
+            "unknown option --prob for 'funcmlp predict'; did you mean --probabilities?",
+        ),
+    ],
+)
+def test_unknown_words_get_a_suggestion_in_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"funcmlp: error: {message}")

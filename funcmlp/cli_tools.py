@@ -157,6 +157,8 @@ class RunOptions:
     """Run name: files go to runs/NAME (default runs/<date-time>; --out overrides)."""
     quiet: bool = False
     """No progress bar (nor progress lines when the output is not a terminal)."""
+    overwrite: bool = False
+    """Replace a run already in the run directory (--out or runs/NAME): its files are removed first."""
 
 
 class Samples(NamedTuple):
@@ -190,7 +192,7 @@ def open_run(cfg: RunOptions) -> Path:
     from funcmlp import runs
 
     with flags(name="--name", out="--out", root="--name"):
-        return runs.create(cfg.name, out=getattr(cfg, "out", None))
+        return runs.create(cfg.name, out=getattr(cfg, "out", None), overwrite=cfg.overwrite)
 
 
 def load_samples(cfg: RunOptions, key) -> Samples:

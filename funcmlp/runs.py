@@ -32,8 +32,15 @@ from funcmlp.mlp import Params
 CHECKPOINT = "params.safetensors"
 
 
+RUN_FILES = (".json", ".csv", ".png", ".safetensors")
+
+
 def create(
-    name: str | None = None, *, root: str | os.PathLike = "runs", out: str | os.PathLike | None = None
+    name: str | None = None,
+    *,
+    root: str | os.PathLike = "runs",
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Make a fresh, writable run directory and return it.
 
@@ -41,21 +48,28 @@ def create(
       name: the run's name: the directory is ``root/name``. It must not hold a run already.
         Without a name the directory is ``root/<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``, ... if taken).
       root: the folder holding runs.
-      out: an explicit directory instead (may exist; its files are replaced).
+      out: an explicit directory instead (it may exist, but not hold a run).
+      overwrite: replace a run already in the directory: its files (``RUN_FILES``) are removed first.
 
     Raises:
-      ValueError: the name is not a plain folder name, the run exists, or the directory is not writable.
+      ValueError: the name is not a plain folder name, the run exists (without ``overwrite``), or the
+        directory is not writable.
     """
     if out is not None:
         path = Path(out)
+        if (path / "config.json").exists() and not overwrite:
+            raise ValueError(
+                f"out: expected a directory without a run, but {str(path)!r} already holds one; "
+                "pass --overwrite to replace it, or choose another directory"
+            )
     elif name is not None:
         if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\", os.sep)):
             raise ValueError(f"name: expected a plain folder name without '/', got {name!r}")
         path = Path(root) / name
-        if (path / "config.json").exists():
+        if (path / "config.json").exists() and not overwrite:
             raise ValueError(
                 f"name: expected a new run name, but {str(path)!r} already holds a run; "
-                "choose another name or delete that folder"
+                "choose another name, pass --overwrite, or delete that folder"
             )
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -63,6 +77,10 @@ def create(
         while path.exists():
             path, i = Path(root) / f"{stamp}-{i}", i + 1
     try:
+        if overwrite and (path / "config.json").exists():  # the old run's files, not the user's others
+            for old in path.iterdir():
+                if old.is_file() and old.suffix in RUN_FILES:
+                    old.unlink()
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
         probe.write_text("")
@@ -125,9 +143,20 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not rows:
         return {}
     header, body = rows[0], rows[1:]
+    values: list[list[float]] = []
+    for line, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise ValueError(
+                f"path: {str(path)!r} line {line}: expected {len(header)} numbers, got {len(r)}"
+            )
+        try:
+            values.append([float(c) if c not in ("", "nan") else np.nan for c in r])
+        except ValueError:
+            raise ValueError(
+                f"path: {str(path)!r} line {line}: expected {len(header)} numbers, got {r}"
+            ) from None
     return {
-        name: np.asarray([float(r[i]) if r[i] not in ("", "nan") else np.nan for r in body], np.float64)
-        for i, name in enumerate(header)
+        name: np.asarray([v[i] for v in values], np.float64) for i, name in enumerate(header)
     }
 
 

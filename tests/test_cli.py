@@ -158,3 +158,21 @@ def test_unknown_words_get_a_suggestion_in_one_line(argv, message, capsys):
     assert main(argv) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"funcmlp: error: {message}")
+
+
+def test_out_onto_a_run_refuses_unless_overwrite_which_removes_the_old_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--seeds", "1", "--steps", "20", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    (out / "heatmap.png").write_bytes(b"stale figure of an older run")
+    (out / "notes.txt").write_text("the user's own file")
+    before = (out / "config.json").read_text()
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(
+        f"funcmlp: error: --out: expected a directory without a run, but '{out}' already holds"
+    )
+    assert (out / "config.json").read_text() == before and (out / "heatmap.png").exists()
+    assert main([*args, "--overwrite", "--steps", "30"]) == 0
+    assert not (out / "heatmap.png").exists() and (out / "notes.txt").exists()
+    assert json.loads((out / "config.json").read_text())["steps"] == 30

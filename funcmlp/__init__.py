@@ -7,6 +7,7 @@ from funcmlp.chain_rule import backprop
 from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
+from funcmlp.runs import load_run
 from funcmlp.sweep_results import SweepResult
 from funcmlp.sweeps import sweep
 from funcmlp.training import TrainResult, train
@@ -42,6 +43,7 @@ __all__ = [
     "init_params",
     "l2_penalty",
     "load",
+    "load_run",
     "load_state",
     "loss",
     "perceptron",

@@ -146,18 +146,14 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     values: list[list[float]] = []
     for line, r in enumerate(body, start=2):
         if len(r) != len(header):
-            raise ValueError(
-                f"path: {str(path)!r} line {line}: expected {len(header)} numbers, got {len(r)}"
-            )
+            raise ValueError(f"path: {str(path)!r} line {line}: expected {len(header)} numbers, got {len(r)}")
         try:
             values.append([float(c) if c not in ("", "nan") else np.nan for c in r])
         except ValueError:
             raise ValueError(
                 f"path: {str(path)!r} line {line}: expected {len(header)} numbers, got {r}"
             ) from None
-    return {
-        name: np.asarray([v[i] for v in values], np.float64) for i, name in enumerate(header)
-    }
+    return {name: np.asarray([v[i] for v in values], np.float64) for i, name in enumerate(header)}
 
 
 class Model(NamedTuple):
@@ -279,6 +275,36 @@ def load_model(run_dir: str | os.PathLike, *, activation: Any = None, head: Any 
         standardizer=None if std is None else Standardizer.from_json(std),
         classes=None if classes is None else tuple(classes),
         feature_names=tuple(names) if names else tuple(f"x{i + 1}" for i in range(d)),
+    )
+
+
+class Run(NamedTuple):
+    """A finished run read back: its directory, options, final metrics, logged history and network."""
+
+    path: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    history: dict[str, np.ndarray]
+    model: Model
+
+
+def load_run(run_dir: str | os.PathLike, *, activation: Any = None, head: Any = None) -> Run:
+    """Everything a run directory holds, in one call: config.json, metrics.json, metrics.csv (as columns)
+    and the saved network (``load_model``; pass back ``activation`` / ``head`` functions it was trained with).
+
+    Raises:
+      ValueError: not a run directory, or its checkpoint is missing or damaged.
+    """
+    path = Path(run_dir)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"run_dir: expected a run directory holding config.json, got {str(run_dir)!r}")
+    history = path / "metrics.csv"
+    return Run(
+        path,
+        _read_json(path / "config.json"),
+        _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {},
+        read_history(history) if history.is_file() else {},
+        load_model(path, activation=activation, head=head),
     )
 
 

@@ -176,3 +176,20 @@ def test_out_onto_a_run_refuses_unless_overwrite_which_removes_the_old_files(tmp
     assert main([*args, "--overwrite", "--steps", "30"]) == 0
     assert not (out / "heatmap.png").exists() and (out / "notes.txt").exists()
     assert json.loads((out / "config.json").read_text())["steps"] == 30
+
+
+def test_load_run_reads_config_metrics_history_and_model_in_one_call(tmp_path):
+    import funcmlp
+
+    out = tmp_path / "run"
+    assert main(["train", "--seeds", "2", "--steps", "40", "--quiet", "--out", str(out)]) == 0
+    run = funcmlp.load_run(out)
+    assert run.config == json.loads((out / "config.json").read_text())
+    assert run.metrics == json.loads((out / "metrics.json").read_text())
+    assert run.history["step"][0] == 0 and run.history["step"][-1] == 40
+    saved, _ = funcmlp.load(out / "params.safetensors")
+    x = np.array([[0.1, -0.2], [0.5, 0.3]], np.float32)
+    want = np.argmax(np.asarray(funcmlp.forward(saved, x)), axis=1).tolist()
+    assert run.model.predict(x) == want
+    with pytest.raises(ValueError, match=r"^run_dir: expected a run directory holding config.json"):
+        funcmlp.load_run(tmp_path)

@@ -20,6 +20,7 @@ so that it can be compared with the true gradient: it is right only where act' =
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -54,7 +55,11 @@ def backprop(
     """
     validate(params, x, y, head=head)
     _check_l2(l2)
-    return _backprop(params, jnp.asarray(x), jnp.asarray(y), activations.get(activation), heads.get(head), l2)
+    checks.check_l2_fits(params, l2)
+    grads = _backprop(
+        params, jnp.asarray(x), jnp.asarray(y), activations.get(activation), heads.get(head), l2
+    )
+    return _in_params_dtype(grads, params)
 
 
 def reduced_form(
@@ -78,16 +83,35 @@ def reduced_form(
     """
     validate(params, x, y, head=head)
     _check_l2(l2)
+    checks.check_l2_fits(params, l2)
     act = activations.get(activation)
     dropped = act._replace(name=f"{act.name} without act'", grad=activations.linear_grad)
-    return _backprop(params, jnp.asarray(x), jnp.asarray(y), dropped, heads.get(head), l2)
+    return _in_params_dtype(
+        _backprop(params, jnp.asarray(x), jnp.asarray(y), dropped, heads.get(head), l2), params
+    )
+
+
+def _in_params_dtype(grads: Params, params: Params) -> Params:
+    """Each gradient in its parameter's dtype (as ``jax.grad`` gives), whatever x's dtype."""
+    return [
+        {k: jnp.asarray(g[k]).astype(jax.dtypes.canonicalize_dtype(checks._dtype(p[k], k))) for k in g}
+        for g, p in zip(grads, params, strict=True)
+    ]
 
 
 def _check_l2(l2: Any) -> None:
-    if isinstance(l2, bool) or np.ndim(l2) != 0:
+    if isinstance(l2, (bool, str, bytes)) or l2 is None or np.ndim(l2) != 0:
         raise ValueError(f"l2: expected a non-negative number, got {l2!r}")
-    if checks.is_concrete(l2) and not float(l2) >= 0:
+    if not checks.is_concrete(l2):
+        return
+    try:
+        v = float(l2)
+    except (TypeError, ValueError):
+        raise TypeError(f"l2: expected a non-negative number, got {l2!r}") from None
+    if not v >= 0:
         raise ValueError(f"l2: expected a non-negative number, got {l2!r}")
+    if not math.isfinite(v):
+        raise ValueError(f"l2: expected a finite non-negative number, got {v}")
 
 
 def _backprop(

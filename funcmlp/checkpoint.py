@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,25 @@ def _to_numpy(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[
     return out, views
 
 
-def _write(path, params, extra, *, kind, config, activation, head, step=None) -> None:
+def _treedef_text(treedef: Any) -> str:
+    """The optimizer state's tree structure as text, without memory addresses (stable across runs)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", str(treedef))
+
+
+def _check_path(path: Any, *, reading: bool) -> Path:
+    """A str or os.PathLike naming a checkpoint file (an existing one when ``reading``)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"path: expected a file, got the directory {os.fspath(path)!r}")
+    if reading and not p.exists():
+        raise ValueError(f"path: file {os.fspath(path)!r} does not exist")
+    return p
+
+
+def _write(path, params, extra, *, kind, config, activation, head, step=None, treedef=None) -> None:
+    _check_path(path, reading=False)
     sizes = checks.check_params(params)
     if config is None:
         config = {}
@@ -126,6 +145,7 @@ def _write(path, params, extra, *, kind, config, activation, head, step=None) ->
     if step is not None:
         metadata["step"] = str(step)
         metadata["n_opt_leaves"] = str(len(extra))
+        metadata["opt_treedef"] = _treedef_text(treedef)
     metadata["sha256"] = _digest(arrays, metadata)
     atomic_write_bytes(path, st_save(arrays, metadata=metadata))
 
@@ -162,16 +182,31 @@ def save_state(
     an uninterrupted run (same key, same data).
     """
     step = checks.check_nonnegative_int(step, "step")
-    leaves = jax.tree.leaves(opt_state)
+    leaves, treedef = jax.tree.flatten(opt_state)
     for i, leaf in enumerate(leaves):
         dtype = getattr(leaf, "dtype", None)
         if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
             raise TypeError(f"opt_state: leaf {i} is a PRNG key array, which checkpoints do not store")
+        if dtype is None:
+            dtype = np.asarray(leaf).dtype
+        if not (jnp.issubdtype(dtype, jnp.number) or dtype == np.bool_):
+            raise TypeError(f"opt_state: leaf {i} expected a numeric array, got {type(leaf).__name__}")
     extra = {f"opt_state.{i}": leaf for i, leaf in enumerate(leaves)}
-    _write(path, params, extra, kind="state", config=config, activation=activation, head=head, step=step)
+    _write(
+        path,
+        params,
+        extra,
+        kind="state",
+        config=config,
+        activation=activation,
+        head=head,
+        step=step,
+        treedef=treedef,
+    )
 
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    _check_path(path, reading=True)
     where = repr(os.fspath(path))
     data = Path(path).read_bytes()
     if len(data) < 8:
@@ -287,6 +322,12 @@ def load_state(path: str | os.PathLike, opt_state_like: Any) -> tuple[Params, An
         raise ValueError(
             f"opt_state_like: expected a state with {n} leaves (as saved), got {len(like)}; "
             "is it the same optimizer?"
+        )
+    saved = metadata.get("opt_treedef")
+    if saved is not None and saved != _treedef_text(treedef):
+        raise ValueError(
+            f"opt_state_like: expected the state of the optimizer that was saved ({saved}), "
+            f"got a differently structured state ({treedef}); is it the same optimizer?"
         )
     leaves = []
     for i, ref in enumerate(like):

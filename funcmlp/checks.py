@@ -93,6 +93,8 @@ def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
         raise TypeError(f"{name}: expected a floating dtype such as jnp.float32, got {dtype!r}") from None
     if not _is_float(dt):
         raise TypeError(f"{name}: expected a floating dtype such as jnp.float32, got {dt}")
+    if dt == np.float64 and not jax.config.jax_enable_x64:
+        raise TypeError(f"{name}: float64 needs jax_enable_x64; got float64 with it off")
     return dt
 
 
@@ -115,16 +117,25 @@ def check_params(params: Any, name: str = "params", *, finite: bool = False) -> 
 
     Returns the sizes (d_0, ..., d_L). With ``finite``, concrete arrays must also hold no NaN or inf.
     """
-    if not isinstance(params, (list, tuple)) or not params:
+    if isinstance(params, tuple) and params:
+        raise TypeError(f"{name}: expected a list of dicts {{'w', 'b'}}, got tuple")
+    if not isinstance(params, list) or not params:
         raise TypeError(
             f"{name}: expected a non-empty list of layers {{'w': (d_in, d_out), 'b': (d_out,)}}, "
             f"got {type(params).__name__}"
         )
     sizes: list[int] = []
     for i, layer in enumerate(params):
+        if isinstance(layer, dict) and type(layer) is not dict:
+            raise TypeError(
+                f"{name}[{i}]: expected a plain dict with keys 'b' and 'w', got {type(layer).__name__}"
+            )
         if not isinstance(layer, dict) or set(layer) != {"w", "b"}:
             got = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
             raise ValueError(f"{name}[{i}]: expected a dict with keys 'b' and 'w', got {got}")
+        for k in ("w", "b"):
+            if not (hasattr(layer[k], "shape") and hasattr(layer[k], "dtype")):
+                raise TypeError(f"{name}[{i}]['{k}']: expected an array, got {type(layer[k]).__name__}")
         w, b = _shape(layer["w"]), _shape(layer["b"])
         if len(w) != 2 or b != w[1:]:
             raise ValueError(
@@ -254,6 +265,21 @@ def check_nonnegative_real(value: Any, name: str) -> Any:
     return value
 
 
+def check_l2_fits(params: Any, l2: Any, name: str = "l2") -> None:
+    """The penalty l2 * 0.5 * sum ||W||^2 stays finite in the params' dtype (checked l2, concrete values)."""
+    if not (is_concrete(l2) and float(l2) > 0) or not all(is_concrete(layer["w"]) for layer in params):
+        return
+    dtype = jnp.result_type(*[layer["w"] for layer in params])
+    ws = [np.asarray(layer["w"], np.float64) for layer in params]
+    r = max(0.5 * sum(float(np.sum(np.square(w))) for w in ws), max(float(np.max(np.abs(w))) for w in ws))
+    top = float(jnp.finfo(dtype).max)
+    if float(l2) > top or float(l2) * r > top:
+        raise ValueError(
+            f"{name}: expected a value for which l2 * 0.5 * sum ||W||^2 stays within {dtype} "
+            f"(|v| <= {top:.3g}), got {float(l2)}"
+        )
+
+
 def check_real(value: Any, name: str) -> float:
     """A finite real number (a hyperparameter); traced scalars pass unchecked."""
     if not is_concrete(value):
@@ -316,3 +342,7 @@ def check_opt_state(opt_state: Any, like: Any, name: str = "opt_state") -> None:
                 f"{name}: leaf {i} expected shape {_shape(b)} and dtype {b.dtype}, "
                 f"got shape {_shape(a)} and dtype {_dtype(a, name)}"
             )
+        if is_concrete(a) and _is_float(_dtype(a, name)):
+            bad = int(np.sum(~np.isfinite(np.asarray(a))))
+            if bad:
+                raise ValueError(f"{name}: leaf {i} expected finite values, got {bad} NaN or inf entries")

@@ -101,6 +101,12 @@ def validate_shared(cfg) -> None:
     """The options that the train and sweep commands share."""
     from funcmlp import checks
 
+    for flag, value in (("--val", cfg.val), ("--test", cfg.test), ("--standardize", cfg.standardize or None)):
+        if value is not None and cfg.data is None:
+            raise ValueError(
+                f"{flag}: expected only with --data (a toy data set draws its own samples), got {value}"
+            )
+
     checks.check_positive_int(cfg.seeds, "--seeds")
     checks.check_positive_int(cfg.steps, "--steps")
     if cfg.batch_size is not None:

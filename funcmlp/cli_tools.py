@@ -140,6 +140,10 @@ COMMANDS = {"show": (ShowConfig, run_show), "predict": (PredictConfig, run_predi
 # -- shared by `funcmlp train` and `funcmlp sweep`: your own data, the run directory, progress -----------------
 
 
+# Fractions of a --data file held out for validation and for the test, each.
+DEFAULT_HELD_OUT = 0.2
+
+
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
     """Options of every training command: data file, run name, progress."""
@@ -149,10 +153,10 @@ class RunOptions:
     or an .npz with arrays x (n, d) and y (n,)."""
     standardize: bool = False
     """With --data: rescale each feature to mean 0, standard deviation 1 (training rows' statistics)."""
-    val: float = 0.2
-    """With --data: fraction of the rows held out for validation (it picks the best seed)."""
-    test: float = 0.2
-    """With --data: fraction of the rows held out for the final test accuracy."""
+    val: Annotated[float | None, tyro.conf.arg(metavar="FRACTION")] = None
+    """With --data: fraction of the rows held out for validation (it picks the best seed); default 0.2."""
+    test: Annotated[float | None, tyro.conf.arg(metavar="FRACTION")] = None
+    """With --data: fraction of the rows held out for the final test accuracy; default 0.2."""
     name: str | None = None
     """Run name: files go to runs/NAME (default runs/<date-time>; --out overrides)."""
     quiet: bool = False
@@ -200,7 +204,8 @@ def load_samples(cfg: RunOptions, key) -> Samples:
     from funcmlp import datafile
 
     with flags(path="--data", val="--val", test="--test", **{"val, test": "--val, --test"}):
-        p = datafile.prepare(cfg.data, key, standardize=cfg.standardize, val=cfg.val, test=cfg.test)
+        val, test = (DEFAULT_HELD_OUT if v is None else v for v in (cfg.val, cfg.test))
+        p = datafile.prepare(cfg.data, key, standardize=cfg.standardize, val=val, test=test)
     s = p.split
     return Samples((s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test), p)
 

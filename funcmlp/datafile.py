@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import math
+import numbers
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -242,7 +244,7 @@ def load(path: str | os.PathLike) -> Dataset:
     Raises:
       ValueError: for a missing or malformed file; CSV errors name the line and column.
     """
-    path = Path(path)
+    path = check_path(path)
     if path.suffix.lower() == ".npz":
         return _load_npz(path)
     x, labels, names = read_table(path, labelled=True)
@@ -250,14 +252,37 @@ def load(path: str | os.PathLike) -> Dataset:
     return Dataset(x, y, classes, names)
 
 
-def _load_npz(path: Path) -> Dataset:
+def check_path(path: Any, name: str = "path") -> Path:
+    """A str or os.PathLike naming a data file (not a directory)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a str or os.PathLike, got {type(path).__name__}")
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{name}: expected a .csv or .npz file, got the directory {str(p)!r}")
+    return p
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, or a ValueError naming the file."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError("not a zip archive of .npy arrays")
+        with f:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise ValueError(f"path: file {str(path)!r} does not exist") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"path: {str(path)!r} is not a readable .npz file ({e})") from None
+    for k, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype == object:
+            got = type(a).__name__ if not isinstance(a, np.ndarray) else "an object array"
+            raise ValueError(f"path: {str(path)!r}: expected numeric arrays, got {got} for member {k!r}")
+    return arrays
+
+
+def _load_npz(path: Path) -> Dataset:
+    arrays = _read_npz(path)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise ValueError(
@@ -339,7 +364,7 @@ def read_features(path: str | os.PathLike, d: int, names: Sequence[str] | None =
         names = tuple(str(n) for n in names)
         if len(names) != d:
             raise ValueError(f"names: expected {d} feature names (one per feature), got {len(names)}")
-    path = Path(path)
+    path = check_path(path)
     model_names = names if names is not None else _auto_names(d)
     if path.suffix.lower() == ".npz":
         x, labels = _npz_features(path, d)
@@ -424,16 +449,19 @@ def load_features(
 
 
 def _npz_features(path: Path, d: int) -> tuple[np.ndarray, list[str] | None]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            x = f["x"] if "x" in f.files else None
-            labels = [str(v) for v in f["y"].tolist()] if "y" in f.files else None
-    except FileNotFoundError:
-        raise ValueError(f"path: file {str(path)!r} does not exist") from None
+    arrays = _read_npz(path)
+    x = arrays.get("x")
+    labels = [str(v) for v in arrays["y"].tolist()] if "y" in arrays else None
     if x is None:
         raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        r, c = bad[0]
+        raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
     return x.astype(np.float32), labels
 
 
@@ -458,10 +486,15 @@ def split(key: jax.Array, x, y, *, val: float = 0.0, test: float = 0.2) -> Split
     Returns:
       ``Split(x_train, y_train, x_val, y_val, x_test, y_test)``, numpy arrays.
     """
+    checks.check_key(key)
     x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 1:
+        raise ValueError(f"x: expected an array (n, d), got shape {x.shape}")
     n = x.shape[0]
+    if y.ndim < 1 or y.shape[0] != n:
+        raise ValueError(f"y: expected one label per row of x, shape ({n},), got shape {y.shape}")
     for name, frac in (("val", val), ("test", test)):
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0.0 <= frac < 1.0:
+        if isinstance(frac, (bool, np.bool_)) or not isinstance(frac, numbers.Real) or not 0.0 <= frac < 1.0:
             raise ValueError(f"{name}: expected a fraction in [0, 1), got {frac!r}")
     n_val = 0 if val == 0 else max(1, round(val * n))
     n_test = 0 if test == 0 else max(1, round(test * n))

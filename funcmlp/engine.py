@@ -16,8 +16,9 @@ says so (``funcmlp.plan``), the same loss with its registered derivative (``func
 
 Divergence rule: if the loss or a gradient turns non-finite at step t, the model stops there: the parameters
 of step t - 1 (the last with a finite loss) are kept, later losses are NaN and ``diverged_at`` is t. If the
-loss and gradient at step t are finite but the update takes the parameters to inf or NaN, the parameters of
-step t are kept and ``diverged_at`` is t as well. Steps
+loss and gradient at step t are finite but the update takes the parameters to inf or NaN (or, at a call's
+last step, to parameters whose loss is not finite: ``settle``), the parameters of step t are kept and
+``diverged_at`` is t as well. Steps
 run in chunks of ``CHUNK``: first without the rule (``step(careful=False)``), then, only if a chunk's losses
 or parameters are not all finite, again from the chunk's start with the rule at every step. Both give the
 same numbers. ``run`` takes a state with a leading model axis (``models=True``) to train many models in
@@ -252,6 +253,17 @@ def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool):
     return jax.lax.cond(ts[-1] < data.end, fast_then_check, careful)
 
 
+def settle(state: TrainState, *, spec: Spec, data: Data, last) -> TrainState:
+    """After a call's last step: a model whose final parameters give a non-finite loss on all the data
+    diverged at that step (its update landed where the loss is not finite): keep the parameters before it."""
+    value = spec.objective(state.params, data.x, data.y, None, data.l2)
+    bad = (state.diverged_at < 0) & ~jnp.isfinite(value)
+    return state._replace(
+        params=_select(bad, state.prev_params, state.params),
+        diverged_at=jnp.where(bad, last, state.diverged_at).astype(jnp.int32),
+    )
+
+
 def run(state: TrainState, data: Data, start, *, spec: Spec, length: int, models: bool = False, chunk=CHUNK):
     """Steps start .. start + length - 1 (those >= ``data.end`` are no-ops) in chunks of ``chunk`` steps.
 
@@ -263,6 +275,12 @@ def run(state: TrainState, data: Data, start, *, spec: Spec, length: int, models
     data = data._replace(end=jnp.minimum(data.end, start + length))
     ts = start + jnp.arange(n_chunks * k, dtype=jnp.int32).reshape(n_chunks, k)
     state, values = jax.lax.scan(partial(_chunk, spec=spec, data=data, models=models), state, ts)
+    last = data.end - 1
+    state = (
+        jax.vmap(partial(settle, spec=spec, data=data, last=last))(state)
+        if models
+        else settle(state, spec=spec, data=data, last=last)
+    )
     if models:  # (n_chunks, m, k) -> (m, n_chunks * k)
         values = jnp.moveaxis(values, 0, 1)
     return state, values.reshape(*values.shape[:-2], -1)[..., :length]

@@ -75,7 +75,19 @@ def forward(params: Params, x: jax.Array, *, activation: Any = "relu") -> jax.Ar
     sizes = checks.check_params(params, finite=True)
     checks.check_x(x, sizes[0])
     act = activations.get(activation)
-    return apply(params, jnp.asarray(x), act.fn)
+    z = apply(params, jnp.asarray(x), act.fn)
+    _check_finite_result(z, x, "logits")
+    return z
+
+
+def _check_finite_result(value: jax.Array, x: Any, what: str) -> None:
+    """Finite params and x can still overflow: refuse x then, naming its largest magnitude."""
+    if checks.is_concrete(value) and checks.is_concrete(x) and not bool(jnp.all(jnp.isfinite(value))):
+        top = float(np.max(np.abs(np.asarray(x, np.float64))))
+        raise ValueError(
+            f"x: expected inputs small enough that the {what} stay finite in {value.dtype}, "
+            f"got values up to |x| = {top:.3g}"
+        )
 
 
 def apply(params: Params, x: jax.Array, act_fn) -> jax.Array:
@@ -112,8 +124,11 @@ def loss(
     """
     validate(params, x, y, head=head)
     checks.check_nonnegative_real(l2, "l2")
+    checks.check_l2_fits(params, l2)
     act = activations.get(activation)
-    return mean_loss(params, jnp.asarray(x), jnp.asarray(y), act.fn, heads.get(head), l2)
+    j = mean_loss(params, jnp.asarray(x), jnp.asarray(y), act.fn, heads.get(head), l2)
+    _check_finite_result(j, x, "loss")
+    return j
 
 
 def mean_loss(params, x, y, act_fn, head: heads.Head, l2=0.0, weights=None):
@@ -127,8 +142,11 @@ def mean_loss(params, x, y, act_fn, head: heads.Head, l2=0.0, weights=None):
 
 def predict(params: Params, x: jax.Array, *, activation: Any = "relu", head: Any = "softmax"):
     """Predictions: argmax_k z_k (softmax), 1[z > 0] (sigmoid), z (linear). Integer labels (n,) or (n, d)."""
+    hd = heads.get(head)
     z = forward(params, x, activation=activation)
-    return heads.get(head).predict(z)
+    if heads.name_of(head) == "sigmoid" and z.shape[-1] != 1:
+        raise ValueError(f"params: head 'sigmoid' expects one output unit (sizes[-1] = 1), got {z.shape[-1]}")
+    return hd.predict(z)
 
 
 def accuracy(

@@ -42,6 +42,19 @@ class PerceptronResult(NamedTuple):
 
 def predict(w: jax.Array, b: jax.Array, x: jax.Array) -> jax.Array:
     """y_hat = 1 if w . x + b > 0 else -1 for each row of x (n, d); returns int32 (n,) in {-1, +1}."""
+    if len(np.shape(x)) != 2:
+        raise ValueError(f"x: expected a 2-D array (n, d), got shape {np.shape(x)}")
+    d = np.shape(x)[1]
+    checks.check_x(x, d)
+    for name, value, shape in (("w", w, (d,)), ("b", b, ())):
+        dtype = checks._dtype(value, name)
+        if not checks._is_real(dtype):
+            raise TypeError(f"{name}: expected a real number or array, got dtype {dtype}")
+        if np.shape(value) != shape:
+            what = f"weights of shape ({d},) (one per column of x)" if name == "w" else "a scalar bias"
+            raise ValueError(f"{name}: expected {what}, got shape {np.shape(value)}")
+        if checks.is_concrete(value) and not np.all(np.isfinite(np.asarray(value))):
+            raise ValueError(f"{name}: expected finite values, got NaN or inf entries")
     return jnp.where(jnp.asarray(x) @ w + b > 0, 1, -1).astype(jnp.int32)
 
 
@@ -73,6 +86,12 @@ def fit(x: jax.Array, y: jax.Array, *, epochs: int, lr: float = 1.0) -> Perceptr
             raise ValueError(f"y: expected labels in {{-1, +1}}, got {np.unique(np.asarray(y)[bad])[:5]}")
     if isinstance(lr, bool) or np.ndim(lr) != 0 or (checks.is_concrete(lr) and not float(lr) > 0):
         raise ValueError(f"lr: expected a positive number, got {lr!r}")
+    if checks.is_concrete(lr):
+        top = float(jnp.finfo(x.dtype).max)
+        if not float(lr) <= top:
+            raise ValueError(
+                f"lr: expected a finite positive number within {x.dtype} (<= {top:.3g}), got {lr!r}"
+            )
     return _fit(x, jnp.asarray(y).astype(x.dtype), jnp.asarray(lr, x.dtype), epochs=epochs)
 
 

@@ -39,9 +39,27 @@ def grid_shape(n_lr: int, n_seeds: int, n_devices: int) -> tuple[int, int]:
     return min(options, key=lambda s: (padded(n_lr, s[0]) * padded(n_seeds, s[1]), s[0]))
 
 
+def check_devices(devices: Any) -> None:
+    """A list (or tuple) of distinct jax devices."""
+    want = "devices: expected a list of distinct jax devices such as jax.devices()[:2], got"
+    if isinstance(devices, np.ndarray) and devices.ndim == 1:
+        devices = devices.tolist()
+    if isinstance(devices, (str, bytes)) or not isinstance(devices, Sequence):
+        raise TypeError(f"{want} {type(devices).__name__}")
+    for d in devices:
+        if not isinstance(d, jax.Device):
+            raise TypeError(f"{want} {d!r} ({type(d).__name__}) in the list")
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"{want} a device listed more than once: {list(devices)!r}")
+
+
 def grid_mesh(n_lr: int, n_seeds: int, devices: Sequence[Any] | None = None) -> Mesh:
     """A mesh with axes ("lr", "seed") over ``devices`` (default: ``jax.devices()``, all processes)."""
-    devices = list(jax.devices() if devices is None else devices)
+    if devices is None:
+        devices = jax.devices()
+    else:
+        check_devices(devices)
+    devices = list(devices.tolist() if isinstance(devices, np.ndarray) else devices)
     if not devices:
         raise ValueError("devices: expected at least one device, got none")
     shape = grid_shape(n_lr, n_seeds, len(devices))

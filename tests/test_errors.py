@@ -415,7 +415,7 @@ BAD_CLI = [
     ("activation", ["--activation", "gelu"], r"--activation: expected one of .* got 'gelu'"),
     ("dataset", ["--dataset", "mnist"], r"invalid choice 'mnist' for argument '--dataset'"),
     ("optimizer", ["--optimizer", "lbfgs"], r"invalid choice 'lbfgs' for argument '--optimizer'"),
-    ("unknown-flag", ["--epochs", "3"], r"Unrecognized options: --epochs"),
+    ("unknown-flag", ["--epochs", "3"], r"unknown option --epochs for 'funcmlp train'"),
 ]
 
 
@@ -437,7 +437,9 @@ def test_cli_bad_option_is_one_line_and_exit_2(argv, pattern, tmp_path, capsys, 
 
 def test_cli_unknown_command_is_one_line_and_exit_2(capsys):
     assert main(["fit"]) == 2
-    assert capsys.readouterr().err.strip() == "funcmlp: error: Unrecognized options: fit"
+    assert capsys.readouterr().err.strip() == (
+        "funcmlp: error: unknown command 'fit'; (commands: train, sweep, show, predict, benchmark)"
+    )
 
 
 def test_cli_unwritable_out_fails_before_training(tmp_path, capsys, monkeypatch):

@@ -237,20 +237,18 @@ def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool):
     def steps(s, careful):
         return jax.lax.scan(partial(step, spec=spec, data=data, careful=careful), s, ts)
 
-    def fast_then_check():
-        if not models:
-            fast, values = steps(state, False)
-            ok = _clean(state, fast, values, ts, data.end)
-            return jax.lax.cond(ok, lambda: (fast, values), lambda: steps(state, True))
-        fast, values = in_groups(jax.vmap(lambda s: steps(s, False)), state, spec.objective.plan.group)
-        ok = jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
-        return jax.lax.cond(ok, lambda: (fast, values), careful)
-
     def careful():
         return jax.vmap(lambda s: steps(s, True))(state) if models else steps(state, True)
 
     # A chunk that reaches past the end (the last one, when the steps do not divide evenly) runs carefully.
-    return jax.lax.cond(ts[-1] < data.end, fast_then_check, careful)
+    live = ts[-1] < data.end
+    if not models:
+        fast, values = steps(state, False)
+        ok = live & _clean(state, fast, values, ts, data.end)
+    else:
+        fast, values = in_groups(jax.vmap(lambda s: steps(s, False)), state, spec.objective.plan.group)
+        ok = live & jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
+    return jax.lax.cond(ok, lambda: (fast, values), careful)
 
 
 def settle(state: TrainState, *, spec: Spec, data: Data, last) -> TrainState:

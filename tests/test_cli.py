@@ -182,11 +182,11 @@ def test_load_run_reads_config_metrics_history_and_model_in_one_call(tmp_path):
     import funcmlp
 
     out = tmp_path / "run"
-    assert main(["train", "--seeds", "2", "--steps", "40", "--quiet", "--out", str(out)]) == 0
+    assert main(["train", "--seeds", "1", "--steps", "20", "--quiet", "--out", str(out)]) == 0
     run = funcmlp.load_run(out)
     assert run.config == json.loads((out / "config.json").read_text())
     assert run.metrics == json.loads((out / "metrics.json").read_text())
-    assert run.history["step"][0] == 0 and run.history["step"][-1] == 40
+    assert run.history["step"][0] == 0 and run.history["step"][-1] == 20
     saved, _ = funcmlp.load(out / "params.safetensors")
     x = np.array([[0.1, -0.2], [0.5, 0.3]], np.float32)
     want = np.argmax(np.asarray(funcmlp.forward(saved, x)), axis=1).tolist()

@@ -153,22 +153,23 @@ def test_every_dtype_pair_trains_in_the_params_dtype(spiral, param_dtype, data_d
     xd = np.asarray(x * 4).astype(data_dtype)  # integers: a coarse grid of the spiral
     params = funcmlp.init_params(jax.random.key(5), (2, 8, 3), dtype=jnp.float32)
     params = jax.tree.map(lambda a: jnp.asarray(a, param_dtype), params)
-    result = funcmlp.train(params, xd, y, optimizer=optax.adam(0.05), steps=40, l2=1e-4)
+    result = funcmlp.train(params, xd, y, optimizer=optax.adam(0.05), steps=20, l2=1e-4)
     assert {leaf.dtype for leaf in jax.tree.leaves(result.params)} == {jnp.dtype(param_dtype)}
     assert np.all(np.isfinite(np.asarray(result.losses, np.float32)))
     assert float(result.losses[-1]) < float(result.losses[0])
-    sweep = funcmlp.sweep(
-        jax.random.key(6),
-        xd,
-        y,
-        sizes=(2, 4, 3),
-        seeds=2,
-        learning_rates=[0.05],
-        steps=10,
-        optimizer=optax.adam,
-        dtype=param_dtype,
-    )
-    assert sweep.groups[0].params[0]["w"].dtype == jnp.dtype(param_dtype)
+    if data_dtype == "float32":  # the sweep casts the data as train does: one data dtype per params dtype
+        sweep = funcmlp.sweep(
+            jax.random.key(6),
+            xd,
+            y,
+            sizes=(2, 4, 3),
+            seeds=2,
+            learning_rates=[0.05],
+            steps=10,
+            optimizer=optax.adam,
+            dtype=param_dtype,
+        )
+        assert sweep.groups[0].params[0]["w"].dtype == jnp.dtype(param_dtype)
 
 
 def test_params_in_mixed_dtypes_are_refused_by_name(spiral):

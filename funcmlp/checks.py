@@ -254,15 +254,20 @@ def check_nonnegative_real(value: Any, name: str) -> Any:
     """A finite real number >= 0 (l2, noise, a learning rate); traced scalars pass unchecked."""
     if not is_concrete(value):
         return value
-    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
+    v = _real(value, name)
     if not math.isfinite(v) or v < 0:
         raise ValueError(f"{name}: expected a finite non-negative number, got {v}")
     return value
+
+
+def _real(value: Any, name: str) -> float:
+    """A concrete real scalar as a float; TypeError for anything else (bools and strings included)."""
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
 
 
 def check_l2_fits(params: Any, l2: Any, name: str = "l2") -> None:
@@ -284,12 +289,7 @@ def check_real(value: Any, name: str) -> float:
     """A finite real number (a hyperparameter); traced scalars pass unchecked."""
     if not is_concrete(value):
         return value
-    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
+    v = _real(value, name)
     if not math.isfinite(v):
         raise ValueError(f"{name}: expected a finite number, got {v}")
     return v

@@ -281,6 +281,16 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _check_numeric_finite(x: np.ndarray, path: Path) -> None:
+    """The x array of an .npz file is numeric and finite (naming the first bad entry)."""
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        r, c = bad[0]
+        raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
+
+
 def _load_npz(path: Path) -> Dataset:
     arrays = _read_npz(path)
     missing = [k for k in ("x", "y") if k not in arrays]
@@ -296,12 +306,7 @@ def _load_npz(path: Path) -> Dataset:
         raise ValueError(
             f"path: {str(path)!r}: expected y of shape ({x.shape[0]},) (one per row of x), got {y.shape}"
         )
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
-    bad = np.argwhere(~np.isfinite(x))
-    if bad.size:
-        r, c = bad[0]
-        raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
+    _check_numeric_finite(x, path)
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
         raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected class labels")
     labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
@@ -456,12 +461,7 @@ def _npz_features(path: Path, d: int) -> tuple[np.ndarray, list[str] | None]:
         raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
-    bad = np.argwhere(~np.isfinite(x))
-    if bad.size:
-        r, c = bad[0]
-        raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
+    _check_numeric_finite(x, path)
     return x.astype(np.float32), labels
 
 

@@ -2,14 +2,16 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from funcmlp import activations, checks, data, datafile, diagnostics, heads, perceptron, runs
-from funcmlp.chain_rule import backprop
-from funcmlp.checkpoint import load, load_state, read_metadata, save, save_state
-from funcmlp.linear import collapse_linear
+from funcmlp import activations, checks, data, heads
+from funcmlp.io import datafile, runs
+from funcmlp.io.checkpoint import load, load_state, read_metadata, save, save_state
+from funcmlp.io.runs import load_run
+from funcmlp.lecture import diagnostics, perceptron
+from funcmlp.lecture.chain_rule import backprop
+from funcmlp.lecture.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
-from funcmlp.runs import load_run
-from funcmlp.sweep_results import SweepResult
-from funcmlp.sweeps import sweep
+from funcmlp.sweeps.grid import sweep
+from funcmlp.sweeps.results import SweepResult
 from funcmlp.training import TrainResult, train
 
 
@@ -18,7 +20,7 @@ def __getattr__(name: str):
     if name == "progress":
         import importlib
 
-        return importlib.import_module("funcmlp.progress")
+        return importlib.import_module("funcmlp.cli.progress")
     raise AttributeError(f"module 'funcmlp' has no attribute {name!r}")
 
 

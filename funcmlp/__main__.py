@@ -1,5 +1,5 @@
 import sys
 
-from funcmlp.cli import main
+from funcmlp.cli.app import main
 
 sys.exit(main())

@@ -123,7 +123,7 @@ def learning_curves(
 GALLERY = ("step", "linear", "sigmoid", "tanh", "relu", "leaky_relu:0.1")
 
 
-def _with_breaks(v: np.ndarray, jump: float = 0.25) -> np.ndarray:
+def with_breaks(v: np.ndarray, jump: float = 0.25) -> np.ndarray:
     """NaN at the samples after a jump, so a discontinuity is drawn as a gap rather than a vertical line."""
     v = v.astype(np.float64)
     v[1:][np.abs(np.diff(v)) > jump] = np.nan
@@ -151,7 +151,7 @@ def activations_gallery(
     z = jnp.linspace(z_range[0], z_range[1], 801)
     for ax, name in zip(axes.flat, names, strict=False):
         act = acts.get(name)
-        a, da = _with_breaks(np.array(act.fn(z))), _with_breaks(np.array(act.grad(z)))
+        a, da = with_breaks(np.array(act.fn(z))), with_breaks(np.array(act.grad(z)))
         zn = np.asarray(z)
         ax.axhline(0, color="0.6", lw=0.8)
         ax.axvline(0, color="0.6", lw=0.8)

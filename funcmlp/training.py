@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcmlp import activations, checks, engine, heads, plan
+from funcmlp import activations, checks, engine, heads
+from funcmlp.engine import plan
 from funcmlp.mlp import Params, validate
 
 # The engine counts steps in int32.

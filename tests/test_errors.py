@@ -14,8 +14,9 @@ import optax
 import pytest
 
 import funcmlp
-from funcmlp import checkpoint, checks
-from funcmlp.cli import main
+from funcmlp import checks
+from funcmlp.cli.app import main
+from funcmlp.io import checkpoint
 
 KEY = jax.random.key(0)
 N = 6
@@ -321,7 +322,7 @@ def _forged(path, arrays, sizes, **meta):
         "views": "{}",
     }
     metadata |= meta
-    metadata["sha256"] = checkpoint._digest(arrays, metadata)
+    metadata["sha256"] = checkpoint.digest(arrays, metadata)
     save_file(arrays, str(path), metadata=metadata)
     return path
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import funcmlp
-from funcmlp import datafile, plots
+from funcmlp import plots
+from funcmlp.io import datafile
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_activations_gallery_draws_each_function_and_derivative(tmp_path, saved)
 
 def test_breaks_only_at_jumps():
     v = np.array([0.0, 0.0, 1.0, 1.1, 1.2, 0.1])
-    out = plots._with_breaks(v)
+    out = plots.with_breaks(v)
     np.testing.assert_array_equal(np.isnan(out), [False, False, True, False, False, True])
 
 

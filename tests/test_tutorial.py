@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from funcmlp.cli import main
+from funcmlp.cli.app import main
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)

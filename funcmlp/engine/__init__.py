@@ -1,0 +1,46 @@
+"""The training engine: the step, its divergence rule and the chunked runner (``core``), the plan that picks
+a derivative per backend and size (``plan``), and the registered derivative it may pick (``fastpath``)."""
+
+from funcmlp.engine import fastpath, plan
+from funcmlp.engine.core import (
+    CHUNK,
+    Data,
+    Fixed,
+    Objective,
+    Spec,
+    TrainState,
+    all_finite,
+    epoch_perm,
+    evaluate,
+    extra_args,
+    in_groups,
+    init_state,
+    minibatch,
+    run,
+    settle,
+    step,
+)
+from funcmlp.engine.plan import Plan, choose
+
+__all__ = [
+    "CHUNK",
+    "Data",
+    "Fixed",
+    "Objective",
+    "Plan",
+    "Spec",
+    "TrainState",
+    "all_finite",
+    "choose",
+    "epoch_perm",
+    "evaluate",
+    "extra_args",
+    "fastpath",
+    "in_groups",
+    "init_state",
+    "minibatch",
+    "plan",
+    "run",
+    "settle",
+    "step",
+]

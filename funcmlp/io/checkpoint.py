@@ -1,0 +1,344 @@
+"""Checkpoints in safetensors: plain named arrays and a JSON header, no pickle, no code runs on load.
+
+Layer l's arrays are stored as ``layer_{l}.w`` and ``layer_{l}.b``; a resumable checkpoint (``save_state``)
+adds the optimizer state's leaves as ``opt_state.{i}`` (in ``jax.tree.leaves`` order) and the global step.
+The header's metadata holds the format version, the layer sizes, the activation and head, the package
+version, the user's config (JSON) and a SHA-256 over the metadata and every array's name, dtype, shape and
+bytes, so a flipped byte anywhere is refused on load rather than silently changing a weight.
+
+Writes are atomic: a temporary file in the same folder is written, fsync'ed and renamed over the target, so
+a crash leaves the previous checkpoint (or none), never a half-written one under the real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from funcmlp import activations, checks, heads
+from funcmlp.mlp import Params
+
+FORMAT_VERSION = 1
+_NATIVE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"}
+_NATIVE |= {"float16", "float32", "float64"}
+
+
+def _version() -> str:
+    from funcmlp import __version__
+
+    return __version__
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path: expected an existing folder to save into, got {str(path.parent)!r}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable; not every platform can open a folder
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def digest(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
+    h = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(f"{name}|{a.dtype}|{a.shape}|".encode())
+        h.update(a.tobytes())  # C order whatever the layout
+    return h.hexdigest()
+
+
+def _to_numpy(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Arrays safetensors can store, plus {name: dtype} for those kept as raw bits (bfloat16, ...)."""
+    out, views = {}, {}
+    for name, a in tree_arrays.items():
+        arr = np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+        if arr.dtype.name not in _NATIVE:
+            views[name] = arr.dtype.name
+            arr = arr.view(f"uint{8 * arr.dtype.itemsize}")
+        out[name] = arr
+    return out, views
+
+
+def _treedef_text(treedef: Any) -> str:
+    """The optimizer state's tree structure as text, without memory addresses (stable across runs)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", str(treedef))
+
+
+def _check_path(path: Any, *, reading: bool) -> Path:
+    """A str or os.PathLike naming a checkpoint file (an existing one when ``reading``)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"path: expected a file, got the directory {os.fspath(path)!r}")
+    if reading and not p.exists():
+        raise ValueError(f"path: file {os.fspath(path)!r} does not exist")
+    return p
+
+
+def _write(path, params, extra, *, kind, config, activation, head, step=None, treedef=None) -> None:
+    _check_path(path, reading=False)
+    sizes = checks.check_params(params)
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise TypeError(f"config: expected a dict of JSON values, got {type(config).__name__}")
+    try:
+        config_json = json.dumps(config)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"config: expected a dict of JSON values, got one that JSON cannot encode ({e})"
+        ) from None
+    activation = activation if activation is not None else config.get("activation")
+    head = head if head is not None else config.get("head")
+    # A function is recorded by its __name__; load_model asks for the function back (it cannot be stored).
+    if isinstance(activation, str):
+        activations.get(activation)
+    elif activation is not None:
+        activation = activations.get(activation).name
+    if head is not None:
+        head = heads.name_of(head)
+    named = {f"layer_{i}.{k}": layer[k] for i, layer in enumerate(params) for k in ("w", "b")}
+    named.update(extra)
+    arrays, views = _to_numpy(named)
+    metadata = {
+        "format": "funcmlp",
+        "format_version": str(FORMAT_VERSION),
+        "funcmlp_version": _version(),
+        "kind": kind,
+        "sizes": json.dumps(list(sizes)),
+        "activation": json.dumps(activation),
+        "head": json.dumps(head),
+        "config": config_json,
+        "views": json.dumps(views),
+    }
+    if step is not None:
+        metadata["step"] = str(step)
+        metadata["n_opt_leaves"] = str(len(extra))
+        metadata["opt_treedef"] = _treedef_text(treedef)
+    metadata["sha256"] = digest(arrays, metadata)
+    atomic_write_bytes(path, st_save(arrays, metadata=metadata))
+
+
+def save(
+    path: str | os.PathLike,
+    params: Params,
+    *,
+    config: dict[str, Any] | None = None,
+    activation: str | None = None,
+    head: str | None = None,
+) -> None:
+    """Save ``params`` (and a JSON-serialisable ``config``) to a safetensors file, atomically.
+
+    ``activation`` and ``head`` are recorded in the metadata (default: ``config["activation"]`` /
+    ``config["head"]`` when present); ``read_metadata`` returns them.
+    """
+    _write(path, params, {}, kind="params", config=config, activation=activation, head=head)
+
+
+def save_state(
+    path: str | os.PathLike,
+    params: Params,
+    opt_state: Any,
+    step: int,
+    *,
+    config: dict[str, Any] | None = None,
+    activation: str | None = None,
+    head: str | None = None,
+) -> None:
+    """Save what resuming needs: params, the optax state's leaves (arrays, no pickle) and the global step.
+
+    ``train(params, ..., opt_state=opt_state, start_step=step)`` after ``load_state`` continues exactly as
+    an uninterrupted run (same key, same data).
+    """
+    step = checks.check_nonnegative_int(step, "step")
+    leaves, treedef = jax.tree.flatten(opt_state)
+    for i, leaf in enumerate(leaves):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+            raise TypeError(f"opt_state: leaf {i} is a PRNG key array, which checkpoints do not store")
+        if dtype is None:
+            dtype = np.asarray(leaf).dtype
+        if not (jnp.issubdtype(dtype, jnp.number) or dtype == np.bool_):
+            raise TypeError(f"opt_state: leaf {i} expected a numeric array, got {type(leaf).__name__}")
+    extra = {f"opt_state.{i}": leaf for i, leaf in enumerate(leaves)}
+    _write(
+        path,
+        params,
+        extra,
+        kind="state",
+        config=config,
+        activation=activation,
+        head=head,
+        step=step,
+        treedef=treedef,
+    )
+
+
+def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    _check_path(path, reading=True)
+    where = repr(os.fspath(path))
+    data = Path(path).read_bytes()
+    if len(data) < 8:
+        raise ValueError(
+            f"path: {where} is not a funcmlp checkpoint (empty or truncated to {len(data)} bytes)"
+        )
+    try:
+        arrays = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError) as e:
+        raise ValueError(
+            f"path: {where} is not a readable safetensors checkpoint (truncated or corrupted: {e})"
+        ) from e
+    if metadata.get("format") != "funcmlp":
+        raise ValueError(f"path: {where} is a safetensors file but not a funcmlp checkpoint")
+    version = metadata.get("format_version", "")
+    if not version.isdigit():
+        raise ValueError(f"path: {where} has damaged funcmlp metadata (format_version {version!r})")
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(
+            f"path: {where} has format version {version}; this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
+        )
+    recorded = metadata.pop("sha256", None)
+    if recorded != digest(arrays, metadata):
+        raise ValueError(f"path: {where} is corrupted: its checksum does not match its contents")
+    try:
+        views = json.loads(metadata.get("views", "{}"))
+        for name, dtype in views.items():
+            arrays[name] = arrays[name].view(jnp.dtype(dtype))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"path: {where} has damaged funcmlp metadata (views: {e})") from None
+    return arrays, metadata
+
+
+def _meta(metadata: dict[str, str], field: str, path) -> Any:
+    try:
+        return json.loads(metadata[field])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise ValueError(f"path: {os.fspath(path)!r} has damaged funcmlp metadata ({field}: {e})") from None
+
+
+def _params(arrays: dict[str, np.ndarray], metadata: dict[str, str], path) -> Params:
+    sizes = _meta(metadata, "sizes", path)
+    if not isinstance(sizes, list) or len(sizes) < 2:
+        raise ValueError(f"path: {os.fspath(path)!r} has damaged funcmlp metadata (sizes {sizes!r})")
+    try:
+        params = [
+            {k: jnp.asarray(arrays[f"layer_{i}.{k}"]) for k in ("w", "b")} for i in range(len(sizes) - 1)
+        ]
+    except KeyError as e:
+        raise ValueError(
+            f"checkpoint: missing array {e.args[0]!r} (sizes {sizes} need {len(sizes) - 1} layers)"
+        ) from None
+    try:
+        got = checks.check_params(params, name="checkpoint")
+    except TypeError as e:  # a foreign array type is a damaged file, not a caller's mistake
+        raise ValueError(str(e)) from None
+    if list(got) != sizes:
+        raise ValueError(f"checkpoint: expected arrays of the recorded sizes {sizes}, got sizes {list(got)}")
+    return params
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's metadata: format_version, funcmlp_version, kind, sizes, activation, head, config
+    (and step for a resumable checkpoint). Validates the whole file like ``load``."""
+    _, metadata = _read(path)
+    out = {
+        "format_version": int(metadata["format_version"]),
+        "funcmlp_version": metadata.get("funcmlp_version"),
+        "kind": metadata.get("kind", "params"),
+    }
+    for field in ("sizes", "activation", "head", "config"):
+        out[field] = _meta(metadata, field, path)
+    if "step" in metadata:
+        out["step"] = int(metadata["step"])
+    return out
+
+
+def _load(path) -> tuple[Params, dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
+    arrays, metadata = _read(path)
+    params = _params(arrays, metadata, path)
+    config = _meta(metadata, "config", path)
+    expected = {f"layer_{i}.{k}" for i in range(len(params)) for k in ("w", "b")}
+    stray = sorted(n for n in arrays if n not in expected and not n.startswith("opt_state."))
+    if stray:
+        raise ValueError(f"checkpoint: expected only layer arrays, got unexpected {stray}")
+    return params, config, arrays, metadata
+
+
+def load(path: str | os.PathLike) -> tuple[Params, dict[str, Any]]:
+    """Load ``(params, config)`` saved by ``save`` (or ``save_state``); ValueError for a foreign or damaged file."""
+    params, config, _, _ = _load(path)
+    return params, config
+
+
+def load_state(path: str | os.PathLike, opt_state_like: Any) -> tuple[Params, Any, int, dict[str, Any]]:
+    """Load ``(params, opt_state, step, config)`` saved by ``save_state``.
+
+    Args:
+      path: the checkpoint.
+      opt_state_like: a state of the same optimizer for the same params, e.g. ``optimizer.init(params)``
+        or ``jax.eval_shape(optimizer.init, params)``; gives the tree structure, shapes and dtypes.
+    """
+    params, config, arrays, metadata = _load(path)
+    if metadata.get("kind") != "state" or "step" not in metadata:
+        raise ValueError(
+            f"path: {os.fspath(path)!r} holds parameters only (written by save); resuming needs save_state"
+        )
+    like, treedef = jax.tree.flatten(opt_state_like)
+    n = int(metadata.get("n_opt_leaves", "-1"))
+    if n != len(like):
+        raise ValueError(
+            f"opt_state_like: expected a state with {n} leaves (as saved), got {len(like)}; "
+            "is it the same optimizer?"
+        )
+    saved = metadata.get("opt_treedef")
+    if saved is not None and saved != _treedef_text(treedef):
+        raise ValueError(
+            f"opt_state_like: expected the state of the optimizer that was saved ({saved}), "
+            f"got a differently structured state ({treedef}); is it the same optimizer?"
+        )
+    leaves = []
+    for i, ref in enumerate(like):
+        a = arrays.get(f"opt_state.{i}")
+        if a is None:
+            raise ValueError(f"checkpoint: missing array 'opt_state.{i}'")
+        want_shape, want_dtype = tuple(np.shape(ref)), jnp.dtype(getattr(ref, "dtype", np.asarray(ref).dtype))
+        if a.shape != want_shape or jnp.dtype(a.dtype) != want_dtype:
+            raise ValueError(
+                f"opt_state_like: leaf {i} expected shape {a.shape} and dtype {a.dtype} (as saved), "
+                f"got shape {want_shape} and dtype {want_dtype}"
+            )
+        leaves.append(jnp.asarray(a))
+    return params, jax.tree.unflatten(treedef, leaves), int(metadata["step"]), config

@@ -1,0 +1,8 @@
+"""Sweeps: many models trained at once in one compiled program (``grid``), the device mesh they are
+sharded over (``mesh``), and their results (``results``). Figures of a sweep are in ``figures``, which
+loads matplotlib and is imported only when a figure is drawn."""
+
+from funcmlp.sweeps.grid import sweep
+from funcmlp.sweeps.results import GroupResult, SweepResult
+
+__all__ = ["GroupResult", "SweepResult", "sweep"]

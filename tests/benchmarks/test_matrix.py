@@ -1,0 +1,127 @@
+"""The benchmark matrix: its plain-JAX baselines train the same way as funcmlp, and its result has every cell.
+
+No timing is asserted: the runs are a few steps (the cells' quick mode) and only what they compute, and the
+shape of the result, are checked.
+"""
+
+import dataclasses
+import io
+import json
+
+import jax
+import numpy as np
+import pytest
+from rich.console import Console
+
+from benchmarks import matrix
+from benchmarks.run import main
+
+NAMES = [
+    "2-4-3 train",
+    "2-4-3 sweep x1024",
+    "2-4-3 sweep x16384",
+    "2-64-64-3 full batch",
+    "784-512-512-10 batch 128",
+    "784-512-512-10 full batch",
+    "20-32-2 batch 32",
+]
+
+
+def test_the_matrix_has_the_seven_cells():
+    assert [c.name for c in matrix.CELLS] == NAMES
+    assert [c.models for c in matrix.CELLS] == [1, 1024, 16384, 1, 1, 1, 1]
+    assert [c.batch_size for c in matrix.CELLS] == [None, None, None, None, 128, None, 32]
+    assert all(c.quick_steps <= c.steps for c in matrix.CELLS)
+
+
+def test_a_mini_batch_cell_needs_whole_epochs_and_names_must_exist():
+    with pytest.raises(ValueError, match="not whole epochs of 16 batches"):
+        matrix.Cell("bad", (784, 10), "synthetic", 2048, 0.1, 100, 16, batch_size=128)
+    with pytest.raises(ValueError, match="expected one of"):
+        matrix.cell("2-4-3 trian")
+
+
+def _fake_runs(c, steps, torch_steps=None):
+    """Instant stand-ins for a cell's runs: the matrix's bookkeeping without any training."""
+    losses = np.ones((c.models, steps) if c.models > 1 else (steps,), np.float32)
+    return matrix.Runs(lambda: losses, lambda: losses, None, lambda which, out: out)
+
+
+def test_result_has_every_cell_with_ratio_funcmlp_over_plain_and_is_json(monkeypatch, tmp_path):
+    monkeypatch.setattr(matrix, "runs", _fake_runs)
+    monkeypatch.setattr(jax, "clear_caches", lambda: None)  # the fake 2-4-3 cell must not drop real programs
+    result = matrix.run_matrix(quick=True, repeats=2)
+    assert [r["name"] for r in result["cells"]] == NAMES
+    assert result["backend"] == jax.default_backend() and result["jax"] == jax.__version__
+    for r, c in zip(result["cells"], matrix.CELLS, strict=True):
+        assert r["ratio"] == pytest.approx(r["funcmlp_s"] / r["plain_s"])
+        assert r["per"] == ("model-step" if c.models > 1 else "step") and r["steps"] == c.quick_steps
+        assert r["funcmlp_s"] > 0 and r["plain_s"] > 0 and r["torch_s"] is None
+        assert ("sweep_fixed_s" in r) is (c.models > 1)
+    assert set(result["compile"]) >= {"funcmlp_first_call_s", "funcmlp_compile_s", "plain_first_call_s"}
+    matrix.save(result, tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text())["cells"][0]["name"] == "2-4-3 train"
+    text = io.StringIO()
+    for table in matrix.tables(result):
+        Console(file=text, width=120).print(table)
+    assert all(name in text.getvalue() for name in NAMES)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--matrix", "--cells", "2-4-3"], "--cells: expected names from"),
+        (["--cells", "2-4-3 train"], "--cells: expected only with --matrix"),
+    ],
+)
+def test_matrix_command_refuses_unknown_cells(args, message, capsys):
+    assert main(["--quick", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def _trajectories(c: matrix.Cell):
+    r = matrix.runs(c, c.quick_steps)
+    return r.losses("funcmlp", r.funcmlp()), r.losses("plain", r.plain())
+
+
+@pytest.mark.parametrize("name", ["2-4-3 train", "2-64-64-3 full batch"])
+def test_plain_baseline_has_funcmlps_loss_trajectory(name):
+    """Both do full-batch SGD on the same loss from the same start: the same losses up to float32 rounding
+    (funcmlp may use its registered derivative, the baseline autodiff)."""
+    fm, plain = _trajectories(matrix.cell(name))
+    assert fm.shape == plain.shape == (matrix.cell(name).quick_steps,)
+    np.testing.assert_allclose(fm, plain, rtol=1e-4)
+    assert fm[-1] < fm[0]
+
+
+def test_plain_vmapped_baseline_has_every_sweep_models_loss_trajectory():
+    """jit(vmap(scan)) from the stacked init_params(split(key, models)[j]) is model j of funcmlp.sweep."""
+    c = dataclasses.replace(matrix.cell("2-4-3 sweep x1024"), models=6)
+    fm, plain = _trajectories(c)
+    assert fm.shape == plain.shape == (6, c.quick_steps)
+    np.testing.assert_allclose(fm, plain, rtol=1e-4)
+    assert len({float(v) for v in fm[:, 0]}) == 6  # six different initialisations
+
+
+def test_mini_batch_baseline_sees_the_same_samples_per_step():
+    """With n a multiple of the batch size both draw epoch e's permutation from fold_in(key, e) and cut it
+    the same way, so they see the same samples at every step (not required of the baseline, which only has
+    to see as many samples per step, but a check of its x[idx] batches)."""
+    c = dataclasses.replace(matrix.cell("20-32-2 batch 32"), n=320, quick_steps=20)
+    fm, plain = _trajectories(c)
+    np.testing.assert_allclose(fm, plain, rtol=1e-4)
+
+
+def test_matrix_command_times_a_cell_and_writes_json(tmp_path, capsys):
+    """After the trajectory tests, so that the cell's programs are compiled already."""
+    out, name = tmp_path / "matrix.json", "2-64-64-3 full batch"
+    args = ["--matrix", "--quick", "--repeats", "1", "--cells", name, "--out", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    (row,) = result["cells"]
+    assert row["name"] == name and row["funcmlp_s"] > 0 and row["plain_s"] > 0
+    assert row["ratio"] == pytest.approx(row["funcmlp_s"] / row["plain_s"])
+    assert set(row["plan"]) == {"registered", "sums", "group"}
+    assert row["funcmlp_final_loss"] == pytest.approx(row["plain_final_loss"], rel=1e-4)
+    printed = capsys.readouterr().out
+    assert "funcmlp vs plain JAX" in printed and name in printed

@@ -1,0 +1,150 @@
+"""The sweep across several devices and several processes, each in fresh interpreters (device counts are
+fixed when JAX starts)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import funcmlp
+from funcmlp import data
+
+COMMON = """
+import json, sys
+import jax, jax.numpy as jnp, numpy as np, optax
+jax.config.update("jax_enable_x64", True)
+import funcmlp
+from funcmlp import data
+
+def run(**extra):
+    x, y = data.spiral(jax.random.key(0), 20)
+    x = x.astype(jnp.float64)
+    return funcmlp.sweep(
+        jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=SEEDS, learning_rates=LRS, steps=30,
+        optimizer=optax.adam, dtype=jnp.float64, x_val=x[::2], y_val=y[::2], **extra,
+    )
+"""
+
+FOUR_DEVICES = """
+from funcmlp.sweeps import grid
+assert len(jax.devices()) == 4, jax.devices()
+SEEDS, LRS = 4, [0.01, 0.1]
+calls = []
+traced = grid.train_steps
+grid.train_steps = lambda *a, **kw: calls.append((a, kw)) or traced(*a, **kw)
+four = run()
+grid.train_steps = traced
+one = run(devices=jax.devices()[:1])
+(g4,), (g1,) = four.groups, one.groups
+for a, b in zip(jax.tree.leaves((g4.params, g4.losses, g4.metrics)), jax.tree.leaves((g1.params, g1.losses, g1.metrics))):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
+held = [sorted(str(s.index) for s in a.addressable_shards) for a in jax.tree.leaves((g4.params, g4.losses, g4.metrics))]
+shapes = [[s.data.shape for s in a.addressable_shards] for a in jax.tree.leaves(g4.params)]
+(args, kw), = calls
+hlo = traced.lower(*args, **kw).compile().as_text()
+SEEDS, LRS = 3, [0.01, 0.1, 1.0]  # 9 models on 4 devices: padded to 12
+p4, p1 = run(), run(devices=jax.devices()[:1])
+for a, b in zip(jax.tree.leaves(p4.groups[0][2:]), jax.tree.leaves(p1.groups[0][2:])):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
+print(json.dumps({
+    "devices": [len(a.sharding.device_set) for a in jax.tree.leaves((g4.params, g4.losses))],
+    "distinct_blocks": [len(set(h)) for h in held],
+    "param_shard_shapes": [sorted(set(s)) for s in shapes],
+    "param_shapes": [list(a.shape) for a in jax.tree.leaves(g4.params)],
+    "loop": "while" in hlo,
+    "collectives": [op for op in ("all-gather", "all-reduce", "all-to-all", "collective-permute") if op in hlo],
+    "padded_shape": list(p4.groups[0].losses.shape),
+}))
+"""
+
+PROCESS = """
+pid, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+jax.config.update("jax_num_cpu_devices", 2)
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=pid, initialization_timeout=60)
+assert jax.process_count() == 2 and len(jax.devices()) == 4 and len(jax.local_devices()) == 2
+SEEDS, LRS = 4, [0.01, 0.1]
+result = run()
+(g,) = result.groups
+from funcmlp.sweeps.mesh import to_host
+arrays = {"losses": to_host(g.losses), "w0": to_host(g.params[0]["w"]), "val_accuracy": to_host(g.metrics["val_accuracy"])}
+local = sorted({d.id for a in jax.tree.leaves(g.params) for d in (s.device for s in a.addressable_shards)})
+with open(out, "w") as f:
+    json.dump({"table": result.table(), "local_devices": local, "global_devices": len(g.losses.sharding.device_set),
+               **{k: v.tolist() for k, v in arrays.items()}}, f)
+jax.distributed.shutdown()
+"""
+
+
+def run_child(code, *args, env=None, timeout=240):
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(COMMON + code), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_four_devices_give_the_one_device_numbers_and_keep_their_blocks():
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    report = json.loads(run_child(FOUR_DEVICES, env=env).stdout.strip().splitlines()[-1])
+    assert set(report["devices"]) == {4}  # every result array lives on all 4 devices ...
+    assert set(report["distinct_blocks"]) == {4}  # ... each holding its own block, not a copy
+    for shard_shapes, shape in zip(report["param_shard_shapes"], report["param_shapes"], strict=True):
+        (block,) = shard_shapes
+        assert np.prod(block) * 4 == np.prod(shape)
+    assert report["loop"] and report["collectives"] == []
+    assert report["padded_shape"] == [3, 3, 30]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
+    port = free_port()
+    code = textwrap.dedent(COMMON + PROCESS)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    outs = [tmp_path / f"process{i}.json" for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(i), str(port), str(outs[i])],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-3000:]
+    x, y = data.spiral(jax.random.key(0), 20)
+    x = x.astype(jnp.float64)
+    single = funcmlp.sweep(
+        jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=4, learning_rates=[0.01, 0.1], steps=30,
+        optimizer=optax.adam, dtype=jnp.float64, x_val=x[::2], y_val=y[::2],
+    )  # fmt: skip
+    (g,) = single.groups
+    reports = [json.loads(o.read_text()) for o in outs]
+    held = [set(r["local_devices"]) for r in reports]
+    assert [len(h) for h in held] == [2, 2] and not held[0] & held[1]  # each process trained its own half
+    for r in reports:
+        assert r["global_devices"] == 4
+        np.testing.assert_allclose(r["losses"], g.losses, rtol=1e-6)
+        np.testing.assert_allclose(r["w0"], g.params[0]["w"], rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(r["val_accuracy"], g.metrics["val_accuracy"], rtol=1e-6)
+        assert [row["diverged_at"] for row in r["table"]] == [None] * 8

@@ -11,6 +11,9 @@ return the final loss as a float), so ``benchmarks.bench`` times it the same way
 * ``jax_vmap_scan``: ``jit(vmap(scan))`` over a stack of models (the naive batched run);
 * ``torch_loop``, ``equinox_loop``, ``flax_loop``: the same loop in PyTorch (eager), Equinox and Flax NNX
   (a jitted step in a Python loop); ``None`` where the library is not installed (extra ``bench``).
+
+The three JAX runs are ``benchmarks.plain``'s loops on a loss written out by hand here, and the PyTorch loop
+is ``torch_losses``, which the benchmark matrix also runs on its cells (any depth, mini-batches).
 """
 
 from __future__ import annotations
@@ -18,16 +21,24 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks import plain
+
 Run = Callable[[int], float]
 
 
-def _plain(params) -> list[np.ndarray]:
+def installed(name: str) -> bool:
+    """Whether the module ``name`` (a peer library of the extra ``bench``) can be imported."""
+    return importlib.util.find_spec(name) is not None
+
+
+def _numpy_params(params) -> list[np.ndarray]:
     return [np.array(a, np.float32) for layer in params for a in (layer["w"], layer["b"])]
 
 
@@ -37,7 +48,7 @@ def numpy_loop(params, x, y, lr: float) -> Run:
     rows = np.arange(n)
 
     def run(steps: int) -> float:
-        w1, b1, w2, b2 = _plain(params)
+        w1, b1, w2, b2 = _numpy_params(params)
         for _ in range(steps):
             h = np.maximum(0, x @ w1 + b1)  # hidden layer, ReLU
             scores = h @ w2 + b2
@@ -62,7 +73,7 @@ def numpy_loop(params, x, y, lr: float) -> Run:
 
 
 def sklearn_mlp(params, x, y, lr: float) -> Run | None:
-    if importlib.util.find_spec("sklearn") is None:
+    if not installed("sklearn"):
         return None
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -72,10 +83,21 @@ def sklearn_mlp(params, x, y, lr: float) -> Run | None:
 
     def run(steps: int) -> float:
         clf = MLPClassifier(
-            hidden_layer_sizes=(hidden,), activation="relu", solver="sgd", alpha=0.0, batch_size=x.shape[0],
-            learning_rate="constant", learning_rate_init=lr, momentum=0.0, nesterovs_momentum=False,
-            max_iter=steps, shuffle=False, tol=0.0, n_iter_no_change=steps + 1, random_state=0,
-        )  # fmt: skip
+            hidden_layer_sizes=(hidden,),
+            activation="relu",
+            solver="sgd",
+            alpha=0.0,
+            batch_size=x.shape[0],
+            learning_rate="constant",
+            learning_rate_init=lr,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            max_iter=steps,
+            shuffle=False,
+            tol=0.0,
+            n_iter_no_change=steps + 1,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(x, y)  # one epoch = one full-batch step
@@ -92,67 +114,76 @@ def _jax_loss(params, x, y):
 
 def jax_python_loop(params, x, y, lr: float) -> Run:
     opt = optax.sgd(lr)
-
-    @jax.jit
-    def step(p, s):
-        loss, g = jax.value_and_grad(_jax_loss)(p, x, y)
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s, loss
+    step = jax.jit(lambda carry: plain.sgd_step(_jax_loss, opt)(carry, (x, y)))
 
     def run(steps: int) -> float:
-        p, s = params, opt.init(params)
+        carry = (params, opt.init(params))
         for _ in range(steps):
-            p, s, loss = step(p, s)
+            carry, loss = step(carry)
         return float(loss)
 
     return run
 
 
-def _scan(params, x, y, opt, steps):
-    def step(carry, _):
-        p, s = carry
-        loss, g = jax.value_and_grad(_jax_loss)(p, x, y)
-        u, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, u), s), loss
-
-    return jax.lax.scan(step, (params, opt.init(params)), length=steps)[1]
-
-
 def jax_scan(params, x, y, lr: float) -> Run:
-    fn, opt = jax.jit(_scan, static_argnames=("opt", "steps")), optax.sgd(lr)
-    return lambda steps: float(fn(params, x, y, opt, steps)[-1])
+    train = partial(plain.plain_train, lr=lr, loss_fn=_jax_loss)
+    return lambda steps: float(train(params, x, y, steps=steps)[1][-1])
 
 
 def jax_vmap_scan(stacked_params, x, y, lr: float) -> Run:
     """``stacked_params``: params with a leading model axis; returns the mean final loss over models."""
-    fn = jax.jit(jax.vmap(_scan, in_axes=(0, None, None, None, None)), static_argnames=("opt", "steps"))
-    opt = optax.sgd(lr)
-    return lambda steps: float(fn(stacked_params, x, y, opt, steps)[:, -1].mean())
+    train = partial(plain.plain_train, lr=lr, loss_fn=_jax_loss, models=True)
+    return lambda steps: float(train(stacked_params, x, y, steps=steps)[1][:, -1].mean())
 
 
-def torch_loop(params, x, y, lr: float) -> Run | None:
-    if importlib.util.find_spec("torch") is None:
-        return None
+def torch_losses(params, x, y, lr: float, batch_size: int | None = None) -> Callable[[int], np.ndarray]:
+    """PyTorch eager: ``nn.Linear`` layers from ``params`` with ReLU, ``optim.SGD``, cross-entropy; a fresh
+    ``randperm`` per epoch for mini-batches (last partial batch dropped). ``run(steps)`` returns the loss of
+    every step."""
     import torch
 
-    xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
+    xt = torch.from_numpy(np.asarray(x, np.float32))
+    yt = torch.from_numpy(np.asarray(y, np.int64))
+    n, bs = xt.shape[0], batch_size
+    per_epoch = 1 if bs is None else n // bs
 
-    def run(steps: int) -> float:
-        w = [torch.tensor(a, requires_grad=True) for a in _plain(params)]
-        opt = torch.optim.SGD(w, lr=lr)
-        for _ in range(steps):
+    def run(steps: int) -> np.ndarray:
+        layers: list[torch.nn.Module] = []
+        for i, layer in enumerate(params):
+            lin = torch.nn.Linear(*layer["w"].shape)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(np.array(layer["w"], np.float32).T))
+                lin.bias.copy_(torch.from_numpy(np.array(layer["b"], np.float32)))
+            layers += [lin, torch.nn.ReLU()] if i < len(params) - 1 else [lin]
+        net = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        gen, perm, out = torch.Generator().manual_seed(0), None, []
+        for t in range(steps):
+            xb, yb = xt, yt
+            if bs is not None:
+                if t % per_epoch == 0:
+                    perm = torch.randperm(n, generator=gen)
+                idx = perm[(t % per_epoch) * bs : (t % per_epoch + 1) * bs]
+                xb, yb = xt[idx], yt[idx]
             opt.zero_grad()
-            logits = torch.relu(xt @ w[0] + w[1]) @ w[2] + w[3]
-            loss = torch.nn.functional.cross_entropy(logits, yt)
+            loss = torch.nn.functional.cross_entropy(net(xb), yb)
             loss.backward()
             opt.step()
-        return float(loss)
+            out.append(loss.detach())
+        return torch.stack(out).numpy()
 
     return run
 
 
+def torch_loop(params, x, y, lr: float) -> Run | None:
+    if not installed("torch"):
+        return None
+    run = torch_losses(params, x, y, lr)
+    return lambda steps: float(run(steps)[-1])
+
+
 def equinox_loop(params, x, y, lr: float) -> Run | None:
-    if importlib.util.find_spec("equinox") is None:
+    if not installed("equinox"):
         return None
     import equinox as eqx
 
@@ -179,7 +210,7 @@ def equinox_loop(params, x, y, lr: float) -> Run | None:
 
 
 def flax_loop(params, x, y, lr: float) -> Run | None:
-    if importlib.util.find_spec("flax") is None:
+    if not installed("flax"):
         return None
     from flax import nnx
 

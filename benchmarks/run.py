@@ -39,26 +39,26 @@ def run(cfg: BenchmarkConfig) -> int:
     """Run the benchmark ``cfg`` asks for, print its tables and write its JSON."""
     from rich.console import Console
 
-    from benchmarks import bench, matrix
+    from benchmarks import bench, cells, matrix, report, timing
 
     checks.check_positive_int(cfg.repeats, "repeats")
     if cfg.cells and not cfg.matrix:
         raise ValueError("--cells: expected only with --matrix")
-    bench.use_cpu_devices()
+    timing.use_cpu_devices()
     if cfg.matrix:
-        known = [c.name for c in matrix.CELLS]
+        known = [c.name for c in cells.CELLS]
         for name in cfg.cells:
             if name not in known:
                 raise ValueError(f"--cells: expected names from {known}, got {name!r}")
         result = matrix.run_matrix(quick=cfg.quick, repeats=cfg.repeats, names=cfg.cells or None)
-        tables, save = matrix.tables, matrix.save
+        tables = report.matrix_tables
     else:
         result = bench.run_benchmark(quick=cfg.quick, repeats=cfg.repeats, memory=cfg.memory)
-        tables, save = bench.tables, bench.save
+        tables = report.bench_tables
     console = Console(width=120)
     for table in tables(result):
         console.print(table)
-    save(result, cfg.out)
+    timing.save(result, cfg.out)
     console.print(f"total {result['total_s']:.0f} s; JSON: {cfg.out}")
     return 0
 

@@ -16,7 +16,7 @@ linear head.
 
 A ``Head`` is the one record of everything funcmlp knows about a head: its loss, prediction, probabilities,
 label check, delta, and the float targets T and features-major rule (l, dl/dz) of the registered derivative
-(``funcmlp.fastpath``). Any per-sample loss ``fn(logits (n, K), y) -> (n,)`` is a head too (``custom``): its
+(``funcmlp.engine.fastpath``). Any per-sample loss ``fn(logits (n, K), y) -> (n,)`` is a head too (``custom``): its
 gradient comes from ``jax.grad``, its prediction is argmax_k z_k unless a rule is given.
 """
 

@@ -7,26 +7,26 @@ Each step applies an optax transformation to the gradient of the mean loss (``fu
 
 so ``optax.sgd(alpha)`` is the lecture's  w_new = w_old - alpha dJ/dw. The gradient is
 ``jax.value_and_grad`` of the pure loss, for any activation function and any per-sample loss; for the
-built-ins, where ``funcmlp.plan`` measured it faster, the loss carries a registered derivative
-(``funcmlp.fastpath``) that ``jax.grad`` uses.
+built-ins, where ``funcmlp.engine.plan`` measured it faster, the loss carries a registered derivative
+(``funcmlp.engine.fastpath``) that ``jax.grad`` uses.
 
 If the loss or a gradient turns non-finite at step t, training stops there: the parameters of step t - 1
 (the last with a finite loss) are kept, later losses are NaN, and ``diverged_at`` is t.
 
-``train_logged`` adds a ``History``: loss and accuracy on the training data and on validation / test sets
-after every chunk of steps, as written to a run's metrics.csv.
+``funcmlp.history.train_logged`` adds a ``History``: loss and accuracy on the training data and on validation
+/ test sets after every chunk of steps, as written to a run's metrics.csv.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from funcmlp import activations, checks, engine, heads
@@ -146,7 +146,6 @@ def train(
     start_step: int = 0,
     callback: Callable[[int, float], None] | None = None,
     chunk_size: int | None = None,
-    on_chunk: Callable[[int, Params], None] | None = None,
 ) -> TrainResult:
     """Train ``params`` for ``steps`` optimizer steps on (x, y); one compiled ``lax.scan``.
 
@@ -171,12 +170,62 @@ def train(
       callback: called as ``callback(steps_done, last_loss)`` after each chunk (progress reporting).
       chunk_size: steps per compiled call; defaults to all of them (one call). Every chunk reuses the
         same compiled program.
-      on_chunk: called as ``on_chunk(steps_done, params)`` after each chunk, with the parameters reached
-        so far (to measure them, e.g. ``train_logged``).
 
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
     """
+    checks.check_callback(callback)
+    options = {k: v for k, v in locals().items() if k not in ("params", "x", "y", "callback")}
+    chunks = []
+    for chunk in train_chunks(params, x, y, **options):
+        done, state, losses = chunk
+        chunks.append(losses)
+        if callback is not None:
+            callback(done, float(losses[(done - 1) % losses.shape[0]]))
+    return result_of(state, chunks, steps)
+
+
+def result_of(state: engine.TrainState, chunks: list[jax.Array], steps: int) -> TrainResult:
+    """The ``TrainResult`` of the last state of ``train_chunks`` and its chunks' losses, cut to ``steps``."""
+    losses = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)[:steps]
+    return TrainResult(state.params, losses, state.opt_state, state.diverged_at)
+
+
+def train_chunks(params: Params, x: jax.Array, y: jax.Array, **options: Any) -> Iterator[Any]:
+    """``train`` one chunk at a time: yields ``(steps_done, state, chunk_losses)`` after each compiled call.
+
+    ``options`` are ``train``'s keyword arguments but ``callback`` (validated here, before the first chunk
+    runs; ``train``'s signature holds their defaults); ``state`` is the engine's ``TrainState``
+    (``state.params`` the parameters reached so far), and the last chunk's losses may run past ``steps``
+    (its padded steps change nothing). ``train`` and ``funcmlp.history.train_logged`` are loops over it.
+    """
+    return _start(params, x, y, **(_DEFAULTS | options))
+
+
+_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(train).parameters.items()
+    if p.kind is p.KEYWORD_ONLY and p.default is not p.empty and name != "callback"
+}
+
+
+def _start(
+    params,
+    x,
+    y,
+    *,
+    optimizer,
+    steps,
+    hyperparams,
+    activation,
+    head,
+    batch_size,
+    key,
+    l2,
+    opt_state,
+    start_step,
+    chunk_size,
+):
     steps = checks.check_positive_int(steps, "steps")
     sizes = validate(params, x, y, head=head)
     dtype = checks.check_params_dtype(params)
@@ -196,8 +245,6 @@ def train(
         )
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
     checks.check_nonnegative_real(l2, "l2")
-    checks.check_callback(callback)
-    checks.check_callback(on_chunk, "on_chunk")
     spec = engine.Spec(make_objective(activation, head, sizes, batch_size=batch_size), factory, batch_size)
     if opt_state is not None:
         like = jax.eval_shape(lambda p, h: engine.extra_args(factory(**h)).init(p), params, hp)
@@ -206,119 +253,10 @@ def train(
     state = engine.init_state(params, spec, key, start_step, x.shape[0], hp, opt_state)
     l2 = None if l2 == 0 else jnp.asarray(l2, dtype)
     data = engine.Data(x, y, key, l2, jnp.int32(start_step + steps))
-    chunks = []
+    return _chunks(state, data, spec, start_step, steps, length)
+
+
+def _chunks(state, data, spec, start_step: int, steps: int, length: int):
     for c in range(math.ceil(steps / length)):
         state, losses = _run(state, data, jnp.int32(start_step + c * length), spec=spec, length=length)
-        chunks.append(losses)
-        done = min(steps, (c + 1) * length)
-        if on_chunk is not None:
-            on_chunk(done, state.params)
-        if callback is not None:
-            callback(done, float(losses[done - c * length - 1]))
-    losses = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)[:steps]
-    return TrainResult(state.params, losses, state.opt_state, state.diverged_at)
-
-
-DEFAULT_UPDATES = 50
-MIN_CHUNK = 100
-
-
-def chunk_size(steps: int, *, updates: int = DEFAULT_UPDATES, min_chunk: int = MIN_CHUNK) -> int:
-    """Steps per compiled chunk so that a run of ``steps`` reports about ``updates`` times.
-
-    The chunks are as even as possible (the last chunk, padded with no-op steps, wastes fewer than
-    ``updates`` steps) and never shorter than ``min_chunk`` steps, so that the per-chunk cost (a dispatch
-    and a device-to-host copy of one loss) stays small next to the chunk's work.
-
-    Returns:
-      c with 1 <= c <= steps: ``train(..., chunk_size=c)`` runs ceil(steps / c) chunks.
-    """
-    steps = checks.check_positive_int(steps, "steps")
-    updates = checks.check_positive_int(updates, "updates")
-    min_chunk = checks.check_positive_int(min_chunk, "min_chunk")
-    n = max(1, min(updates, steps // min_chunk))
-    return math.ceil(steps / n)
-
-
-class History(NamedTuple):
-    """Metrics at the logged steps t_0 = 0 < t_1 < ... < t_m = steps, measured on the parameters theta_t.
-
-    Attributes:
-      columns: name -> (m + 1,) float64 values; always ``step`` and ``train_loss``, then
-        ``train_accuracy`` for classification heads, and ``<name>_loss`` / ``<name>_accuracy`` for every
-        evaluation set. Losses are the mean data loss (1/n) sum_i l(z^L_i, y_i), without the L2 term.
-    """
-
-    columns: dict[str, np.ndarray]
-
-
-@partial(jax.jit, static_argnames=("act_fn", "head"))
-def _evaluate(params: Params, sets, *, act_fn, head):
-    return engine.evaluate(params, sets, act_fn=act_fn, head=head)
-
-
-def train_logged(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    optimizer: Any,
-    steps: int,
-    log_every: int | None = None,
-    evaluate: dict[str, tuple[Any, Any]] | None = None,
-    callback: Callable[[int, float], None] | None = None,
-    **train_kw: Any,
-) -> tuple[TrainResult, History]:
-    """``train`` in chunks of ``log_every`` steps, measuring loss and accuracy after each chunk.
-
-    It is one ``train(..., chunk_size=log_every)`` call (one compiled program for every chunk), so the
-    result is the same as without logging; after each chunk the current parameters are evaluated on the
-    training data and on every ``evaluate`` set in one more compiled call.
-
-    Args:
-      params, x, y, optimizer, steps, **train_kw: as for ``train`` (activation, head, hyperparams, ...).
-      log_every: steps between logged rows; default ``chunk_size(steps)`` (about 50 rows).
-      evaluate: extra sets to measure, e.g. ``{"val": (x_val, y_val)}`` (empty sets are skipped).
-      callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``.
-
-    Returns:
-      ``(TrainResult, History)``: the history has a row at step 0 and after each chunk; after a divergence
-      at step t it ends with the chunk that holds t (the parameters stay those of step t - 1).
-    """
-    steps = checks.check_positive_int(steps, "steps")
-    every = chunk_size(steps) if log_every is None else checks.check_positive_int(log_every, "log_every")
-    head = train_kw.get("head", "softmax")
-    validate(params, x, y, head=head)
-    sets = {"train": (jnp.asarray(x), jnp.asarray(y))}
-    for name, (xs, ys) in (evaluate or {}).items():
-        if np.shape(xs)[0] > 0:
-            validate(params, xs, ys, head=head)
-            sets[name] = (jnp.asarray(xs), jnp.asarray(ys))
-    act_fn, hd = activations.get(train_kw.get("activation", "relu")).fn, heads.get(head)
-    logged: list[tuple[int, Any]] = []
-
-    def record(t: int, p: Params) -> None:  # stays on the device; fetched once at the end
-        logged.append((t, _evaluate(p, tuple(sets.values()), act_fn=act_fn, head=hd)))
-
-    record(0, params)
-    result = train(
-        params,
-        x,
-        y,
-        optimizer=optimizer,
-        steps=steps,
-        callback=callback,
-        chunk_size=min(every, steps),
-        on_chunk=record,
-        **train_kw,
-    )
-    diverged_at = int(result.diverged_at)
-    if diverged_at >= 0:  # keep the rows up to the end of the chunk that diverged
-        logged = [(t, e) for t, e in logged if t - every <= diverged_at]
-    columns: dict[str, list[float]] = {"step": [t for t, _ in logged]}
-    for _, evals in jax.device_get(logged):
-        for (name, (xs, _)), (loss, correct) in zip(sets.items(), evals, strict=True):
-            columns.setdefault(f"{name}_loss", []).append(float(loss))
-            if hd.classifies:
-                columns.setdefault(f"{name}_accuracy", []).append(int(correct) / xs.shape[0])
-    return result, History({k: np.asarray(v, np.float64) for k, v in columns.items()})
+        yield min(steps, (c + 1) * length), state, losses

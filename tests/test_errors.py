@@ -439,7 +439,7 @@ def test_cli_bad_option_is_one_line_and_exit_2(argv, pattern, tmp_path, capsys, 
 def test_cli_unknown_command_is_one_line_and_exit_2(capsys):
     assert main(["fit"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "funcmlp: error: unknown command 'fit'; (commands: train, sweep, show, predict, benchmark)"
+        "funcmlp: error: unknown command 'fit'; (commands: train, sweep, show, predict)"
     )
 
 

@@ -16,7 +16,7 @@ The cost is one dispatch and one host synchronisation per chunk. With ``chunk_si
 chunks of at least 100 steps) ``scripts/progress_overhead.py`` measured +1.5% of the time of one
 uninterrupted compiled call, on CPU, for runs of 1 to 3 s (long enough to show the bar); see the README.
 
-``chunk_size``, ``History`` and ``train_logged`` live in ``funcmlp.training`` and are re-exported here.
+``chunk_size``, ``History`` and ``train_logged`` live in ``funcmlp.history`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from rich.progress import (
 from rich.progress import Progress as _RichProgress
 
 from funcmlp import checks
-from funcmlp.training import DEFAULT_UPDATES, MIN_CHUNK, History, chunk_size, train_logged
+from funcmlp.history import DEFAULT_UPDATES, MIN_CHUNK, History, chunk_size, train_logged
 
 __all__ = ["DEFAULT_UPDATES", "MIN_CHUNK", "History", "Progress", "chunk_size", "format_loss", "train_logged"]
 
@@ -158,8 +158,8 @@ class Progress:
         )
 
     def for_sweep(self, steps: int) -> Callable[[int, int], None]:
-        """A ``funcmlp.sweep`` callback ``(group, steps_done, losses)`` driving this bar over groups x ``steps``;
-        it shows the lowest finite loss among the group's models."""
+        """A ``funcmlp.sweep`` callback ``(group, steps_done, losses)`` driving this bar over groups x
+        ``steps``; it shows the lowest finite loss among the group's models."""
 
         def callback(group: int, done: int, losses: Any = None) -> None:
             finite = None if losses is None else np.asarray(losses)[np.isfinite(losses)]

@@ -1,21 +1,20 @@
-"""The training engine: the step, its divergence rule and the chunked runner (``core``), the plan that picks
-a derivative per backend and size (``plan``), and the registered derivative it may pick (``fastpath``)."""
+"""The training engine: the step, its divergence rule and the chunked runner (``core``), the data and
+mini-batches a compiled loop sees (``batches``), the plan that picks a derivative per backend and size
+(``plan``), and the registered derivative it may pick (``fastpath``)."""
 
-from funcmlp.engine import fastpath, plan
+from funcmlp.engine import batches, fastpath, plan
+from funcmlp.engine.batches import Data, epoch_perm, minibatch
 from funcmlp.engine.core import (
     CHUNK,
-    Data,
     Fixed,
     Objective,
     Spec,
     TrainState,
     all_finite,
-    epoch_perm,
     evaluate,
     extra_args,
     in_groups,
     init_state,
-    minibatch,
     run,
     settle,
     step,
@@ -23,6 +22,7 @@ from funcmlp.engine.core import (
 from funcmlp.engine.plan import Plan, choose
 
 __all__ = [
+    "batches",
     "CHUNK",
     "Data",
     "Fixed",

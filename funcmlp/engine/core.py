@@ -12,7 +12,7 @@ data, so one compiled program serves any values; the new parameters and optimize
 they had (the parameters' dtype is the computation's).
 
 The objective (``Objective``) is ``funcmlp.mlp.mean_loss`` of any activation and head, or, where the plan
-says so (``funcmlp.plan``), the same loss with its registered derivative (``funcmlp.fastpath``).
+says so (``funcmlp.engine.plan``), the same loss with its registered derivative (``funcmlp.engine.fastpath``).
 
 Divergence rule: if the loss or a gradient turns non-finite at step t, the model stops there: the parameters
 of step t - 1 (the last with a finite loss) are kept, later losses are NaN and ``diverged_at`` is t. If the
@@ -38,6 +38,7 @@ import optax
 from funcmlp import mlp
 from funcmlp.activations import Activation
 from funcmlp.engine import fastpath
+from funcmlp.engine.batches import Data, epoch_perm, minibatch
 from funcmlp.engine.plan import Plan
 from funcmlp.heads import Head
 
@@ -89,17 +90,6 @@ class Spec(NamedTuple):
     batch_size: int | None
 
 
-class Data(NamedTuple):
-    """The training data as the loop sees it (traced): x in the params' dtype, y from ``Objective.targets``,
-    the key of the mini-batch shuffles, the L2 weight (None for none) and the global step to stop at."""
-
-    x: jax.Array
-    y: jax.Array
-    key: jax.Array
-    l2: Any
-    end: jax.Array
-
-
 class TrainState(NamedTuple):
     """Everything a step carries: parameters (and the previous ones, for the divergence rule), optimizer
     state, the divergence step (-1 while finite), the epoch's permutation and the traced hyperparameters."""
@@ -112,16 +102,6 @@ class TrainState(NamedTuple):
     hyperparams: dict[str, jax.Array]
 
 
-def epoch_perm(key, t, n: int, batch_size: int | None) -> jax.Array:
-    """The sample order of epoch t // ceil(n / batch_size): a permutation drawn from fold_in(key, epoch),
-    its first samples repeated to fill the last batch (they get weight 0); empty for full batch."""
-    if batch_size is None:
-        return jnp.zeros((0,), jnp.int32)
-    n_batches = -(-n // batch_size)
-    perm = jax.random.permutation(jax.random.fold_in(key, t // n_batches), n).astype(jnp.int32)
-    return jnp.concatenate([perm, perm[: n_batches * batch_size - n]])
-
-
 def init_state(params, spec: Spec, key, start, n: int, hyperparams=None, opt_state=None) -> TrainState:
     """The state at global step ``start``: a fresh optimizer state unless one is given."""
     hyperparams = {} if hyperparams is None else hyperparams
@@ -130,27 +110,6 @@ def init_state(params, spec: Spec, key, start, n: int, hyperparams=None, opt_sta
     return TrainState(
         params, params, opt_state, jnp.int32(-1), epoch_perm(key, start, n, spec.batch_size), hyperparams
     )
-
-
-def minibatch(perm, t, data: Data, batch_size: int | None):
-    """(perm, x_b, y_b, weights) of step t: all the data (weights None), or mini-batch t of its epoch, padded
-    with weight 0; a new epoch before ``end`` draws a new perm (steps past the end must not move the shuffle
-    on: a later call resumes from it)."""
-    if batch_size is None:
-        return perm, data.x, data.y, None
-    n = data.x.shape[0]
-    n_batches = -(-n // batch_size)
-    perm = jax.lax.cond(
-        (t % n_batches == 0) & (t < data.end),
-        lambda: epoch_perm(data.key, t, n, batch_size),
-        lambda: perm,
-    )
-    start = (t % n_batches) * batch_size
-    idx = jax.lax.dynamic_slice_in_dim(perm, start, batch_size)
-    if n % batch_size == 0:
-        return perm, data.x[idx], data.y[idx], None
-    real = (start + jnp.arange(batch_size)) < n
-    return perm, data.x[idx], data.y[idx], real.astype(data.x.dtype)
 
 
 def all_finite(tree) -> jax.Array:
@@ -232,23 +191,38 @@ def in_groups(fn, tree, size: int | None):
     return jax.tree.map(lambda a: a.reshape(n_groups * size, *a.shape[2:])[:m], out)
 
 
-def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool):
+def _per_model(data: Data, per_model: tuple[str, ...]):
+    """The fields of ``data`` that carry a leading model axis, and ``join``, which puts one model's slice of
+    them back into ``data`` (the other fields are shared by every model)."""
+    fields = {f: getattr(data, f) for f in per_model}
+
+    def join(own):
+        return data._replace(**own)
+
+    return fields, join
+
+
+def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool, per_model: tuple[str, ...] = ()):
     """Steps ts (k,): fast steps, kept when every model is clean; otherwise redone carefully."""
 
-    def steps(s, careful):
-        return jax.lax.scan(partial(step, spec=spec, data=data, careful=careful), s, ts)
-
-    def careful():
-        return jax.vmap(lambda s: steps(s, True))(state) if models else steps(state, True)
+    def steps(s, d, careful):
+        return jax.lax.scan(partial(step, spec=spec, data=d, careful=careful), s, ts)
 
     # A chunk that reaches past the end (the last one, when the steps do not divide evenly) runs carefully.
     live = ts[-1] < data.end
     if not models:
-        fast, values = steps(state, False)
+        fast, values = steps(state, data, False)
         ok = live & _clean(state, fast, values, ts, data.end)
-    else:
-        fast, values = in_groups(jax.vmap(lambda s: steps(s, False)), state, spec.objective.plan.group)
-        ok = live & jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
+        return jax.lax.cond(ok, lambda: (fast, values), lambda: steps(state, data, True))
+    own, join = _per_model(data, per_model)
+
+    def careful():
+        return jax.vmap(lambda s, o: steps(s, join(o), True))(state, own)
+
+    fast, values = in_groups(
+        jax.vmap(lambda so: steps(so[0], join(so[1]), False)), (state, own), spec.objective.plan.group
+    )
+    ok = live & jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
     return jax.lax.cond(ok, lambda: (fast, values), careful)
 
 
@@ -263,26 +237,37 @@ def settle(state: TrainState, *, spec: Spec, data: Data, last) -> TrainState:
     )
 
 
-def run(state: TrainState, data: Data, start, *, spec: Spec, length: int, models: bool = False, chunk=CHUNK):
+def run(
+    state: TrainState,
+    data: Data,
+    start,
+    *,
+    spec: Spec,
+    length: int,
+    models: bool = False,
+    per_model: tuple[str, ...] = (),
+    chunk=CHUNK,
+):
     """Steps start .. start + length - 1 (those >= ``data.end`` are no-ops) in chunks of ``chunk`` steps.
 
     Pure and not jitted: ``train`` jits it, ``sweep`` runs it per device. With ``models`` the state has a
-    leading model axis (the data is shared) and the losses come back as (models, length).
+    leading model axis and the losses come back as (models, length); the data is shared by every model,
+    except the fields named in ``per_model`` (of ``"x"``, ``"y"``, ``"l2"``), which have a leading model
+    axis too (each model's own data set or L2 weight).
     """
     n_chunks = -(-length // chunk)
     k = -(-length // n_chunks)  # chunks as even as possible: most step counts need no padded chunk
     data = data._replace(end=jnp.minimum(data.end, start + length))
     ts = start + jnp.arange(n_chunks * k, dtype=jnp.int32).reshape(n_chunks, k)
-    state, values = jax.lax.scan(partial(_chunk, spec=spec, data=data, models=models), state, ts)
+    chunk_fn = partial(_chunk, spec=spec, data=data, models=models, per_model=per_model)
+    state, values = jax.lax.scan(chunk_fn, state, ts)
     last = data.end - 1
-    state = (
-        jax.vmap(partial(settle, spec=spec, data=data, last=last))(state)
-        if models
-        else settle(state, spec=spec, data=data, last=last)
-    )
-    if models:  # (n_chunks, m, k) -> (m, n_chunks * k)
-        values = jnp.moveaxis(values, 0, 1)
-    return state, values.reshape(*values.shape[:-2], -1)[..., :length]
+    if not models:
+        return settle(state, spec=spec, data=data, last=last), values.reshape(-1)[:length]
+    own, join = _per_model(data, per_model)
+    state = jax.vmap(lambda s, o: settle(s, spec=spec, data=join(o), last=last))(state, own)
+    values = jnp.moveaxis(values, 0, 1)  # (n_chunks, m, k) -> (m, n_chunks * k)
+    return state, values.reshape(values.shape[0], -1)[:, :length]
 
 
 def evaluate(params, sets, *, act_fn, head: Head):

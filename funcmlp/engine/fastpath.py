@@ -19,7 +19,7 @@ On a CPU the cost of a small network is the number of kernels XLA launches per s
 (docs/performance.md), so sums over at most ``heads.SMALL`` features are unrolled multiply-adds that XLA fuses
 into the surrounding elementwise kernel; over the n samples, dJ/dW and dJ/db come out of one matmul,
 [A; 1] delta^T, when the layer is narrow (``sums="dot"``), or of products summed over n (``sums="reduce"``,
-faster when vmapped over many models). ``funcmlp.plan`` decides where this rule is used at all.
+faster when vmapped over many models). ``funcmlp.engine.plan`` decides where this rule is used at all.
 """
 
 from __future__ import annotations

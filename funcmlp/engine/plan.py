@@ -3,7 +3,7 @@
 A ``Plan`` has three choices, each made per backend and network size from the benchmark matrix
 (``funcmlp benchmark``; the measurements are in docs/performance.md):
 
-* ``registered``: use the hand-written features-major derivative (``funcmlp.fastpath``) instead of
+* ``registered``: use the hand-written features-major derivative (``funcmlp.engine.fastpath``) instead of
   autodiff of ``funcmlp.mlp.mean_loss``. Only possible for a built-in activation and head. It wins where a
   step costs kernel launches rather than arithmetic, which is where its sums over features are unrolled
   into fused multiply-adds: every layer at most ``NARROW`` wide. Measured on the CPU (funcmlp time / plain

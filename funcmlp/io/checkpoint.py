@@ -8,102 +8,51 @@ bytes, so a flipped byte anywhere is refused on load rather than silently changi
 
 Writes are atomic: a temporary file in the same folder is written, fsync'ed and renamed over the target, so
 a crash leaves the previous checkpoint (or none), never a half-written one under the real name.
+
+The file format itself (atomic writes, the digest, reading and checking a safetensors file) is
+``checkpoint_file``'s; this module turns parameters and optimizer states into its arrays and back.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from funcmlp import activations, checks, heads
+from funcmlp.io.checkpoint_file import (
+    FORMAT_VERSION,
+    _check_path,
+    _meta,
+    _read,
+    _to_numpy,
+    _version,
+    atomic_write_bytes,
+    digest,
+)
 from funcmlp.mlp import Params
 
-FORMAT_VERSION = 1
-_NATIVE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"}
-_NATIVE |= {"float16", "float32", "float64"}
-
-
-def _version() -> str:
-    from funcmlp import __version__
-
-    return __version__
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"path: expected an existing folder to save into, got {str(path.parent)!r}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable; not every platform can open a folder
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def digest(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
-    h = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode())
-    for name in sorted(arrays):
-        a = arrays[name]
-        h.update(f"{name}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())  # C order whatever the layout
-    return h.hexdigest()
-
-
-def _to_numpy(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Arrays safetensors can store, plus {name: dtype} for those kept as raw bits (bfloat16, ...)."""
-    out, views = {}, {}
-    for name, a in tree_arrays.items():
-        arr = np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
-        if arr.dtype.name not in _NATIVE:
-            views[name] = arr.dtype.name
-            arr = arr.view(f"uint{8 * arr.dtype.itemsize}")
-        out[name] = arr
-    return out, views
+__all__ = [
+    "FORMAT_VERSION",
+    "atomic_write_bytes",
+    "digest",
+    "load",
+    "load_state",
+    "read_metadata",
+    "save",
+    "save_state",
+]
 
 
 def _treedef_text(treedef: Any) -> str:
     """The optimizer state's tree structure as text, without memory addresses (stable across runs)."""
     return re.sub(r" at 0x[0-9a-fA-F]+", "", str(treedef))
-
-
-def _check_path(path: Any, *, reading: bool) -> Path:
-    """A str or os.PathLike naming a checkpoint file (an existing one when ``reading``)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"path: expected a file, got the directory {os.fspath(path)!r}")
-    if reading and not p.exists():
-        raise ValueError(f"path: file {os.fspath(path)!r} does not exist")
-    return p
 
 
 def _write(path, params, extra, *, kind, config, activation, head, step=None, treedef=None) -> None:
@@ -203,50 +152,6 @@ def save_state(
         step=step,
         treedef=treedef,
     )
-
-
-def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    _check_path(path, reading=True)
-    where = repr(os.fspath(path))
-    data = Path(path).read_bytes()
-    if len(data) < 8:
-        raise ValueError(
-            f"path: {where} is not a funcmlp checkpoint (empty or truncated to {len(data)} bytes)"
-        )
-    try:
-        arrays = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError) as e:
-        raise ValueError(
-            f"path: {where} is not a readable safetensors checkpoint (truncated or corrupted: {e})"
-        ) from e
-    if metadata.get("format") != "funcmlp":
-        raise ValueError(f"path: {where} is a safetensors file but not a funcmlp checkpoint")
-    version = metadata.get("format_version", "")
-    if not version.isdigit():
-        raise ValueError(f"path: {where} has damaged funcmlp metadata (format_version {version!r})")
-    if int(version) > FORMAT_VERSION:
-        raise ValueError(
-            f"path: {where} has format version {version}; this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
-        )
-    recorded = metadata.pop("sha256", None)
-    if recorded != digest(arrays, metadata):
-        raise ValueError(f"path: {where} is corrupted: its checksum does not match its contents")
-    try:
-        views = json.loads(metadata.get("views", "{}"))
-        for name, dtype in views.items():
-            arrays[name] = arrays[name].view(jnp.dtype(dtype))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise ValueError(f"path: {where} has damaged funcmlp metadata (views: {e})") from None
-    return arrays, metadata
-
-
-def _meta(metadata: dict[str, str], field: str, path) -> Any:
-    try:
-        return json.loads(metadata[field])
-    except (KeyError, json.JSONDecodeError) as e:
-        raise ValueError(f"path: {os.fspath(path)!r} has damaged funcmlp metadata ({field}: {e})") from None
 
 
 def _params(arrays: dict[str, np.ndarray], metadata: dict[str, str], path) -> Params:

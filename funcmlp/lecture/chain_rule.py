@@ -94,7 +94,7 @@ def reduced_form(
 def _in_params_dtype(grads: Params, params: Params) -> Params:
     """Each gradient in its parameter's dtype (as ``jax.grad`` gives), whatever x's dtype."""
     return [
-        {k: jnp.asarray(g[k]).astype(jax.dtypes.canonicalize_dtype(checks._dtype(p[k], k))) for k in g}
+        {k: jnp.asarray(g[k]).astype(jax.dtypes.canonicalize_dtype(checks.dtype_of(p[k], k))) for k in g}
         for g, p in zip(grads, params, strict=True)
     ]
 

@@ -47,8 +47,8 @@ def predict(w: jax.Array, b: jax.Array, x: jax.Array) -> jax.Array:
     d = np.shape(x)[1]
     checks.check_x(x, d)
     for name, value, shape in (("w", w, (d,)), ("b", b, ())):
-        dtype = checks._dtype(value, name)
-        if not checks._is_real(dtype):
+        dtype = checks.dtype_of(value, name)
+        if not checks.is_real(dtype):
             raise TypeError(f"{name}: expected a real number or array, got dtype {dtype}")
         if np.shape(value) != shape:
             what = f"weights of shape ({d},) (one per column of x)" if name == "w" else "a scalar bias"

@@ -8,10 +8,10 @@ optimizer's hyperparameters in each model's state), so one compiled program serv
 and activations change shapes and functions, so each (sizes, activation) pair is its own compiled group. A
 model whose loss turns non-finite stops there (as in ``train``); the others go on.
 
-The grid is sharded over every device (``funcmlp.sharding``): each device trains its block of models and
-keeps its block of the results; ``funcmlp.plan`` chooses how each device's models are vmapped (in
+The grid is sharded over every device (``funcmlp.sweeps.mesh``): each device trains its block of models and
+keeps its block of the results; ``funcmlp.engine.plan`` chooses how each device's models are vmapped (in
 cache-sized groups on a CPU, all at once on an accelerator). The result types, tables and summaries are in
-``funcmlp.sweep_results``.
+``funcmlp.sweeps.results``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def sweep(
     scheme: str = "he",
     dtype: Any = jnp.float32,
     chunk_size: int | None = None,
-    callback: Callable[[int, int], None] | None = None,
+    callback: Callable[[int, int, np.ndarray | None], None] | None = None,
     devices: Sequence[Any] | None = None,
 ) -> SweepResult:
     """Train every (sizes, activation, learning rate, seed) combination; one compiled program per group.

@@ -66,11 +66,6 @@ def grid_mesh(n_lr: int, n_seeds: int, devices: Sequence[Any] | None = None) -> 
     return Mesh(np.array(devices, dtype=object).reshape(shape), AXES)
 
 
-def grid_sharding(mesh: Mesh) -> NamedSharding:
-    """Leading axes (lr, seed) split over the mesh; any trailing axes whole."""
-    return NamedSharding(mesh, PartitionSpec(*AXES))
-
-
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
@@ -79,11 +74,6 @@ def put(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
     """A global array from a host array that every process holds whole; each process fills its own shards."""
     host = np.asarray(host)
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-
-def constrain(tree: Any, mesh: Mesh) -> Any:
-    """Pin every leaf's leading (lr, seed) axes to the grid sharding (inside ``jit``)."""
-    return jax.lax.with_sharding_constraint(tree, grid_sharding(mesh))
 
 
 def to_host(array: jax.Array) -> np.ndarray:

@@ -4,6 +4,7 @@ import pytest
 
 from benchmarks import bench
 from benchmarks.run import main
+from benchmarks.targets import TARGETS, targets
 
 
 def test_step_flops_counts_forward_weight_gradients_and_deltas():
@@ -39,7 +40,22 @@ def _result(train_x, sweep1_us, sweep1024_us, compile_s, peak_gb, frac):
     ],
 )
 def test_targets_compare_each_measurement_with_its_goal(args, met):
-    assert [t["met"] for t in bench.targets(_result(*args))] == met
+    assert [t["met"] for t in targets(_result(*args))] == met
+
+
+def test_each_target_names_its_goal_once():
+    checked = targets(_result(25.0, 3.0, 2.0, 1.0, 1.0, 0.6))
+    assert [t["goal"] for t in checked] == [t.goal for t in TARGETS.values()]
+    assert checked[0]["target"] == "train >= 20x the numpy loop"
+    assert checked[1]["target"] == "sweep of 1024 >= 40x the numpy loop per model-step"
+
+
+def test_a_target_not_measured_is_neither_met_nor_missed():
+    result = _result(25.0, 3.0, 2.0, 1.0, None, 0.6)
+    result["scaling"] = []
+    met = {t["target"]: t["met"] for t in targets(result)}
+    assert met["hidden 512 x n 30,000: fraction of matmul GFLOP/s"] is None
+    assert met["peak memory, 1024-model 10,000-step sweep (GB)"] is None
 
 
 def test_benchmark_command_writes_every_row_as_json(tmp_path, capsys):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from benchmarks import matrix
+from benchmarks import cells, matrix, report, timing
 from benchmarks.run import main
 
 NAMES = [
@@ -28,17 +28,17 @@ NAMES = [
 
 
 def test_the_matrix_has_the_seven_cells():
-    assert [c.name for c in matrix.CELLS] == NAMES
-    assert [c.models for c in matrix.CELLS] == [1, 1024, 16384, 1, 1, 1, 1]
-    assert [c.batch_size for c in matrix.CELLS] == [None, None, None, None, 128, None, 32]
-    assert all(c.quick_steps <= c.steps for c in matrix.CELLS)
+    assert [c.name for c in cells.CELLS] == NAMES
+    assert [c.models for c in cells.CELLS] == [1, 1024, 16384, 1, 1, 1, 1]
+    assert [c.batch_size for c in cells.CELLS] == [None, None, None, None, 128, None, 32]
+    assert all(c.quick_steps <= c.steps for c in cells.CELLS)
 
 
 def test_a_mini_batch_cell_needs_whole_epochs_and_names_must_exist():
     with pytest.raises(ValueError, match="not whole epochs of 16 batches"):
-        matrix.Cell("bad", (784, 10), "synthetic", 2048, 0.1, 100, 16, batch_size=128)
+        cells.Cell("bad", (784, 10), "synthetic", 2048, 0.1, 100, 16, batch_size=128)
     with pytest.raises(ValueError, match="expected one of"):
-        matrix.cell("2-4-3 trian")
+        cells.cell("2-4-3 trian")
 
 
 def _fake_runs(c, steps, torch_steps=None):
@@ -53,16 +53,16 @@ def test_result_has_every_cell_with_ratio_funcmlp_over_plain_and_is_json(monkeyp
     result = matrix.run_matrix(quick=True, repeats=2)
     assert [r["name"] for r in result["cells"]] == NAMES
     assert result["backend"] == jax.default_backend() and result["jax"] == jax.__version__
-    for r, c in zip(result["cells"], matrix.CELLS, strict=True):
+    for r, c in zip(result["cells"], cells.CELLS, strict=True):
         assert r["ratio"] == pytest.approx(r["funcmlp_s"] / r["plain_s"])
         assert r["per"] == ("model-step" if c.models > 1 else "step") and r["steps"] == c.quick_steps
         assert r["funcmlp_s"] > 0 and r["plain_s"] > 0 and r["torch_s"] is None
         assert ("sweep_fixed_s" in r) is (c.models > 1)
     assert set(result["compile"]) >= {"funcmlp_first_call_s", "funcmlp_compile_s", "plain_first_call_s"}
-    matrix.save(result, tmp_path / "m.json")
+    timing.save(result, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text())["cells"][0]["name"] == "2-4-3 train"
     text = io.StringIO()
-    for table in matrix.tables(result):
+    for table in report.matrix_tables(result):
         Console(file=text, width=120).print(table)
     assert all(name in text.getvalue() for name in NAMES)
 
@@ -79,7 +79,7 @@ def test_matrix_command_refuses_unknown_cells(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def _trajectories(c: matrix.Cell):
+def _trajectories(c: cells.Cell):
     r = matrix.runs(c, c.quick_steps)
     return r.losses("funcmlp", r.funcmlp()), r.losses("plain", r.plain())
 
@@ -88,15 +88,15 @@ def _trajectories(c: matrix.Cell):
 def test_plain_baseline_has_funcmlps_loss_trajectory(name):
     """Both do full-batch SGD on the same loss from the same start: the same losses up to float32 rounding
     (funcmlp may use its registered derivative, the baseline autodiff)."""
-    fm, plain = _trajectories(matrix.cell(name))
-    assert fm.shape == plain.shape == (matrix.cell(name).quick_steps,)
+    fm, plain = _trajectories(cells.cell(name))
+    assert fm.shape == plain.shape == (cells.cell(name).quick_steps,)
     np.testing.assert_allclose(fm, plain, rtol=1e-4)
     assert fm[-1] < fm[0]
 
 
 def test_plain_vmapped_baseline_has_every_sweep_models_loss_trajectory():
     """jit(vmap(scan)) from the stacked init_params(split(key, models)[j]) is model j of funcmlp.sweep."""
-    c = dataclasses.replace(matrix.cell("2-4-3 sweep x1024"), models=6)
+    c = dataclasses.replace(cells.cell("2-4-3 sweep x1024"), models=6)
     fm, plain = _trajectories(c)
     assert fm.shape == plain.shape == (6, c.quick_steps)
     np.testing.assert_allclose(fm, plain, rtol=1e-4)
@@ -107,7 +107,7 @@ def test_mini_batch_baseline_sees_the_same_samples_per_step():
     """With n a multiple of the batch size both draw epoch e's permutation from fold_in(key, e) and cut it
     the same way, so they see the same samples at every step (not required of the baseline, which only has
     to see as many samples per step, but a check of its x[idx] batches)."""
-    c = dataclasses.replace(matrix.cell("20-32-2 batch 32"), n=320, quick_steps=20)
+    c = dataclasses.replace(cells.cell("20-32-2 batch 32"), n=320, quick_steps=20)
     fm, plain = _trajectories(c)
     np.testing.assert_allclose(fm, plain, rtol=1e-4)
 

@@ -55,7 +55,8 @@ def test_train_keeps_the_seed_with_the_best_validation_accuracy(tmp_path):
     assert np.argmax(val) != np.argmax(test) and np.argmax(val) != 0  # the case is telling
     assert metrics["seeds"] == 8
     # The saved network is the sweep's selected model, bit for bit, and metrics.json scores it.
-    from funcmlp.cli.app import TrainConfig, draw_samples
+    from funcmlp.cli.options import TrainConfig
+    from funcmlp.cli.train import draw_samples
 
     keys, samples = draw_samples(TrainConfig(seeds=8, steps=300), 0)  # the command's own data, bit for bit
     (x, y), (xv, yv), (xt, yt) = samples.train, samples.val, samples.test

@@ -44,7 +44,7 @@ def test_chunk_size_reports_about_updates_times(steps, updates):
         assert n == updates
 
 
-def _drive(bar, clock, steps, chunk, seconds_per_chunk):
+def drive(bar, clock, steps, chunk, seconds_per_chunk):
     for done in [*range(chunk, steps, chunk), steps]:
         clock.t += seconds_per_chunk
         bar(done, 1.0 / done)
@@ -55,7 +55,7 @@ def test_plain_lines_without_a_terminal():
     con, buf = console(terminal=False)
     clock = FakeClock()
     bar = progress.Progress(1000, console=con, clock=clock, lines=4, delay=1.0)
-    _drive(bar, clock, 1000, 10, 0.05)  # 100 chunks, 5 s
+    drive(bar, clock, 1000, 10, 0.05)  # 100 chunks, 5 s
     out = buf.getvalue().splitlines()
     assert 1 <= len(out) <= 4
     assert out[-1].startswith("training: step 1000/1000 (100%), loss 0.001, 5.0 s")
@@ -66,7 +66,7 @@ def test_plain_lines_without_a_terminal():
 def test_short_runs_print_nothing():
     con, buf = console(terminal=False)
     clock = FakeClock()
-    _drive(progress.Progress(1000, console=con, clock=clock, delay=1.0), clock, 1000, 100, 0.05)  # 0.5 s
+    drive(progress.Progress(1000, console=con, clock=clock, delay=1.0), clock, 1000, 100, 0.05)  # 0.5 s
     assert buf.getvalue() == ""
 
 
@@ -85,7 +85,7 @@ def test_a_run_in_one_chunk_prints_nothing_however_long_it_compiled(terminal):
 def test_quiet_prints_nothing(terminal):
     con, buf = console(terminal)
     clock = FakeClock()
-    _drive(progress.Progress(1000, console=con, clock=clock, quiet=True), clock, 1000, 100, 1.0)
+    drive(progress.Progress(1000, console=con, clock=clock, quiet=True), clock, 1000, 100, 1.0)
     assert buf.getvalue() == ""
 
 
@@ -93,7 +93,7 @@ def test_bar_on_a_terminal_shows_steps_and_loss():
     con, buf = console(terminal=True)
     clock = FakeClock()
     bar = progress.Progress(500, console=con, clock=clock, description="spiral")
-    _drive(bar, clock, 500, 100, 0.5)
+    drive(bar, clock, 500, 100, 0.5)
     text = buf.getvalue()
     assert "spiral" in text and "500/500" in text and "loss 0.002" in text
 

@@ -1,15 +1,11 @@
-"""Eager input validation shared by every public entry point.
+"""Checks of arrays: inputs, targets and labels, parameters and their dtypes, optimizer states.
 
-Each check raises ``ValueError`` or ``TypeError`` whose message starts with the argument's name, then says
-what was expected and what came, before anything is traced. Value checks (finiteness, label ranges) run only
-on concrete arrays: inside a user's own ``jit`` the shapes and dtypes are still checked, the values cannot be.
-``docs/errors.md`` lists every message.
+The helpers here (``is_concrete``, ``dtype_of``, ``is_real``) serve the rest of the package too; value checks
+(finiteness, label ranges) run only on concrete arrays.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -18,6 +14,7 @@ import numpy as np
 
 
 def is_concrete(a: Any) -> bool:
+    """Whether ``a`` holds values (not a tracer inside ``jit`` or ``grad``)."""
     return not isinstance(a, jax.core.Tracer)
 
 
@@ -25,7 +22,8 @@ def _shape(a: Any) -> tuple[int, ...]:
     return tuple(np.shape(a))
 
 
-def _dtype(a: Any, name: str) -> np.dtype:
+def dtype_of(a: Any, name: str) -> np.dtype:
+    """The numpy dtype of an array or array-like; TypeError naming ``name`` for anything else."""
     try:
         return np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
     except (TypeError, ValueError) as e:
@@ -36,7 +34,8 @@ def _is_float(dtype: Any) -> bool:
     return jnp.issubdtype(dtype, jnp.floating)  # bfloat16 included, unlike np.issubdtype
 
 
-def _is_real(dtype: Any) -> bool:
+def is_real(dtype: Any) -> bool:
+    """A floating (bfloat16 included) or integer dtype; not bool, not complex."""
     return _is_float(dtype) or (jnp.issubdtype(dtype, jnp.integer) and dtype != np.bool_)
 
 
@@ -63,28 +62,6 @@ def _check_representable(arr: np.ndarray, name: str) -> None:
         )
 
 
-def check_sizes(sizes: Any, name: str = "sizes") -> tuple[int, ...]:
-    """Layer widths (d_0, ..., d_L): at least two positive integers."""
-    if isinstance(sizes, np.ndarray) and sizes.ndim == 1:
-        sizes = sizes.tolist()
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(f"{name}: expected a sequence of layer widths like (2, 4, 3), got {sizes!r}")
-    if len(sizes) < 2:
-        raise ValueError(f"{name}: expected at least two widths (inputs and outputs), got {tuple(sizes)!r}")
-    out = []
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"{name}: expected positive integer widths, got {tuple(sizes)!r}")
-        out.append(int(s))
-    return tuple(out)
-
-
-def check_scheme(scheme: Any, schemes: Sequence[str], name: str = "scheme") -> str:
-    if not isinstance(scheme, str) or scheme not in schemes:
-        raise ValueError(f"{name}: expected one of {', '.join(schemes)}, got {scheme!r}")
-    return scheme
-
-
 def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     """A floating dtype: float16, bfloat16, float32 or float64."""
     try:
@@ -96,20 +73,6 @@ def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     if dt == np.float64 and not jax.config.jax_enable_x64:
         raise TypeError(f"{name}: float64 needs jax_enable_x64; got float64 with it off")
     return dt
-
-
-def check_key(key: Any, name: str = "key") -> None:
-    """A PRNG key: ``jax.random.key(seed)`` (shape ()) or a legacy ``PRNGKey`` (uint32, shape (2,))."""
-    dtype = getattr(key, "dtype", None)
-    shape = getattr(key, "shape", None)
-    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
-        if shape != ():
-            raise ValueError(f"{name}: expected a single key of shape (), got a key array of shape {shape}")
-        return
-    if dtype == np.uint32 and shape == (2,):
-        return
-    got = f"{type(key).__name__} {key!r}" if dtype is None else f"an array of dtype {dtype} and shape {shape}"
-    raise TypeError(f"{name}: expected a jax.random.key(seed), got {got}")
 
 
 def check_params(params: Any, name: str = "params", *, finite: bool = False) -> tuple[int, ...]:
@@ -147,7 +110,7 @@ def check_params(params: Any, name: str = "params", *, finite: bool = False) -> 
                 f"(the previous layer's width), got shape {w}"
             )
         for k in ("w", "b"):
-            dtype = _dtype(layer[k], f"{name}[{i}]['{k}']")
+            dtype = dtype_of(layer[k], f"{name}[{i}]['{k}']")
             if not _is_float(dtype):
                 raise TypeError(f"{name}[{i}]['{k}']: expected a floating-point array, got dtype {dtype}")
             if finite and is_concrete(layer[k]):
@@ -164,8 +127,8 @@ def check_params(params: Any, name: str = "params", *, finite: bool = False) -> 
 
 def check_x(x: Any, d_in: int, name: str = "x") -> None:
     """x is a non-empty numeric (n, d_in) array with finite values."""
-    dtype = _dtype(x, name)
-    if not _is_real(dtype):
+    dtype = dtype_of(x, name)
+    if not is_real(dtype):
         raise TypeError(f"{name}: expected a numeric (float or int) array, got dtype {dtype}")
     shape = _shape(x)
     if len(shape) != 2:
@@ -182,8 +145,8 @@ def check_x(x: Any, d_in: int, name: str = "x") -> None:
 
 def check_targets(y: Any, n: int, d_out: int, name: str = "y") -> None:
     """Real regression targets of shape (n, d_out) with finite values (head ``linear``)."""
-    dtype = _dtype(y, name)
-    if not _is_real(dtype):
+    dtype = dtype_of(y, name)
+    if not is_real(dtype):
         raise TypeError(f"{name}: expected real targets, got dtype {dtype}")
     shape = _shape(y)
     if shape != (n, d_out):
@@ -196,11 +159,11 @@ def check_labels(
     y: Any, n: int, k: int, name: str = "y", *, allowed: str | None = None, head: str = "softmax"
 ) -> None:
     """Integer class labels (n,) in [0, k) (float labels must hold whole numbers)."""
-    dtype = _dtype(y, name)
+    dtype = dtype_of(y, name)
     shape = _shape(y)
     if shape != (n,):
         raise ValueError(f"{name}: expected labels of shape ({n},) (one per row of x), got {shape}")
-    if not (_is_real(dtype) or dtype == np.bool_):
+    if not (is_real(dtype) or dtype == np.bool_):
         raise TypeError(f"{name}: expected integer class labels, got dtype {dtype}")
     if not is_concrete(y):
         return
@@ -220,54 +183,12 @@ def check_labels(
 
 def check_leading(y: Any, n: int, name: str = "y") -> None:
     """Anything with one row per sample, (n, ...), for a head of your own."""
-    _dtype(y, name)
+    dtype_of(y, name)
     shape = _shape(y)
     if not shape or shape[0] != n:
         raise ValueError(f"{name}: expected one row per sample, shape ({n}, ...), got {shape}")
-    if is_concrete(y) and _is_float(_dtype(y, name)):
+    if is_concrete(y) and _is_float(dtype_of(y, name)):
         _check_representable(np.asarray(y), name)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """A positive integer (steps, batch_size, a sweep's seeds, ...)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_nonnegative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def check_batch_size(batch_size: Any, n: int) -> int | None:
-    if batch_size is None:
-        return None
-    bs = check_positive_int(batch_size, "batch_size")
-    if bs > n:
-        raise ValueError(f"batch_size: expected at most n = {n} (the number of samples), got {bs}")
-    return bs
-
-
-def check_nonnegative_real(value: Any, name: str) -> Any:
-    """A finite real number >= 0 (l2, noise, a learning rate); traced scalars pass unchecked."""
-    if not is_concrete(value):
-        return value
-    v = _real(value, name)
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name}: expected a finite non-negative number, got {v}")
-    return value
-
-
-def _real(value: Any, name: str) -> float:
-    """A concrete real scalar as a float; TypeError for anything else (bools and strings included)."""
-    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
 
 
 def check_l2_fits(params: Any, l2: Any, name: str = "l2") -> None:
@@ -285,19 +206,9 @@ def check_l2_fits(params: Any, l2: Any, name: str = "l2") -> None:
         )
 
 
-def check_real(value: Any, name: str) -> float:
-    """A finite real number (a hyperparameter); traced scalars pass unchecked."""
-    if not is_concrete(value):
-        return value
-    v = _real(value, name)
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: expected a finite number, got {v}")
-    return v
-
-
 def check_params_dtype(params: Any, name: str = "params") -> np.dtype:
     """The one floating dtype of every parameter (the dtype training computes in)."""
-    dtypes = {jnp.dtype(_dtype(leaf, name)) for layer in params for leaf in (layer["w"], layer["b"])}
+    dtypes = {jnp.dtype(dtype_of(leaf, name)) for layer in params for leaf in (layer["w"], layer["b"])}
     if len(dtypes) != 1:
         raise TypeError(
             f"{name}: expected every layer in one floating dtype (the one training computes in), "
@@ -309,25 +220,6 @@ def check_params_dtype(params: Any, name: str = "params") -> np.dtype:
     return dtype
 
 
-def check_learning_rates(learning_rates: Any, name: str = "learning_rates") -> tuple[float, ...]:
-    """A non-empty list (or 1-D array) of finite, non-negative learning rates; returns them as floats."""
-    if isinstance(learning_rates, (str, bytes)) or np.ndim(learning_rates) != 1:
-        raise TypeError(
-            f"{name}: expected a non-empty list of numbers like [0.1, 1.0], got {learning_rates!r}"
-        )
-    values = list(learning_rates)
-    if not values:
-        raise ValueError(f"{name}: expected at least one learning rate, got an empty list")
-    for i, lr in enumerate(values):
-        check_nonnegative_real(lr, f"{name}[{i}]")
-    return tuple(float(lr) for lr in values)
-
-
-def check_callback(callback: Any, name: str = "callback") -> None:
-    if callback is not None and not callable(callback):
-        raise TypeError(f"{name}: expected None or a function callback(steps_done, loss), got {callback!r}")
-
-
 def check_opt_state(opt_state: Any, like: Any, name: str = "opt_state") -> None:
     """``opt_state`` has the tree structure, shapes and dtypes of ``like`` (``optimizer.init(params)``)."""
     got, want = jax.tree.structure(opt_state), jax.tree.structure(like)
@@ -337,12 +229,12 @@ def check_opt_state(opt_state: Any, like: Any, name: str = "opt_state") -> None:
             f"makes, {want.num_leaves} arrays), got a differently structured state with {got.num_leaves} arrays"
         )
     for i, (a, b) in enumerate(zip(jax.tree.leaves(opt_state), jax.tree.leaves(like), strict=True)):
-        if _shape(a) != _shape(b) or jnp.dtype(_dtype(a, name)) != jnp.dtype(b.dtype):
+        if _shape(a) != _shape(b) or jnp.dtype(dtype_of(a, name)) != jnp.dtype(b.dtype):
             raise ValueError(
                 f"{name}: leaf {i} expected shape {_shape(b)} and dtype {b.dtype}, "
-                f"got shape {_shape(a)} and dtype {_dtype(a, name)}"
+                f"got shape {_shape(a)} and dtype {dtype_of(a, name)}"
             )
-        if is_concrete(a) and _is_float(_dtype(a, name)):
+        if is_concrete(a) and _is_float(dtype_of(a, name)):
             bad = int(np.sum(~np.isfinite(np.asarray(a))))
             if bad:
                 raise ValueError(f"{name}: leaf {i} expected finite values, got {bad} NaN or inf entries")

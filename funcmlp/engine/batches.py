@@ -1,0 +1,56 @@
+"""Mini-batches: the data a compiled loop sees (``Data``), the sample order of each epoch (``epoch_perm``)
+and the batch of each step (``minibatch``).
+
+An epoch of n samples at batch size B is ceil(n / B) steps; its order is a permutation drawn from
+fold_in(key, epoch), so a run resumed at any step sees the batches it would have seen without stopping.
+The last batch of an epoch is filled with the epoch's first samples at weight 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Data(NamedTuple):
+    """The training data as the loop sees it (traced): x in the params' dtype, y from ``Objective.targets``,
+    the key of the mini-batch shuffles, the L2 weight (None for none) and the global step to stop at."""
+
+    x: jax.Array
+    y: jax.Array
+    key: jax.Array
+    l2: Any
+    end: jax.Array
+
+
+def epoch_perm(key, t, n: int, batch_size: int | None) -> jax.Array:
+    """The sample order of epoch t // ceil(n / batch_size): a permutation drawn from fold_in(key, epoch),
+    its first samples repeated to fill the last batch (they get weight 0); empty for full batch."""
+    if batch_size is None:
+        return jnp.zeros((0,), jnp.int32)
+    n_batches = -(-n // batch_size)
+    perm = jax.random.permutation(jax.random.fold_in(key, t // n_batches), n).astype(jnp.int32)
+    return jnp.concatenate([perm, perm[: n_batches * batch_size - n]])
+
+
+def minibatch(perm, t, data: Data, batch_size: int | None):
+    """(perm, x_b, y_b, weights) of step t: all the data (weights None), or mini-batch t of its epoch, padded
+    with weight 0; a new epoch before ``end`` draws a new perm (steps past the end must not move the shuffle
+    on: a later call resumes from it)."""
+    if batch_size is None:
+        return perm, data.x, data.y, None
+    n = data.x.shape[0]
+    n_batches = -(-n // batch_size)
+    perm = jax.lax.cond(
+        (t % n_batches == 0) & (t < data.end),
+        lambda: epoch_perm(data.key, t, n, batch_size),
+        lambda: perm,
+    )
+    start = (t % n_batches) * batch_size
+    idx = jax.lax.dynamic_slice_in_dim(perm, start, batch_size)
+    if n % batch_size == 0:
+        return perm, data.x[idx], data.y[idx], None
+    real = (start + jnp.arange(batch_size)) < n
+    return perm, data.x[idx], data.y[idx], real.astype(data.x.dtype)

@@ -6,6 +6,7 @@ from funcmlp import activations, checks, data, heads
 from funcmlp.io import datafile, runs
 from funcmlp.io.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.io.runs import load_run
+from funcmlp.io.sweepfile import load_sweep, save_sweep
 from funcmlp.lecture import diagnostics, perceptron
 from funcmlp.lecture.chain_rule import backprop
 from funcmlp.lecture.linear import collapse_linear
@@ -47,6 +48,7 @@ __all__ = [
     "load",
     "load_run",
     "load_state",
+    "load_sweep",
     "loss",
     "perceptron",
     "predict",
@@ -55,6 +57,7 @@ __all__ = [
     "runs",
     "save",
     "save_state",
+    "save_sweep",
     "sweep",
     "SweepResult",
     "train",

@@ -1,12 +1,19 @@
 """Toy 2-D classification data sets, drawn from a ``jax.random.key``.
 
 Every generator returns ``(x float32 (n, 2), y int32 (n,))`` with labels in [0, n_classes).
+
+``bootstrap`` and ``kfold`` turn one data set (x (n, d), y (n, ...)) into a stack with a leading axis, one
+data set per model, as ``funcmlp.sweep`` takes per-model data: x (seeds, n, d) and y (seeds, n, ...).
 """
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from funcmlp import checks
 
@@ -92,3 +99,103 @@ def circles(
 
 
 DATASETS = {"spiral": spiral, "xor": xor, "blobs": blobs, "moons": moons, "circles": circles}
+
+
+def _checked_pair(x: Any, y: Any) -> tuple[jax.Array, jax.Array]:
+    """x a non-empty numeric (n, d) array, y one row per row of x, (n, ...); both as JAX arrays."""
+    if len(np.shape(x)) != 2:
+        raise ValueError(f"x: expected a 2-D array (n, d), got shape {np.shape(x)}")
+    checks.check_x(x, np.shape(x)[1])
+    checks.check_leading(y, np.shape(x)[0])
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+def bootstrap(key: jax.Array, x: Any, y: Any, seeds: int) -> tuple[jax.Array, jax.Array]:
+    """``seeds`` bootstrap resamples of (x, y): each n rows drawn uniformly with replacement.
+
+    With k_j = split(key, seeds)[j] and idx_j = jax.random.choice(k_j, n, (n,), replace=True), so that
+    idx_j[i] ~ Uniform{0, ..., n - 1} independently:
+
+        xs[j, i] = x[idx_j[i]],    ys[j, i] = y[idx_j[i]],    j < seeds, i < n.
+
+    Pure: the same key gives the same stack. Jit-friendly with ``seeds`` static (the draws are a ``vmap``
+    over the split keys).
+
+    Args:
+      key: a ``jax.random.key``.
+      x: inputs (n, d), finite.
+      y: labels (n,) or targets (n, ...), one row per row of x.
+      seeds: the number of resamples (>= 1).
+
+    Returns:
+      ``(xs (seeds, n, d), ys (seeds, n, ...))`` in the dtypes of x and y.
+    """
+    checks.check_key(key)
+    seeds = checks.check_positive_int(seeds, "seeds")
+    return _resample(key, *_checked_pair(x, y), seeds)
+
+
+@partial(jax.jit, static_argnums=3)
+def _resample(key: jax.Array, x: jax.Array, y: jax.Array, seeds: int) -> tuple[jax.Array, jax.Array]:
+    n = x.shape[0]
+    idx = jax.vmap(lambda k: jax.random.choice(k, n, (n,), replace=True))(jax.random.split(key, seeds))
+    return x[idx], y[idx]
+
+
+class Folds(NamedTuple):
+    """k-fold splits, leading axis folds.
+
+    Fold j trains on (x_train[j], y_train[j]) and validates on (x_val[j], y_val[j]).
+    """
+
+    x_train: jax.Array  # (folds, n - n // folds, d)
+    y_train: jax.Array  # (folds, n - n // folds, ...)
+    x_val: jax.Array  # (folds, n // folds, d)
+    y_val: jax.Array  # (folds, n // folds, ...)
+
+
+def kfold(key: jax.Array, x: Any, y: Any, folds: int) -> Folds:
+    """k-fold cross-validation splits of a random permutation of (x, y), as equal-size stacks.
+
+    With p = jax.random.permutation(key, n) and m = floor(n / folds), fold j (j < folds) holds out
+
+        V_j = (p[j m], p[j m + 1], ..., p[(j + 1) m - 1])        (m validation rows)
+        T_j = p with positions j m, ..., (j + 1) m - 1 removed   (n - m training rows, in the order of p)
+
+    and x_val[j] = x[V_j], y_val[j] = y[V_j], x_train[j] = x[T_j], y_train[j] = y[T_j]. A stack needs equal
+    shapes, so every fold has exactly m validation rows: the n mod folds leftover rows p[folds m:] are in no
+    validation set and in every training set. Each other row is validated in exactly one fold, and each
+    fold's training and validation rows are disjoint and together are all n rows.
+
+    Pure: the same key gives the same folds. Jit-friendly with ``folds`` static.
+
+    Args:
+      key: a ``jax.random.key``.
+      x: inputs (n, d), finite.
+      y: labels (n,) or targets (n, ...), one row per row of x.
+      folds: the number of folds, 2 <= folds <= n.
+
+    Returns:
+      ``Folds(x_train, y_train, x_val, y_val)``, each with leading axis folds.
+    """
+    checks.check_key(key)
+    folds = checks.check_positive_int(folds, "folds")
+    x, y = _checked_pair(x, y)
+    n = x.shape[0]
+    if folds < 2:
+        raise ValueError(f"folds: expected at least 2 (one part to validate, the rest to train), got {folds}")
+    if folds > n:
+        raise ValueError(f"folds: expected at most n = {n} (the number of samples), got {folds}")
+    return _split(key, x, y, folds)
+
+
+@partial(jax.jit, static_argnums=3)
+def _split(key: jax.Array, x: jax.Array, y: jax.Array, folds: int) -> Folds:
+    n = x.shape[0]
+    m = n // folds
+    positions = np.arange(n)
+    val_pos = positions[: folds * m].reshape(folds, m)
+    train_pos = np.stack([np.delete(positions, val_pos[j]) for j in range(folds)])
+    p = jax.random.permutation(key, n)
+    val, train = p[val_pos], p[train_pos]
+    return Folds(x[train], y[train], x[val], y[val])

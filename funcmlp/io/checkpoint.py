@@ -175,10 +175,19 @@ def _params(arrays: dict[str, np.ndarray], metadata: dict[str, str], path) -> Pa
     return params
 
 
+def _check_kind(metadata: dict[str, str], path) -> None:
+    kind = metadata.get("kind", "params")
+    if kind not in ("params", "state"):
+        raise ValueError(
+            f"path: {os.fspath(path)!r} is a funcmlp {kind} file, not a checkpoint; read it with funcmlp.load_sweep"
+        )
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's metadata: format_version, funcmlp_version, kind, sizes, activation, head, config
     (and step for a resumable checkpoint). Validates the whole file like ``load``."""
     _, metadata = _read(path)
+    _check_kind(metadata, path)
     out = {
         "format_version": int(metadata["format_version"]),
         "funcmlp_version": metadata.get("funcmlp_version"),
@@ -193,6 +202,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 def _load(path) -> tuple[Params, dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
     arrays, metadata = _read(path)
+    _check_kind(metadata, path)
     params = _params(arrays, metadata, path)
     config = _meta(metadata, "config", path)
     expected = {f"layer_{i}.{k}" for i in range(len(params)) for k in ("w", "b")}

@@ -1,129 +1,42 @@
-"""Batched experiments: seeds x learning rates (x widths x activations) trained in one compiled program.
+"""Batched experiments: every configuration of hyperparameters x L2 x seeds (x widths x activations) trained
+in one compiled program per (sizes, activation) group.
 
-Model (i, j) of a group starts from theta_0 = init_params(split(key, n_seeds)[j], sizes) and takes ``steps``
-steps of  (u_t, s_{t+1}) = optimizer(alpha_i).update(dJ/dtheta (theta_t), s_t, theta_t),
-theta_{t+1} = theta_t + u_t  (for ``optax.sgd``: w_new = w_old - alpha_i dJ/dw): the engine's step
-(``funcmlp.engine``), the one ``funcmlp.train`` runs, over a model axis. Learning rates are traced data (the
-optimizer's hyperparameters in each model's state), so one compiled program serves any list of them; widths
-and activations change shapes and functions, so each (sizes, activation) pair is its own compiled group. A
-model whose loss turns non-finite stops there (as in ``train``); the others go on.
+Model (c, j) of a group starts from theta_0 = init_params(split(key, seeds)[j], sizes) and takes ``steps``
+steps of  (u_t, s_{t+1}) = optimizer(**h_c).update(dJ_c/dtheta (theta_t), s_t, theta_t),
+theta_{t+1} = theta_t + u_t, with J_c the loss plus configuration c's L2 term on seed j's data: the
+engine's step (``funcmlp.engine``), the one ``funcmlp.train`` runs, over a model axis. The configurations are
+the product of the grid's axes (``funcmlp.sweeps.axes``); their values are traced data, so one compiled
+program serves any values. Widths and activations change shapes and functions, so each (sizes, activation)
+pair is its own compiled group. A model whose loss turns non-finite stops there (as in ``train``); the
+others go on. ``start=`` continues a previous sweep: its parameters, optimizer states and step.
 
 The grid is sharded over every device (``funcmlp.sweeps.mesh``): each device trains its block of models and
-keeps its block of the results; ``funcmlp.engine.plan`` chooses how each device's models are vmapped (in
-cache-sized groups on a CPU, all at once on an accelerator). The result types, tables and summaries are in
-``funcmlp.sweeps.results``.
+keeps its block of the results (``funcmlp.sweeps.programs``); ``funcmlp.engine.plan`` chooses how each
+device's models are vmapped (in cache-sized groups on a CPU, all at once on an accelerator). The result
+types, tables and summaries are in ``funcmlp.sweeps.results``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding
 
 from funcmlp import activations, checks, engine, heads, training
-from funcmlp.mlp import SCHEMES, init_params
+from funcmlp.mlp import SCHEMES
 from funcmlp.sweeps import mesh as sharding
+from funcmlp.sweeps import programs
+from funcmlp.sweeps.axes import Grid, grid_of, pad_configs, pad_seeds
 from funcmlp.sweeps.results import GroupResult, SweepResult
 
-GRID, LR, REP = PartitionSpec("lr", "seed"), PartitionSpec("lr"), PartitionSpec()
-
-
-class ByLearningRate(NamedTuple):
-    """A sweep's optimizer factory ``optimizer(learning_rate)`` as the engine calls it (by keyword)."""
-
-    factory: Callable[[Any], Any]
-
-    def __call__(self, learning_rate):
-        return self.factory(learning_rate)
-
-
-class _Static(NamedTuple):
-    """The compile-time choices of one group (hashable: a static argument of the jitted functions)."""
-
-    sizes: tuple[int, ...]
-    scheme: str
-    dtype: Any
-    spec: engine.Spec
-    n: int
-    mesh: Mesh
-
-
-def _over_grid(fn, carry_axis):
-    """vmap ``fn(a, lr)`` over seeds (inner, a's axis 0) and learning rates (outer): outputs (n_lr, n_seeds, ...)."""
-    return jax.vmap(jax.vmap(fn, in_axes=(0, None)), in_axes=(carry_axis, 0))
-
-
-def _per_device(fn, cfg: _Static, in_specs, out_specs=GRID):
-    """Run ``fn`` on each device's block of the grid (``shard_map``): no data moves between devices."""
-    return jax.shard_map(fn, mesh=cfg.mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
-
-
-@partial(jax.jit, static_argnames=("cfg", "n_seeds"))
-def _start(key, lrs, batch_key, *, cfg: _Static, n_seeds: int):
-    """State of every model: theta_0 = init_params(split(key, n_seeds)[j]) (padded seeds repeat seed 0)."""
-    seed_keys = jax.random.split(key, n_seeds)
-    pad = sharding.padded(n_seeds, cfg.mesh.devices.shape[1]) - n_seeds
-    seed_keys = jnp.concatenate([seed_keys, jnp.repeat(seed_keys[:1], pad)])
-
-    def local(seed_keys, lrs, batch_key):
-        # lax.map, not vmap: the same numbers, and a batched threefry compiles twice as slowly
-        params = jax.lax.map(
-            lambda k: init_params(k, cfg.sizes, scheme=cfg.scheme, dtype=cfg.dtype), seed_keys
-        )
-
-        def one(p, lr):
-            return engine.init_state(p, cfg.spec, batch_key, 0, cfg.n, {"learning_rate": lr})
-
-        return _over_grid(one, None)(params, lrs)
-
-    return _per_device(local, cfg, (PartitionSpec("seed"), LR, REP))(seed_keys, lrs, batch_key)
-
-
-@partial(jax.jit, static_argnames=("cfg", "length"))
-def train_steps(state, x, y, batch_key, l2, start, end, *, cfg: _Static, length: int):
-    """``length`` steps of the engine for every model of the grid, from global step ``start``
-    (``engine.run`` with a model axis, on each device's block)."""
-
-    def local(state, x, y, batch_key, l2, start, end):
-        y = cfg.spec.objective.targets(y, cfg.sizes[-1], x.dtype)
-        n_lr, n_seeds = jax.tree.leaves(state)[0].shape[:2]
-        flat = jax.tree.map(lambda a: a.reshape(n_lr * n_seeds, *a.shape[2:]), state)
-        data = engine.Data(x, y, batch_key, l2, end)
-        flat, values = engine.run(flat, data, start, spec=cfg.spec, length=length, models=True)
-        return jax.tree.map(lambda a: a.reshape(n_lr, n_seeds, *a.shape[1:]), (flat, values))
-
-    specs = (GRID, REP, REP, REP, REP, REP, REP)
-    return _per_device(local, cfg, specs, (GRID, GRID))(state, x, y, batch_key, l2, start, end)
-
-
-@partial(jax.jit, static_argnames=("cfg", "shape"))
-def _finish(state, losses, x, y, x_val, y_val, *, cfg: _Static, shape: tuple[int, int, int]):
-    """Metrics at the final parameters, then drop the padded models (and padded steps)."""
-    n_lr, n_seeds, steps = shape
-    objective = cfg.spec.objective
-    sets = ((x, y),) if x_val is None else ((x, y), (x_val, y_val))
-
-    def metrics(params):
-        out = {}
-        evaluated = engine.evaluate(params, sets, act_fn=objective.act.fn, head=objective.head)
-        for name, (value, correct), (_, ys) in zip(("train", "val"), evaluated, sets, strict=False):
-            accuracy = correct / ys.shape[0] if objective.head.classifies else jnp.nan
-            out[f"{name}_loss"], out[f"{name}_accuracy"] = value, jnp.asarray(accuracy, value.dtype)
-        return out
-
-    m = jax.vmap(jax.vmap(metrics))(state.params)  # partitioned like the params by XLA
-    out = (state.params, jnp.concatenate(losses, axis=2)[..., :steps], state.diverged_at, m)
-    out = jax.tree.map(lambda a: a[:n_lr, :n_seeds], out)
-    d_lr, d_seed = cfg.mesh.devices.shape
-    spec = PartitionSpec("lr" if n_lr % d_lr == 0 else None, "seed" if n_seeds % d_seed == 0 else None)
-    return jax.lax.with_sharding_constraint(out, NamedSharding(cfg.mesh, spec))
+# the compiled training steps of a group, public for inspection (their HLO, their calls)
+train_steps = programs.train_steps
 
 
 def sweep(
@@ -133,48 +46,58 @@ def sweep(
     *,
     sizes: Sequence[int] | Sequence[Sequence[int]],
     seeds: int,
-    learning_rates: Sequence[float],
     steps: int,
+    learning_rates: Sequence[float] | None = None,
+    hyperparams: dict[str, Any] | None = None,
+    optimizer: Callable[..., optax.GradientTransformation] = optax.sgd,
     activation: Any = "relu",
     head: Any = "softmax",
-    optimizer: Callable[[Any], optax.GradientTransformation] = optax.sgd,
     batch_size: int | None = None,
     batch_key: jax.Array | None = None,
     x_val: jax.Array | None = None,
     y_val: jax.Array | None = None,
-    l2: float = 0.0,
+    l2: float | Sequence[float] = 0.0,
     scheme: str = "he",
     dtype: Any = jnp.float32,
     chunk_size: int | None = None,
     callback: Callable[[int, int, np.ndarray | None], None] | None = None,
     devices: Sequence[Any] | None = None,
+    start: SweepResult | None = None,
 ) -> SweepResult:
-    """Train every (sizes, activation, learning rate, seed) combination; one compiled program per group.
+    """Train every (sizes, activation, configuration, seed) combination; one compiled program per group.
 
-    Model (i, j) of a group equals ``funcmlp.train(init_params(split(key, seeds)[j], sizes), x, y,
-    optimizer=optimizer(learning_rates[i]), steps=steps, activation=..., head=..., batch_size=...,
-    key=batch_key, l2=l2)``.
+    The configurations are the product of the ``hyperparams`` axes in the order given, then ``l2`` when it
+    is a list. Model (i_1, ..., i_k, j) of a group equals ``funcmlp.train(init_params(split(key,
+    seeds)[j], sizes), x_j, y_j, optimizer=optimizer(**its hyperparameters), l2=its l2, steps=steps,
+    activation=..., head=..., batch_size=..., key=batch_key)``, x_j = x (or x[j] for per-seed data).
 
     Args:
       key: ``jax.random.key``; split into ``seeds`` initialisation keys.
-      x: inputs (n, d_0); y: labels (n,) (softmax, sigmoid) or targets (n, d_L) (linear).
+      x: inputs (n, d_0), or (seeds, n, d_0): seed j trains on x[j] in every configuration (bootstraps,
+        folds: ``funcmlp.data.bootstrap``); y: labels (n,) / targets (n, d_L), or with the same seed axis.
       sizes: layer widths such as ``(2, 4, 3)``, or a list of them (one group each).
-      seeds: number of initialisations per learning rate.
-      learning_rates: alpha_i, positive; traced, so any list reuses the compiled program.
-      steps: optimizer steps per model.
+      seeds: number of initialisations per configuration.
+      steps: optimizer steps per model (in this call).
+      learning_rates: shorthand for ``hyperparams={"learning_rate": learning_rates}`` with ``optimizer``
+        called as ``optimizer(learning_rate)``.
+      hyperparams: the optimizer's arguments, each a list of values (an axis of the grid) or one value
+        (fixed), e.g. ``{"learning_rate": [0.01, 0.1], "momentum": [0.0, 0.9]}``; ``optimizer(**values)``.
+      optimizer: an optax factory such as ``optax.sgd`` or ``optax.adam``.
       activation: hidden activation (a name or an elementwise function), or a list of them (one group each).
       head: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or a per-sample loss ``fn(logits, y) -> (n,)``.
-      optimizer: maps a learning rate to an optax transformation (``optax.sgd``, ``optax.adam``, ...).
       batch_size, batch_key: mini-batches as in ``train``; every model sees the same batch order.
-      x_val, y_val: optional validation data for ``val_loss`` / ``val_accuracy``.
-      l2: L2 penalty weight; scheme, dtype: of ``init_params``.
+      x_val, y_val: optional validation data for ``val_loss`` / ``val_accuracy`` (shared or per seed).
+      l2: L2 penalty weight, or a list of them (the last axis before the seeds).
+      scheme, dtype: of ``init_params``.
       chunk_size: steps per compiled call (all by default); ``callback(group, steps_done, losses)`` after
-        each, with ``losses`` the (n_lr, n_seeds) numpy array of every model's loss at its last step so far
-        (NaN for a diverged model; None when some models live on another process).
+        each, with ``losses`` the (*grid shape, seeds) numpy array of every model's loss at its last step
+        so far (NaN for a diverged model; None when some models live on another process).
       devices: devices to spread the models over (default ``jax.devices()``: every process's).
+      start: a previous ``SweepResult`` of the same grid to continue (its parameters, optimizer states,
+        divergences and step); ``key`` is then unused. N steps, then N more, equal 2N steps.
 
     Returns:
-      ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (n_lr, n_seeds).
+      ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (*grid shape, seeds).
     """
     size_list = _size_list(sizes)
     if isinstance(activation, (str, activations.Activation)) or callable(activation):
@@ -187,63 +110,142 @@ def sweep(
     hd = heads.get(head)
     seeds = checks.check_positive_int(seeds, "seeds")
     steps = checks.check_positive_int(steps, "steps")
-    lrs = np.asarray(checks.check_learning_rates(learning_rates), dtype=np.float64)
-    _check_optimizer(optimizer, float(lrs[0]))
-    factory = ByLearningRate(optimizer)
+    grid = grid_of(learning_rates, hyperparams, l2, optimizer)
     checks.check_key(key)
     checks.check_scheme(scheme, SCHEMES)
     dtype = checks.check_float_dtype(dtype)
-    checks.check_nonnegative_real(l2, "l2")
     checks.check_callback(callback)
-    x, y = _checked_data(x, y, size_list, hd, dtype)
+    x, y, per_seed = _checked_data(x, y, size_list, hd, dtype, seeds)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val, y_val: expected both or neither, got only one")
+    per_seed_val = False
     if x_val is not None:
-        x_val, y_val = _checked_data(x_val, y_val, size_list, hd, dtype, "x_val", "y_val")
-    batch_size = checks.check_batch_size(batch_size, x.shape[0])
+        x_val, y_val, per_seed_val = _checked_data(
+            x_val, y_val, size_list, hd, dtype, seeds, "x_val", "y_val"
+        )
+    n = x.shape[-2]
+    batch_size = checks.check_batch_size(batch_size, n)
     if batch_size is not None:
         if batch_key is None:
             raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
         checks.check_key(batch_key, "batch_key")
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
+    first = 0 if start is None else _check_start(start, grid, seeds, size_list, acts, hd)
 
-    mesh = sharding.grid_mesh(len(lrs), seeds, devices)
-    rep = sharding.replicated(mesh)
-    lrs_pad = np.resize(lrs, sharding.padded(len(lrs), mesh.devices.shape[0]))
-    lrs_pad = lrs_pad.astype(np.float64 if dtype == np.float64 else np.float32)
-    g_lrs = sharding.put(lrs_pad, NamedSharding(mesh, PartitionSpec("lr")))
+    mesh = sharding.grid_mesh(grid.size, seeds, devices)
+    c_pad = sharding.padded(grid.size, mesh.devices.shape[0])
+    s_pad = sharding.padded(seeds, mesh.devices.shape[1])
+    hp_dtype = np.float64 if dtype == np.float64 else np.float32
+    config, seed, rep = (NamedSharding(mesh, p) for p in (programs.CONFIG, programs.SEED, programs.REP))
+    g_hp = {
+        k: sharding.put(pad_configs(v, c_pad).astype(hp_dtype), config) for k, v in grid.hyperparams.items()
+    }
     key_data, impl = _key_data(key)
     bkey = key_data if batch_key is None else _key_data(batch_key)[0]
-    g_key, g_bkey, g_x, g_y = (sharding.put(a, rep) for a in (key_data, bkey, x, y))
-    g_val = (None, None) if x_val is None else (sharding.put(x_val, rep), sharding.put(y_val, rep))
-    g_key, g_bkey = (jax.random.wrap_key_data(k, impl=impl) for k in (g_key, g_bkey))
-    l2_arr = None if l2 == 0 else jnp.asarray(l2, dtype)
+    seed_keys = pad_seeds(np.asarray(jax.random.key_data(jax.random.split(key, seeds))), s_pad)
+    g_keys = jax.random.wrap_key_data(sharding.put(seed_keys, seed), impl=impl)
+    g_bkey = jax.random.wrap_key_data(sharding.put(bkey, rep), impl=impl)
+    g_x, g_y = _put_data(x, y, per_seed, s_pad, seed, rep)
+    g_val = (None, None) if x_val is None else _put_data(x_val, y_val, per_seed_val, s_pad, seed, rep)
+    if grid.l2_is_axis:
+        l2_arr = sharding.put(pad_configs(grid.l2, c_pad).astype(dtype), config)
+    else:
+        l2_arr = None if grid.settings["l2"] == 0 else jnp.asarray(grid.settings["l2"], dtype)
+    statics = dict(per_seed=per_seed, per_seed_val=per_seed_val, l2_axis=grid.l2_is_axis)
 
     groups = []
     for g, (s, (name, act)) in enumerate(
         (s, a) for s in size_list for a in zip([a.name for a in acts], acts, strict=True)
     ):
-        per_device = math.ceil(len(lrs_pad) / mesh.devices.shape[0]) * math.ceil(
-            seeds / mesh.devices.shape[1]
-        )
+        per_device = (c_pad // mesh.devices.shape[0]) * (s_pad // mesh.devices.shape[1])
         objective = training.make_objective(
             act, hd, s, models=per_device, batch_size=batch_size, backend=mesh.devices.flat[0].platform
         )
-        cfg = _Static(s, scheme, dtype, engine.Spec(objective, factory, batch_size), x.shape[0], mesh)
-        carry, chunks = _start(g_key, g_lrs, g_bkey, cfg=cfg, n_seeds=seeds), []
+        spec = engine.Spec(objective, grid.factory, batch_size)
+        cfg = programs.Static(s, scheme, dtype, spec, n, mesh, **statics)
+        if start is None:
+            carry = programs.start(g_keys, g_hp, g_bkey, cfg=cfg)
+        else:
+            carry = _resumed(start.groups[g], grid, cfg, g_hp, g_bkey, first, c_pad, s_pad)
+        chunks = []
         for c in range(math.ceil(steps / length)):
-            start, end = jnp.int32(c * length), jnp.int32(steps)
-            carry, losses = train_steps(carry, g_x, g_y, g_bkey, l2_arr, start, end, cfg=cfg, length=length)
+            begin, end = jnp.int32(first + c * length), jnp.int32(first + steps)
+            carry, losses = train_steps(carry, g_x, g_y, g_bkey, l2_arr, begin, end, cfg=cfg, length=length)
             chunks.append(losses)
             if callback is not None:
                 done = min(steps, (c + 1) * length)
                 last = None  # another process's models cannot be read here
                 if losses.is_fully_addressable:
-                    last = np.asarray(losses[:, :, done - c * length - 1])[: len(lrs), :seeds]
+                    last = np.asarray(losses[:, :, done - c * length - 1])[: grid.size, :seeds]
+                    last = last.reshape(*grid.shape, seeds)
                 callback(g, done, last)
-        out = _finish(carry, tuple(chunks), g_x, g_y, *g_val, cfg=cfg, shape=(len(lrs), seeds, steps))
-        groups.append(GroupResult(s, name, *out))
-    return SweepResult(tuple(float(a) for a in lrs), seeds, hd.name, tuple(groups))
+        shape = (grid.shape, seeds, steps)
+        out = programs.finish(carry, tuple(chunks), g_x, g_y, *g_val, cfg=cfg, shape=shape)
+        params, opt_state, losses, diverged_at, metrics = out
+        groups.append(GroupResult(s, name, params, losses, diverged_at, metrics, opt_state))
+    return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + steps, grid.settings)
+
+
+def _put_data(x, y, per_seed: bool, s_pad: int, seed, rep):
+    """(x, y) on the mesh: per-seed data padded to s_pad seeds and split over "seed"; shared data on every
+    device."""
+    if per_seed:
+        return sharding.put(pad_seeds(np.asarray(x), s_pad), seed), sharding.put(
+            pad_seeds(np.asarray(y), s_pad), seed
+        )
+    return sharding.put(np.asarray(x), rep), sharding.put(np.asarray(y), rep)
+
+
+def _check_start(start: Any, grid: Grid, seeds: int, size_list, acts, head) -> int:
+    """The step a previous sweep reached, after checking that it is a sweep of the same grid."""
+    if not isinstance(start, SweepResult):
+        raise TypeError(
+            f"start: expected a SweepResult (a previous sweep or load_sweep), got {type(start).__name__}"
+        )
+    want = {
+        "axes": {k: tuple(map(float, v)) for k, v in grid.axes.items()},
+        "seeds": seeds,
+        "head": head.name,
+        "groups": [(tuple(s), a.name) for s in size_list for a in acts],
+    }
+    got = {
+        "axes": {k: tuple(map(float, v)) for k, v in start.axes.items()},
+        "seeds": start.seeds,
+        "head": start.head,
+        "groups": [(tuple(g.sizes), g.activation) for g in start.groups],
+    }
+    for k in want:
+        if want[k] != got[k]:
+            raise ValueError(f"start: expected a sweep with the same {k} ({want[k]}), got {got[k]}")
+    if any(g.opt_state is None for g in start.groups):
+        raise ValueError("start: expected a sweep with its optimizer states, got one without")
+    return checks.check_nonnegative_int(start.step, "start.step")
+
+
+def _resumed(group: GroupResult, grid: Grid, cfg, g_hp, g_bkey, step: int, c_pad: int, s_pad: int):
+    """The grid's state from a previous group: its arrays (*grid shape, seeds, ...) folded to
+    (C, seeds, ...), padded like a fresh grid and placed on the mesh."""
+    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[grid.ndim + 1 :], a.dtype), group.params)
+    hp_one = {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in g_hp.items()}
+    like = jax.eval_shape(lambda p, h: engine.extra_args(cfg.spec.optimizer(**h)).init(p), one, hp_one)
+    leaves, treedef = jax.tree.leaves(group.opt_state), jax.tree.structure(like)
+    want = [(leaf.shape, jnp.dtype(leaf.dtype)) for leaf in jax.tree.leaves(like)]
+    got = [
+        (tuple(np.shape(a))[grid.ndim + 1 :], jnp.dtype(np.asarray(a).dtype))
+        for a in map(sharding.to_host, leaves)
+    ]
+    if want != got:
+        raise ValueError(f"start: expected optimizer-state leaves {want} for this optimizer, got {got}")
+    grid_sharding = NamedSharding(cfg.mesh, programs.GRID)
+
+    def place(a):
+        a = np.asarray(sharding.to_host(a))
+        a = a.reshape(grid.size, a.shape[grid.ndim], *a.shape[grid.ndim + 1 :])
+        return sharding.put(pad_seeds(pad_configs(a, c_pad), s_pad, axis=1), grid_sharding)
+
+    params, diverged_at = jax.tree.map(place, group.params), place(group.diverged_at)
+    opt_state = jax.tree.unflatten(treedef, [place(a) for a in leaves])
+    return programs.resume(params, opt_state, diverged_at, g_hp, g_bkey, jnp.int32(step), cfg=cfg)
 
 
 def _size_list(sizes: Any) -> list[tuple[int, ...]]:
@@ -252,21 +254,33 @@ def _size_list(sizes: Any) -> list[tuple[int, ...]]:
     return [checks.check_sizes(sizes)]
 
 
-def _checked_data(x, y, size_list, head, dtype, x_name="x", y_name="y"):
-    """Check (x, y) against every group's sizes; integer inputs are computed in ``dtype`` (as ``train``)."""
+def _checked_data(x, y, size_list, head, dtype, seeds: int, x_name="x", y_name="y"):
+    """Check (x, y) against every group's sizes; integer inputs are computed in ``dtype`` (as ``train``).
+
+    Returns (x, y, per_seed): per_seed when x is (seeds, n, d) and y has the same leading seed axis."""
+    per_seed = np.ndim(x) == 3
+    if per_seed:
+        if np.shape(x)[0] != seeds:
+            raise ValueError(
+                f"{x_name}: expected (n, d) or (seeds={seeds}, n, d) with a leading seed axis, got shape "
+                f"{tuple(np.shape(x))}"
+            )
+        if np.ndim(y) < 1 or np.shape(y)[0] != seeds:
+            raise ValueError(
+                f"{y_name}: expected a leading seed axis of {seeds} like {x_name}'s, got shape {tuple(np.shape(y))}"
+            )
+        flat_x = jnp.reshape(jnp.asarray(x), (-1, np.shape(x)[-1]))
+        flat_y = jnp.reshape(jnp.asarray(y), (-1, *np.shape(y)[2:]))
+        if np.shape(y)[1] != np.shape(x)[1]:
+            raise ValueError(
+                f"{y_name}: expected {np.shape(x)[1]} rows per seed (as {x_name}), got shape {tuple(np.shape(y))}"
+            )
+    else:
+        flat_x, flat_y = x, y
     for s in size_list:
-        checks.check_x(x, s[0], x_name)
-        head.check_y(y, np.shape(x)[0], s[-1], y_name)
-    return training.cast_data(x, dtype, x_name), jnp.asarray(y)
-
-
-def _check_optimizer(optimizer: Any, lr: float) -> None:
-    made = optimizer(lr) if callable(optimizer) else None
-    if not isinstance(made, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer: expected a function from a learning rate to an optax GradientTransformation "
-            f"such as optax.sgd, got {optimizer!r}"
-        )
+        checks.check_x(flat_x, s[0], x_name)
+        head.check_y(flat_y, np.shape(flat_x)[0], s[-1], y_name)
+    return training.cast_data(x, dtype, x_name), jnp.asarray(y), per_seed
 
 
 def _key_data(key: Any) -> tuple[np.ndarray, str]:

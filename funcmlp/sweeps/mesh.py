@@ -1,11 +1,12 @@
-"""Placing a grid of models on every device: a 2-D mesh over the (learning rate, seed) grid.
+"""Placing a grid of models on every device: a 2-D mesh over the (configuration, seed) grid.
 
-A sweep's results have leading axes (n_lr, n_seeds). A flat model axis sharded over D devices cannot be
-reshaped to that grid without moving data (XLA replicates the reshaped array), so the grid itself is
-sharded: the devices form a mesh of shape (D_lr, D_seed) with D_lr * D_seed = D, learning-rate rows are split
-over "lr" and seed columns over "seed". Each axis is padded to a multiple of its mesh size; the factorisation
-with the fewest padded models is chosen. Every device then trains its own block of models, with no
-communication, and keeps its block of the results.
+A sweep computes on a grid of (configuration, seed) pairs, a configuration being one point of the product
+of its hyperparameter axes. A flat model axis sharded over D devices cannot be reshaped to that grid
+without moving data (XLA replicates the reshaped array), so the grid itself is sharded: the devices form a
+mesh of shape (D_config, D_seed) with D_config * D_seed = D, configuration rows are split over "config" and
+seed columns over "seed". Each axis is padded to a multiple of its mesh size; the factorisation with the
+fewest padded models is chosen. Every device then trains its own block of models, with no communication,
+and keeps its block of the results.
 
 After ``jax.distributed.initialize`` the same mesh spans the devices of every process: inputs are built with
 ``jax.make_array_from_callback`` (each process supplies its own shards of an array that every process can
@@ -22,7 +23,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-AXES = ("lr", "seed")
+AXES = ("config", "seed")
 
 
 def padded(n: int, k: int) -> int:
@@ -30,13 +31,13 @@ def padded(n: int, k: int) -> int:
     return -(-n // k) * k
 
 
-def grid_shape(n_lr: int, n_seeds: int, n_devices: int) -> tuple[int, int]:
-    """Mesh shape (D_lr, D_seed), D_lr * D_seed = n_devices, with the fewest padded models.
+def grid_shape(n_config: int, n_seeds: int, n_devices: int) -> tuple[int, int]:
+    """Mesh shape (D_config, D_seed), D_config * D_seed = n_devices, with the fewest padded models.
 
     Ties go to more devices on the seed axis (seeds are usually the longer axis).
     """
     options = [(d, n_devices // d) for d in range(1, n_devices + 1) if n_devices % d == 0]
-    return min(options, key=lambda s: (padded(n_lr, s[0]) * padded(n_seeds, s[1]), s[0]))
+    return min(options, key=lambda s: (padded(n_config, s[0]) * padded(n_seeds, s[1]), s[0]))
 
 
 def check_devices(devices: Any) -> None:
@@ -53,8 +54,8 @@ def check_devices(devices: Any) -> None:
         raise ValueError(f"{want} a device listed more than once: {list(devices)!r}")
 
 
-def grid_mesh(n_lr: int, n_seeds: int, devices: Sequence[Any] | None = None) -> Mesh:
-    """A mesh with axes ("lr", "seed") over ``devices`` (default: ``jax.devices()``, all processes)."""
+def grid_mesh(n_config: int, n_seeds: int, devices: Sequence[Any] | None = None) -> Mesh:
+    """A mesh with axes ("config", "seed") over ``devices`` (default: ``jax.devices()``, all processes)."""
     if devices is None:
         devices = jax.devices()
     else:
@@ -62,7 +63,7 @@ def grid_mesh(n_lr: int, n_seeds: int, devices: Sequence[Any] | None = None) -> 
     devices = list(devices.tolist() if isinstance(devices, np.ndarray) else devices)
     if not devices:
         raise ValueError("devices: expected at least one device, got none")
-    shape = grid_shape(n_lr, n_seeds, len(devices))
+    shape = grid_shape(n_config, n_seeds, len(devices))
     return Mesh(np.array(devices, dtype=object).reshape(shape), AXES)
 
 

@@ -83,13 +83,13 @@ def test_check_devices_rejects_a_device_listed_twice():
 
 def test_grid_mesh_on_one_device_and_on_none():
     m = mesh.grid_mesh(3, 4, jax.devices()[:1])
-    assert m.axis_names == mesh.AXES == ("lr", "seed")
+    assert m.axis_names == mesh.AXES == ("config", "seed")
     assert m.devices.shape == (1, 1) and m.devices[0, 0] == jax.devices()[0]
     with pytest.raises(ValueError, match="^devices: expected at least one device, got none$"):
         mesh.grid_mesh(3, 4, [])
 
 
-@pytest.mark.parametrize("spec", [PartitionSpec(), PartitionSpec("lr"), PartitionSpec("lr", "seed")])
+@pytest.mark.parametrize("spec", [PartitionSpec(), PartitionSpec("config"), PartitionSpec("config", "seed")])
 @pytest.mark.parametrize("dtype", [np.float32, np.int32])
 def test_put_and_to_host_round_trip_on_the_cpu(spec, dtype):
     m = mesh.grid_mesh(3, 4, jax.devices("cpu")[:1])

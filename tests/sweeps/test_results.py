@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import funcmlp
-from funcmlp.sweeps.results import COLUMNS, GroupResult, SweepResult
+from funcmlp.sweeps.results import GroupResult, SweepResult
 
 LRS = (0.1, 1.0, 1e30)  # the last one diverges at step 1
 SEEDS, STEPS = 3, 6
@@ -55,7 +55,7 @@ def test_table_rows_hold_every_models_metrics(run):
     rows = result.table()
     assert [(r["learning_rate"], r["seed"]) for r in rows] == [(lr, j) for lr in LRS for j in range(SEEDS)]
     for r in rows:
-        assert tuple(r) == COLUMNS
+        assert tuple(r) == result.columns
         assert (r["sizes"], r["width"], r["activation"]) == ("2-4-3", "4", "relu")
         i, j = LRS.index(r["learning_rate"]), r["seed"]
         assert r["diverged_at"] == first_nonfinite(result.groups[0].losses[i, j])
@@ -136,10 +136,10 @@ def test_best_puts_diverged_and_nan_models_last_and_breaks_ties_by_loss():
 
     first = group([[0.9, 0.8], [np.nan, 0.5]], [[0.1, 0.3], [0.0, 0.9]], [[4, -1], [-1, -1]])
     second = group([[0.8, 0.7], [0.2, 0.8]], [[0.25, 0.1], [2.0, 0.2]], [[-1, -1], [-1, 0]])
-    result = SweepResult((0.1, 1.0), 2, "softmax", (first, second))
+    result = SweepResult({"learning_rate": (0.1, 1.0)}, 2, "softmax", (first, second))
     # (0, 0, 0) is diverged, (0, 1, 0) has no accuracy, (1, 1, 1) is diverged; of the two left at 0.8 the
     # lower loss wins
     assert result.best() == (1, 0, 0)
     assert result.best("val_loss") == (0, 1, 0)  # NaN accuracy does not matter when ranking by loss
-    lonely = SweepResult((0.1, 1.0), 2, "softmax", (first,))
+    lonely = SweepResult({"learning_rate": (0.1, 1.0)}, 2, "softmax", (first,))
     assert lonely.best() == (0, 0, 1)

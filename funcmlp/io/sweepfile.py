@@ -1,0 +1,262 @@
+"""A whole sweep in one safetensors file: every model's parameters, optimizer state, losses and metrics.
+
+``save_sweep`` stores, for group ``g``, the arrays ``group_{g}.layer_{l}.w`` / ``.b`` (parameters),
+``group_{g}.opt_state.{i}`` (the optimizer state's leaves in ``jax.tree.leaves`` order), ``group_{g}.losses``,
+``group_{g}.diverged_at`` and ``group_{g}.metrics.{name}``; each keeps its leading (*axis lengths, seeds) axes
+and its dtype. The header's metadata holds the format and its version (kind ``"sweep"``), the grid's axes,
+the number of seeds, the head, the global step, the fixed settings and, per group, the sizes, activation,
+number of optimizer-state leaves and metric names, plus the SHA-256 over the metadata and every array
+(``checkpoint_file.digest``). The file is written atomically; no pickle is written or read.
+
+``load_sweep`` verifies the digest and rebuilds the ``SweepResult`` with numpy arrays. The optimizer's tree
+structure is not stored: ``opt_state`` comes back as the list of its leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from funcmlp.io.checkpoint_file import FORMAT_VERSION, atomic_write_bytes, digest
+
+if TYPE_CHECKING:
+    from funcmlp.sweeps.results import SweepResult
+
+__all__ = ["load_sweep", "save_sweep"]
+
+KIND = "sweep"
+_NATIVE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"}
+_NATIVE |= {"float16", "float32", "float64"}
+
+
+def _version() -> str:
+    from funcmlp import __version__
+
+    return __version__
+
+
+def _check_path(path: Any) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    if Path(path).is_dir():
+        raise ValueError(f"path: expected a file, got the directory {os.fspath(path)!r}")
+    return repr(os.fspath(path))
+
+
+def _json(value: Any, name: str) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"result: {name} expected JSON values (numbers, strings, lists), got {e}") from None
+
+
+def _leaf(leaf: Any, where: str) -> Any:
+    """An optimizer-state leaf as an array (a python number becomes a 0-d array); PRNG keys are refused."""
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        leaf = np.asarray(leaf)
+        dtype = leaf.dtype
+    if jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        raise TypeError(f"result: {where} is a PRNG key array, which sweep files do not store")
+    if not (jnp.issubdtype(dtype, jnp.number) or dtype == np.bool_):
+        raise TypeError(f"result: {where} expected a numeric array, got {type(leaf).__name__} ({dtype})")
+    return leaf
+
+
+def _check_shapes(named: dict[str, np.ndarray], groups: list[dict], lead: tuple[int, ...], who: str) -> None:
+    """Every array but the optimizer state's starts with the (*axis lengths, seeds) axes and fits the sizes."""
+    for g, info in enumerate(groups):
+        sizes = info["sizes"]
+        want = {f"group_{g}.diverged_at": lead}
+        want |= {f"group_{g}.metrics.{m}": lead for m in info["metrics"]}
+        for layer, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            want[f"group_{g}.layer_{layer}.w"] = (*lead, d_in, d_out)
+            want[f"group_{g}.layer_{layer}.b"] = (*lead, d_out)
+        for name, shape in want.items():
+            if named[name].shape != shape:
+                raise ValueError(f"{who}: {name} expected shape {shape}, got {named[name].shape}")
+        losses = named[f"group_{g}.losses"]
+        if losses.shape[:-1] != lead or losses.ndim != len(lead) + 1:
+            raise ValueError(f"{who}: group_{g}.losses expected shape (*{lead}, steps), got {losses.shape}")
+
+
+def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
+    """Save a whole sweep to one safetensors file at ``path``, atomically, with a SHA-256 over everything.
+
+    Stored, per group: every layer's ``w`` and ``b`` (leading axes (*axis lengths, seeds)), the optimizer
+    state's leaves in ``jax.tree.leaves`` order (dtypes kept, int32 counts included; a python number becomes
+    a 0-d array), ``losses``, ``diverged_at`` and every metric. The metadata holds the format version, kind
+    ``"sweep"``, axes, seeds, head, step, settings and, per group, sizes, activation, number of
+    optimizer-state leaves (null when there is no state) and metric names.
+
+    In a multi-process run every process must call it (the arrays are gathered from all processes); only
+    process 0 writes the file.
+    """
+    from funcmlp.sweeps.mesh import to_host
+    from funcmlp.sweeps.results import SweepResult
+
+    if not isinstance(result, SweepResult):
+        raise TypeError(f"result: expected a SweepResult (from funcmlp.sweep), got {type(result).__name__}")
+    _check_path(path)
+    if not isinstance(result.axes, dict) or not all(isinstance(k, str) for k in result.axes):
+        raise TypeError(f"result: axes expected a dict of axis name -> values, got {result.axes!r}")
+    axes = {k: list(v) for k, v in result.axes.items()}
+    settings = dict(result.settings)
+    seeds, step = int(result.seeds), int(result.step)
+    named: dict[str, Any] = {}
+    groups = []
+    for g, group in enumerate(result.groups):
+        if len(group.params) != len(group.sizes) - 1:
+            raise ValueError(
+                f"result: group {g} has sizes {list(group.sizes)} ({len(group.sizes) - 1} layers) "
+                f"but {len(group.params)} layers of params"
+            )
+        for layer, p in enumerate(group.params):
+            named |= {f"group_{g}.layer_{layer}.{k}": p[k] for k in ("w", "b")}
+        leaves = None if group.opt_state is None else jax.tree.leaves(group.opt_state)
+        for i, leaf in enumerate(leaves or []):
+            named[f"group_{g}.opt_state.{i}"] = _leaf(leaf, f"group {g}'s opt_state leaf {i}")
+        named[f"group_{g}.losses"] = group.losses
+        named[f"group_{g}.diverged_at"] = group.diverged_at
+        named |= {f"group_{g}.metrics.{m}": v for m, v in group.metrics.items()}
+        groups.append(
+            {
+                "sizes": [int(d) for d in group.sizes],
+                "activation": str(group.activation),
+                "opt_state_leaves": None if leaves is None else len(leaves),
+                "metrics": list(group.metrics),
+            }
+        )
+    arrays, views = {}, {}
+    for name, a in named.items():  # the same order on every process: to_host is collective
+        arr = np.asarray(to_host(a), order="C")
+        if arr.dtype.name not in _NATIVE:  # bfloat16 and friends: stored as raw bits, viewed back on load
+            views[name] = arr.dtype.name
+            arr = arr.view(f"uint{8 * arr.dtype.itemsize}")
+        arrays[name] = arr
+    lead = (*(len(v) for v in axes.values()), seeds)
+    _check_shapes(arrays, groups, lead, "result")
+    metadata = {
+        "format": "funcmlp",
+        "format_version": str(FORMAT_VERSION),
+        "funcmlp_version": _version(),
+        "kind": KIND,
+        "axes": _json(axes, "axes"),
+        "seeds": str(seeds),
+        "head": _json(result.head, "head"),
+        "step": str(step),
+        "settings": _json(settings, "settings"),
+        "groups": _json(groups, "groups"),
+        "views": json.dumps(views),
+    }
+    metadata["sha256"] = digest(arrays, metadata)
+    if jax.process_index() == 0:
+        atomic_write_bytes(path, st_save(arrays, metadata=metadata))
+
+
+def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The file's arrays and metadata, after checking that it is a readable, intact funcmlp sweep file."""
+    where = _check_path(path)
+    if not Path(path).exists():
+        raise ValueError(f"path: file {where} does not exist")
+    data = Path(path).read_bytes()
+    if len(data) < 8:
+        raise ValueError(
+            f"path: {where} is not a funcmlp sweep file (empty or truncated to {len(data)} bytes)"
+        )
+    try:
+        arrays = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError) as e:
+        raise ValueError(
+            f"path: {where} is not a readable safetensors sweep file (truncated or corrupted: {e})"
+        ) from e
+    if metadata.get("format") != "funcmlp":
+        raise ValueError(f"path: {where} is a safetensors file but not a funcmlp sweep file")
+    version = metadata.get("format_version", "")
+    if not version.isdigit():
+        raise ValueError(f"path: {where} has damaged funcmlp metadata (format_version {version!r})")
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(
+            f"path: {where} has format version {version}; this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
+        )
+    recorded = metadata.pop("sha256", None)
+    if recorded != digest(arrays, metadata):
+        raise ValueError(f"path: {where} is corrupted: its checksum does not match its contents")
+    kind = metadata.get("kind", "params")
+    if kind != KIND:
+        raise ValueError(
+            f"path: {where} is a funcmlp {kind} checkpoint (written by save or save_state), not a sweep "
+            "file; read it with funcmlp.load or funcmlp.load_state"
+        )
+    return arrays, metadata
+
+
+def load_sweep(path: str | os.PathLike) -> SweepResult:
+    """Load a ``SweepResult`` written by ``save_sweep``, with numpy arrays, after verifying its SHA-256.
+
+    Every group's ``opt_state`` comes back as the plain list of its leaves (``jax.tree.leaves`` order), or
+    None if none was saved: the optimizer's tree structure is not stored (``sweep(start=...)`` rebuilds it
+    from the optimizer). A damaged, truncated or foreign file, or a params checkpoint, raises ValueError.
+    """
+    from funcmlp.sweeps.results import GroupResult, SweepResult
+
+    arrays, metadata = _read(path)
+    where = repr(os.fspath(path))
+    try:
+        views = json.loads(metadata["views"])
+        for name, dtype in views.items():
+            arrays[name] = arrays[name].view(jnp.dtype(dtype))
+        axes = {str(k): tuple(v) for k, v in json.loads(metadata["axes"]).items()}
+        seeds, step = int(metadata["seeds"]), int(metadata["step"])
+        head, settings = json.loads(metadata["head"]), json.loads(metadata["settings"])
+        groups = json.loads(metadata["groups"])
+        expected = set()
+        for g, info in enumerate(groups):
+            n_layers, n_leaves = len(info["sizes"]) - 1, info["opt_state_leaves"]
+            expected |= {f"group_{g}.layer_{layer}.{k}" for layer in range(n_layers) for k in ("w", "b")}
+            expected |= {f"group_{g}.opt_state.{i}" for i in range(n_leaves or 0)}
+            expected |= {f"group_{g}.{k}" for k in ("losses", "diverged_at")}
+            expected |= {f"group_{g}.metrics.{m}" for m in info["metrics"]}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(
+            f"path: {where} has damaged funcmlp sweep metadata ({type(e).__name__}: {e})"
+        ) from None
+    if set(arrays) != expected:
+        missing, stray = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
+        raise ValueError(f"path: {where} does not match its metadata (missing {missing}, unexpected {stray})")
+    _check_shapes(arrays, groups, (*(len(v) for v in axes.values()), seeds), f"path: {where}")
+    result_groups = []
+    for g, info in enumerate(groups):
+        n_leaves = info["opt_state_leaves"]
+        params = [
+            {k: arrays[f"group_{g}.layer_{layer}.{k}"] for k in ("w", "b")}
+            for layer in range(len(info["sizes"]) - 1)
+        ]
+        opt_state = (
+            None if n_leaves is None else [arrays[f"group_{g}.opt_state.{i}"] for i in range(n_leaves)]
+        )
+        result_groups.append(
+            GroupResult(
+                sizes=tuple(info["sizes"]),
+                activation=info["activation"],
+                params=params,
+                losses=arrays[f"group_{g}.losses"],
+                diverged_at=arrays[f"group_{g}.diverged_at"],
+                metrics={m: arrays[f"group_{g}.metrics.{m}"] for m in info["metrics"]},
+                opt_state=opt_state,
+            )
+        )
+    return SweepResult(
+        axes=axes, seeds=seeds, head=head, groups=tuple(result_groups), step=step, settings=settings
+    )

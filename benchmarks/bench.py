@@ -107,7 +107,9 @@ _PEAK_SCRIPT = """
 import resource, jax, funcmlp
 x, y = funcmlp.data.spiral(jax.random.key(0))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-r = funcmlp.sweep(jax.random.key(1), x, y, sizes=(2, 4, 3), seeds={models}, learning_rates=[1.0], steps={steps})
+r = funcmlp.sweep(
+    jax.random.key(1), x, y, sizes=(2, 4, 3), seeds={models}, learning_rates=[1.0], steps={steps}
+)
 jax.block_until_ready(list(r.groups))
 print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -121,9 +123,8 @@ def peak_memory(models: int = 1024, steps: int = 10_000) -> dict:
         text=True,
     )
     if proc.returncode != 0:
-        return {
-            "note": f"failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
-        }
+        why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode
+        return {"note": f"failed: {why}"}
     before, after = (int(v) * 1024 / 1e9 for v in proc.stdout.split()[-2:])  # ru_maxrss is in KiB on Linux
     return {"models": models, "steps": steps, "peak_gb": after, "before_sweep_gb": before}
 
@@ -143,7 +144,8 @@ def matmul_gflops(size: int, repeats: int) -> float:
 
 
 def scaling(hiddens, ns, steps_for: Callable[[int, int], int], repeats: int) -> list[dict]:
-    """Time per step of ``train`` (SGD, alpha = 0.1) for nets (2, h, 3) on n-point spirals, and its GFLOP/s."""
+    """Time per step of ``train`` (SGD, alpha = 0.1) for nets (2, h, 3) on n-point spirals,
+    and its GFLOP/s."""
     rows, opt = [], optax.sgd(0.1)
     for n in ns:
         x, y = data.spiral(jax.random.key(0), n // 3)

@@ -16,8 +16,8 @@ linear head.
 
 A ``Head`` is the one record of everything funcmlp knows about a head: its loss, prediction, probabilities,
 label check, delta, and the float targets T and features-major rule (l, dl/dz) of the registered derivative
-(``funcmlp.engine.fastpath``). Any per-sample loss ``fn(logits (n, K), y) -> (n,)`` is a head too (``custom``): its
-gradient comes from ``jax.grad``, its prediction is argmax_k z_k unless a rule is given.
+(``funcmlp.engine.fastpath``). Any per-sample loss ``fn(logits (n, K), y) -> (n,)`` is a head too
+(``custom``): its gradient comes from ``jax.grad``, its prediction is argmax_k z_k unless a rule is given.
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Per-sample l = softplus(z) - y z = -y log s(z) - (1 - y) log(1 - s(z)). logits (n, 1), y (n,) -> (n,)."""
+    """Per-sample l = softplus(z) - y z = -y log s(z) - (1 - y) log(1 - s(z)).
+
+    logits (n, 1), y (n,) -> (n,).
+    """
     z = logits[:, 0]
     return jax.nn.softplus(z) - labels.astype(z.dtype) * z
 
@@ -94,7 +97,7 @@ def _linear_rule(z, t):
     return rows(operator.add, r * r) / k, dz, -dz
 
 
-# -- label checks -----------------------------------------------------------------------------------------------
+# -- label checks -------------------------------------------------------------------------------------------
 
 
 def _check_classes(k_of):
@@ -205,7 +208,8 @@ def custom(
     name: str | None = None,
     classifies: bool = True,
 ) -> Head:
-    """A head from your own per-sample loss ``loss(logits (n, K), y) -> (n,)``, differentiated by ``jax.grad``.
+    """A head from your own per-sample loss ``loss(logits (n, K), y) -> (n,)``,
+    differentiated by ``jax.grad``.
 
     ``predict`` maps logits to predictions (default: argmax_k z_k, so ``accuracy`` compares it with integer
     labels); ``name`` defaults to ``loss.__name__``. Cached: the same function gives the same head, so a
@@ -222,7 +226,8 @@ def custom(
 
 
 def get(head: str | Head | Callable) -> Head:
-    """A head by name (``"softmax"``, ``"sigmoid"``, ``"linear"``), a ``Head``, or a per-sample loss function."""
+    """A head by name (``"softmax"``, ``"sigmoid"``, ``"linear"``), a ``Head``,
+    or a per-sample loss function."""
     if isinstance(head, Head):
         return head
     if isinstance(head, str):

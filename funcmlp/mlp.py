@@ -155,7 +155,8 @@ def accuracy(
     """Fraction of samples whose predicted class equals y (softmax and sigmoid heads)."""
     if not heads.get(head).classifies:
         raise ValueError(
-            f"head: accuracy needs a classification head ('softmax' or 'sigmoid'), got {heads.name_of(head)!r}"
+            "head: accuracy needs a classification head ('softmax' or 'sigmoid'), "
+            f"got {heads.name_of(head)!r}"
         )
     validate(params, x, y, head=head)
     return jnp.mean(predict(params, x, activation=activation, head=head) == jnp.asarray(y))

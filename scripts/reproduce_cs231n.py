@@ -13,24 +13,20 @@ Prints training accuracy (mean / min / max) beside the reported numbers and save
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
+import optax
+from rich.console import Console
+from rich.table import Table
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-import tyro  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-import funcmlp  # noqa: E402
+import funcmlp
+from funcmlp.cli import scripts
+from funcmlp.plots import plt  # matplotlib with the Agg backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +65,10 @@ MODELS = [
 
 
 def train_seeds(model: Model, keys: jax.Array, *, steps: int, n_per_class: int):
-    """Train one model per key (vmapped): returns (params with a leading seed axis, accuracy (S,), loss (S,))."""
+    """Train one model per key (vmapped).
+
+    Returns (params with a leading seed axis, accuracy (S,), final loss (S,)).
+    """
     sizes = (2, *model.hidden, 3)
 
     def one(key):
@@ -108,9 +107,8 @@ def plot(panels, path: Path, resolution: int = 200) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    cfg = tyro.cli(Config, args=sys.argv[1:] if argv is None else argv)
+    cfg = scripts.options(Config, argv)
     t0 = time.perf_counter()
-    cfg.out.mkdir(parents=True, exist_ok=True)
     base = jax.random.key(cfg.seed)
     keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(cfg.seeds))
     table = Table(title=f"Spiral, training accuracy over {cfg.seeds} seeds (data and init)")
@@ -122,10 +120,11 @@ def main(argv: list[str] | None = None) -> dict:
         params, acc, loss = train_seeds(model, keys, steps=steps, n_per_class=cfg.n_per_class)
         acc = np.asarray(acc)
         results[model.name] = acc
+        accs = [f"{a:.1%}" for a in (acc.mean(), acc.min(), acc.max())]  # mean, min, max
+        mean_loss = f"{float(np.mean(loss)):.3f}"
         table.add_row(
-            model.name, model.scheme, f"{model.l2:g}", f"{steps:,}", f"{acc.mean():.1%}", f"{acc.min():.1%}", f"{acc.max():.1%}",
-            f"{float(np.mean(loss)):.3f}", model.reported,
-        )  # fmt: skip
+            model.name, model.scheme, f"{model.l2:g}", f"{steps:,}", *accs, mean_loss, model.reported
+        )
         first = jax.tree.map(lambda a: a[0], params)
         x, y = funcmlp.data.spiral(jax.random.split(keys[0])[0], cfg.n_per_class)
         panels.append((f"{model.name}: {acc[0]:.0%} train accuracy", first, model.activation, x, y))

@@ -11,24 +11,20 @@ network to show that its hidden weights never move. Gradients are computed in fl
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
+import optax
+from rich.console import Console
+from rich.table import Table
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-import tyro  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-import funcmlp  # noqa: E402
-from funcmlp import diagnostics  # noqa: E402
+import funcmlp
+from funcmlp import diagnostics
+from funcmlp.cli import scripts
+from funcmlp.plots import plt  # matplotlib with the Agg backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +103,8 @@ def plot(norms: dict[str, np.ndarray], cfg: Config, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    cfg = tyro.cli(Config, args=sys.argv[1:] if argv is None else argv)
+    cfg = scripts.options(Config, argv)
     t0 = time.perf_counter()
-    cfg.out.mkdir(parents=True, exist_ok=True)
     with jax.enable_x64(True):
         norms = grad_norms(cfg)
     change = step_weight_change(cfg)

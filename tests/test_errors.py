@@ -27,6 +27,8 @@ X = np.linspace(-1, 1, 2 * N, dtype=np.float32).reshape(N, 2)
 Y = {"softmax": np.arange(N) % 3, "sigmoid": np.arange(N) % 2, "linear": np.ones((N, 2), np.float32)}
 PARAMS = {"softmax": P3, "sigmoid": P1, "linear": P2}
 SGD = optax.sgd(0.1)
+ADAM = optax.adam(0.1)
+VE, TE = ValueError, TypeError  # the exception column of the tables below
 
 
 def assert_clear(excinfo, pattern: str) -> None:
@@ -42,28 +44,18 @@ def assert_clear(excinfo, pattern: str) -> None:
 # --- x: (id, x, exception, message) ------------------------------------------------------------------
 
 BAD_X = [
-    ("1-D", X[:, 0], ValueError, r"^x: expected a 2-D array \(n, 2\), got shape \(6,\)"),
-    ("3-D", X[None], ValueError, r"^x: expected a 2-D array \(n, 2\), got shape \(1, 6, 2\)"),
-    ("strings", np.full((N, 2), "a"), TypeError, r"^x: expected a numeric .* got dtype <U1"),
-    ("objects", np.array([[1.0, None]] * N), TypeError, r"^x: expected a numeric .* got dtype object"),
-    ("complex", X.astype(np.complex64), TypeError, r"^x: expected a numeric .* got dtype complex64"),
-    ("bool", X > 0, TypeError, r"^x: expected a numeric .* got dtype bool"),
-    ("width", np.zeros((N, 3), np.float32), ValueError, r"^x: expected 2 features .* got shape \(6, 3\)"),
-    (
-        "empty",
-        np.zeros((0, 2), np.float32),
-        ValueError,
-        r"^x: expected at least one sample, got shape \(0, 2\)",
-    ),
-    ("nan", np.where(X > 0.5, np.nan, X), ValueError, r"^x: expected finite values, got 3 NaN or inf"),
-    ("inf", np.where(X < -0.9, -np.inf, X), ValueError, r"^x: expected finite values, got 1 NaN or inf"),
-    (
-        "overflows-float32",
-        X.astype(np.float64) * 1e300,
-        ValueError,
-        r"^x: expected values within the float32",
-    ),
-    ("overflows-int32", np.full((N, 2), 2**40), ValueError, r"^x: expected integers that fit int32"),
+    ("1-D", X[:, 0], VE, r"^x: expected a 2-D array \(n, 2\), got shape \(6,\)"),
+    ("3-D", X[None], VE, r"^x: expected a 2-D array \(n, 2\), got shape \(1, 6, 2\)"),
+    ("strings", np.full((N, 2), "a"), TE, r"^x: expected a numeric .* got dtype <U1"),
+    ("objects", np.array([[1.0, None]] * N), TE, r"^x: expected a numeric .* got dtype object"),
+    ("complex", X.astype(np.complex64), TE, r"^x: expected a numeric .* got dtype complex64"),
+    ("bool", X > 0, TE, r"^x: expected a numeric .* got dtype bool"),
+    ("width", np.zeros((N, 3), np.float32), VE, r"^x: expected 2 features .* got shape \(6, 3\)"),
+    ("empty", np.zeros((0, 2), np.float32), VE, r"^x: expected at least one sample, got shape \(0, 2\)"),
+    ("nan", np.where(X > 0.5, np.nan, X), VE, r"^x: expected finite values, got 3 NaN or inf"),
+    ("inf", np.where(X < -0.9, -np.inf, X), VE, r"^x: expected finite values, got 1 NaN or inf"),
+    ("overflows-float32", X.astype(np.float64) * 1e300, VE, r"^x: expected values within the float32"),
+    ("overflows-int32", np.full((N, 2), 2**40), VE, r"^x: expected integers that fit int32"),
 ]
 
 X_ENTRIES = {
@@ -85,57 +77,22 @@ def test_bad_x(entry, x, exc, pattern):
 
 # --- y for each head: (id, head, y, exception, message) -------------------------------------------------
 
+YS = Y["softmax"]
 BAD_Y = [
-    (
-        "len-mismatch",
-        "softmax",
-        Y["softmax"][:4],
-        ValueError,
-        r"^y: expected labels of shape \(6,\) .* got \(4,\)",
-    ),
-    (
-        "2-D-labels",
-        "softmax",
-        Y["softmax"][:, None],
-        ValueError,
-        r"^y: expected labels of shape \(6,\).*\(6, 1\)",
-    ),
-    ("non-integer", "softmax", Y["softmax"] + 0.5, TypeError, r"^y: expected integer class labels, .* 0\.5"),
-    ("string-labels", "softmax", Y["softmax"].astype(str), TypeError, r"^y: expected integer .* dtype <U"),
-    ("negative", "softmax", Y["softmax"] - 1, ValueError, r"^y: expected labels in \[0, 3\) .* from -1 to 1"),
-    (">=K", "softmax", Y["softmax"] + 1, ValueError, r"^y: expected labels in \[0, 3\) .* from 1 to 3"),
-    (
-        "nan-label",
-        "softmax",
-        np.where(Y["softmax"] == 0, np.nan, 1.0),
-        ValueError,
-        r"^y: expected finite labels",
-    ),
-    ("sigmoid-2", "sigmoid", Y["softmax"], ValueError, r"^y: expected labels in \{0, 1\} .* from 0 to 2"),
-    ("sigmoid-neg", "sigmoid", -Y["sigmoid"], ValueError, r"^y: expected labels in \{0, 1\} .* from -1 to 0"),
-    (
-        "linear-1-D",
-        "linear",
-        np.ones(N, np.float32),
-        ValueError,
-        r"^y: expected targets of shape \(6, 2\) .*\(6,\)",
-    ),
-    (
-        "linear-width",
-        "linear",
-        np.ones((N, 3)),
-        ValueError,
-        r"^y: expected targets of shape \(6, 2\) .*\(6, 3\)",
-    ),
-    ("linear-nan", "linear", np.full((N, 2), np.nan), ValueError, r"^y: expected finite values, got 12 NaN"),
-    ("linear-inf", "linear", np.full((N, 2), np.inf), ValueError, r"^y: expected finite values, got 12 NaN"),
-    (
-        "linear-complex",
-        "linear",
-        np.ones((N, 2), complex),
-        TypeError,
-        r"^y: expected real targets, got dtype",
-    ),
+    ("len-mismatch", "softmax", YS[:4], VE, r"^y: expected labels of shape \(6,\) .* got \(4,\)"),
+    ("2-D-labels", "softmax", YS[:, None], VE, r"^y: expected labels of shape \(6,\).*\(6, 1\)"),
+    ("non-integer", "softmax", YS + 0.5, TE, r"^y: expected integer class labels, .* 0\.5"),
+    ("string-labels", "softmax", YS.astype(str), TE, r"^y: expected integer .* dtype <U"),
+    ("negative", "softmax", YS - 1, VE, r"^y: expected labels in \[0, 3\) .* from -1 to 1"),
+    (">=K", "softmax", YS + 1, VE, r"^y: expected labels in \[0, 3\) .* from 1 to 3"),
+    ("nan-label", "softmax", np.where(YS == 0, np.nan, 1.0), VE, r"^y: expected finite labels"),
+    ("sigmoid-2", "sigmoid", YS, VE, r"^y: expected labels in \{0, 1\} .* from 0 to 2"),
+    ("sigmoid-neg", "sigmoid", -Y["sigmoid"], VE, r"^y: expected labels in \{0, 1\} .* from -1 to 0"),
+    ("linear-1-D", "linear", np.ones(N, np.float32), VE, r"^y: expected targets of shape \(6, 2\) .*\(6,\)"),
+    ("linear-width", "linear", np.ones((N, 3)), VE, r"^y: expected targets of shape \(6, 2\) .*\(6, 3\)"),
+    ("linear-nan", "linear", np.full((N, 2), np.nan), VE, r"^y: expected finite values, got 12 NaN"),
+    ("linear-inf", "linear", np.full((N, 2), np.inf), VE, r"^y: expected finite values, got 12 NaN"),
+    ("linear-complex", "linear", np.ones((N, 2), complex), TE, r"^y: expected real targets, got dtype"),
 ]
 
 Y_ENTRIES = {
@@ -165,16 +122,24 @@ def test_sigmoid_head_needs_one_output_unit(entry):
 # --- params --------------------------------------------------------------------------------------------
 
 _other = funcmlp.init_params(KEY, (5, 3))
+
+
+def _layer0(w, b=None):
+    """Params of one layer; ``b`` is zeros of w's width unless given."""
+    return [{"w": w, "b": jnp.zeros(w.shape[-1]) if b is None else b}]
+
+
+W0 = r"^params\[0\]\['w'\]"
 BAD_PARAMS = [
-    ("not-chaining", [P3[0], _other[0]], ValueError, r"^params\[1\]: layers do not chain: expected w with 4 rows"),
-    ("empty-list", [], TypeError, r"^params: expected a non-empty list of layers .* got list"),
-    ("a-dict", P3[0], TypeError, r"^params: expected a non-empty list .* got dict"),
-    ("wrong-keys", [{"W": P3[0]["w"], "b": P3[0]["b"]}], ValueError, r"^params\[0\]: expected a dict with keys"),
-    ("bias-shape", [{"w": P3[0]["w"], "b": jnp.zeros(5)}], ValueError, r"^params\[0\]: expected w .* got w \(2, 4\)"),
-    ("w-1-D", [{"w": jnp.zeros(2), "b": jnp.zeros(2)}], ValueError, r"^params\[0\]: expected w of shape"),
-    ("int-weights", [{"w": np.ones((2, 3), int), "b": np.ones(3, int)}], TypeError, r"^params\[0\]\['w'\]: expected a floating"),
-    ("nan-weights", [{"w": jnp.full((2, 3), jnp.nan), "b": jnp.zeros(3)}], ValueError, r"^params\[0\]\['w'\]: expected finite values, got 6"),
-]  # fmt: skip
+    ("not-chaining", [P3[0], _other[0]], VE, r"^params\[1\]: layers do not chain: expected w with 4 rows"),
+    ("empty-list", [], TE, r"^params: expected a non-empty list of layers .* got list"),
+    ("a-dict", P3[0], TE, r"^params: expected a non-empty list .* got dict"),
+    ("wrong-keys", [{"W": P3[0]["w"], "b": P3[0]["b"]}], VE, r"^params\[0\]: expected a dict with keys"),
+    ("bias-shape", _layer0(P3[0]["w"], jnp.zeros(5)), VE, r"^params\[0\]: expected w .* got w \(2, 4\)"),
+    ("w-1-D", _layer0(jnp.zeros(2)), VE, r"^params\[0\]: expected w of shape"),
+    ("int-weights", _layer0(np.ones((2, 3), int), np.ones(3, int)), TE, rf"{W0}: expected a floating"),
+    ("nan-weights", _layer0(jnp.full((2, 3), jnp.nan)), VE, rf"{W0}: expected finite values, got 6"),
+]
 
 PARAM_ENTRIES = {
     "forward": lambda p: funcmlp.forward(p, X),
@@ -207,34 +172,17 @@ def test_bad_params(entry, params, exc, pattern, tmp_path, monkeypatch):
 
 # --- names, sizes, init --------------------------------------------------------------------------------
 
-ACTS = "step, linear, sigmoid, tanh, relu, leaky_relu"
-BAD_CALLS = [
-    ("activation-forward", lambda: funcmlp.forward(P3, X, activation="gelu"), ValueError, rf"^activation: expected one of {ACTS} .* got 'gelu'"),
-    ("activation-loss", lambda: funcmlp.loss(P3, X, Y["softmax"], activation="Relu"), ValueError, r"^activation: .* got 'Relu'"),
-    ("activation-train", lambda: funcmlp.train(P3, X, Y["softmax"], optimizer=SGD, steps=1, activation=None), ValueError, r"^activation: .* got None"),
-    ("activation-leaky-slope", lambda: funcmlp.predict(P3, X, activation="leaky_relu:x"), ValueError, r"^activation: .*'leaky_relu:SLOPE'.* got 'leaky_relu:x'"),
-    ("head-loss", lambda: funcmlp.loss(P3, X, Y["softmax"], head="hinge"), ValueError, r"^head: expected one of softmax, sigmoid, linear .*got 'hinge'"),
-    ("head-predict", lambda: funcmlp.predict(P3, X, head="Softmax"), ValueError, r"^head: expected one of softmax, sigmoid, linear .*got 'Softmax'"),
-    ("head-train", lambda: funcmlp.train(P3, X, Y["softmax"], optimizer=SGD, steps=1, head="mse"), ValueError, r"^head: expected one of .* got 'mse'"),
-    ("head-accuracy-linear", lambda: funcmlp.accuracy(P2, X, Y["linear"], head="linear"), ValueError, r"^head: accuracy needs a classification head"),
-    ("scheme", lambda: funcmlp.init_params(KEY, (2, 3), scheme="xavier"), ValueError, r"^scheme: expected one of he, glorot, normal, got 'xavier'"),
-    ("sizes-one-entry", lambda: funcmlp.init_params(KEY, (2,)), ValueError, r"^sizes: expected at least two widths .* got \(2,\)"),
-    ("sizes-empty", lambda: funcmlp.init_params(KEY, ()), ValueError, r"^sizes: expected at least two widths .* got \(\)"),
-    ("sizes-zero", lambda: funcmlp.init_params(KEY, (2, 0, 3)), ValueError, r"^sizes: expected positive integer widths, got \(2, 0, 3\)"),
-    ("sizes-negative", lambda: funcmlp.init_params(KEY, (2, -4, 3)), ValueError, r"^sizes: expected positive integer widths, got \(2, -4, 3\)"),
-    ("sizes-float", lambda: funcmlp.init_params(KEY, (2, 4.5)), ValueError, r"^sizes: expected positive integer widths, got \(2, 4\.5\)"),
-    ("sizes-string", lambda: funcmlp.init_params(KEY, "243"), TypeError, r"^sizes: expected a sequence of layer widths .* got '243'"),
-    ("sizes-int", lambda: funcmlp.init_params(KEY, 3), TypeError, r"^sizes: expected a sequence .* got 3"),
-    ("key-int", lambda: funcmlp.init_params(0, (2, 3)), TypeError, r"^key: expected a jax.random.key\(seed\), got int 0"),
-    ("key-none", lambda: funcmlp.init_params(None, (2, 3)), TypeError, r"^key: expected a jax.random.key\(seed\), got NoneType"),
-    ("key-batch", lambda: funcmlp.init_params(jax.random.split(KEY), (2, 3)), ValueError, r"^key: expected a single key .* shape \(2,\)"),
-    ("dtype-int", lambda: funcmlp.init_params(KEY, (2, 3), dtype=jnp.int32), TypeError, r"^dtype: expected a floating dtype .* got int32"),
-    ("dtype-name", lambda: funcmlp.init_params(KEY, (2, 3), dtype="fp32"), TypeError, r"^dtype: expected a floating dtype .* got 'fp32'"),
-    ("l2-loss-negative", lambda: funcmlp.loss(P3, X, Y["softmax"], l2=-0.1), ValueError, r"^l2: expected a finite non-negative number, got -0\.1"),
-    ("l2-loss-nan", lambda: funcmlp.loss(P3, X, Y["softmax"], l2=float("nan")), ValueError, r"^l2: expected a finite non-negative number, got nan"),
-    ("l2-loss-string", lambda: funcmlp.loss(P3, X, Y["softmax"], l2="0.1"), TypeError, r"^l2: expected a real number, got '0\.1'"),
-    ("jit-traced-x-width", lambda: jax.jit(lambda x: funcmlp.forward(P3, x))(np.zeros((3, 5), np.float32)), ValueError, r"^x: expected 2 features .* got shape \(3, 5\)"),
-]  # fmt: skip
+
+def _forward(**kw):
+    return lambda: funcmlp.forward(P3, X, **kw)
+
+
+def _predict(**kw):
+    return lambda: funcmlp.predict(P3, X, **kw)
+
+
+def _loss(**kw):
+    return lambda: funcmlp.loss(P3, X, Y["softmax"], **kw)
 
 
 def _train(**kw):
@@ -242,28 +190,121 @@ def _train(**kw):
     return lambda: funcmlp.train(P3, X, Y["softmax"], **args)
 
 
+def _init(sizes=(2, 3), key=KEY, **kw):
+    return lambda: funcmlp.init_params(key, sizes, **kw)
+
+
+def _jit_forward(x_shape):
+    return lambda: jax.jit(lambda x: funcmlp.forward(P3, x))(np.zeros(x_shape, np.float32))
+
+
+ACTS = "step, linear, sigmoid, tanh, relu, leaky_relu"
+HEADS = "softmax, sigmoid, linear"
+WIDTHS = "expected positive integer widths, got"
+JAX_KEY = r"expected a jax.random.key\(seed\), got"
+NON_NEGATIVE = "expected a finite non-negative number, got"
+BAD_CALLS = [
+    (
+        "activation-forward",
+        _forward(activation="gelu"),
+        VE,
+        rf"^activation: expected one of {ACTS} .* got 'gelu'",
+    ),
+    ("activation-loss", _loss(activation="Relu"), VE, r"^activation: .* got 'Relu'"),
+    ("activation-train", _train(activation=None), VE, r"^activation: .* got None"),
+    (
+        "activation-leaky-slope",
+        _predict(activation="leaky_relu:x"),
+        VE,
+        r"^activation: .*'leaky_relu:SLOPE'.* got 'leaky_relu:x'",
+    ),
+    ("head-loss", _loss(head="hinge"), VE, rf"^head: expected one of {HEADS} .*got 'hinge'"),
+    ("head-predict", _predict(head="Softmax"), VE, rf"^head: expected one of {HEADS} .*got 'Softmax'"),
+    ("head-train", _train(head="mse"), VE, r"^head: expected one of .* got 'mse'"),
+    (
+        "head-accuracy-linear",
+        lambda: funcmlp.accuracy(P2, X, Y["linear"], head="linear"),
+        VE,
+        r"^head: accuracy needs a classification head",
+    ),
+    ("scheme", _init(scheme="xavier"), VE, r"^scheme: expected one of he, glorot, normal, got 'xavier'"),
+    ("sizes-one-entry", _init((2,)), VE, r"^sizes: expected at least two widths .* got \(2,\)"),
+    ("sizes-empty", _init(()), VE, r"^sizes: expected at least two widths .* got \(\)"),
+    ("sizes-zero", _init((2, 0, 3)), VE, rf"^sizes: {WIDTHS} \(2, 0, 3\)"),
+    ("sizes-negative", _init((2, -4, 3)), VE, rf"^sizes: {WIDTHS} \(2, -4, 3\)"),
+    ("sizes-float", _init((2, 4.5)), VE, rf"^sizes: {WIDTHS} \(2, 4\.5\)"),
+    ("sizes-string", _init("243"), TE, r"^sizes: expected a sequence of layer widths .* got '243'"),
+    ("sizes-int", _init(3), TE, r"^sizes: expected a sequence .* got 3"),
+    ("key-int", _init(key=0), TE, rf"^key: {JAX_KEY} int 0"),
+    ("key-none", _init(key=None), TE, rf"^key: {JAX_KEY} NoneType"),
+    ("key-batch", _init(key=jax.random.split(KEY)), VE, r"^key: expected a single key .* shape \(2,\)"),
+    ("dtype-int", _init(dtype=jnp.int32), TE, r"^dtype: expected a floating dtype .* got int32"),
+    ("dtype-name", _init(dtype="fp32"), TE, r"^dtype: expected a floating dtype .* got 'fp32'"),
+    ("l2-loss-negative", _loss(l2=-0.1), VE, rf"^l2: {NON_NEGATIVE} -0\.1"),
+    ("l2-loss-nan", _loss(l2=float("nan")), VE, rf"^l2: {NON_NEGATIVE} nan"),
+    ("l2-loss-string", _loss(l2="0.1"), TE, r"^l2: expected a real number, got '0\.1'"),
+    ("jit-traced-x-width", _jit_forward((3, 5)), VE, r"^x: expected 2 features .* got shape \(3, 5\)"),
+]
+
+POSITIVE = "expected a positive integer, got"
 BAD_TRAIN = [
-    ("steps-0", _train(steps=0), ValueError, r"^steps: expected a positive integer, got 0"),
-    ("steps-negative", _train(steps=-3), ValueError, r"^steps: expected a positive integer, got -3"),
-    ("steps-float", _train(steps=2.5), ValueError, r"^steps: expected a positive integer, got 2\.5"),
-    ("steps-bool", _train(steps=True), ValueError, r"^steps: expected a positive integer, got True"),
-    ("optimizer-name", _train(optimizer="sgd"), TypeError, r"^optimizer: expected an optax GradientTransformation .* got str"),
-    ("optimizer-factory", _train(optimizer=optax.sgd), TypeError, r"^optimizer: expected an optax .* got function"),
-    ("batch-size-0", _train(batch_size=0, key=KEY), ValueError, r"^batch_size: expected a positive integer, got 0"),
-    ("batch-size-negative", _train(batch_size=-2, key=KEY), ValueError, r"^batch_size: expected a positive integer, got -2"),
-    ("batch-size-above-n", _train(batch_size=N + 1, key=KEY), ValueError, r"^batch_size: expected at most n = 6 .* got 7"),
-    ("batch-without-key", _train(batch_size=2), ValueError, r"^key: expected a jax.random.key to shuffle mini-batches, got None"),
-    ("key-int", _train(batch_size=2, key=3), TypeError, r"^key: expected a jax.random.key\(seed\), got int 3"),
-    ("key-wrong-array", _train(batch_size=2, key=jnp.zeros(3)), TypeError, r"^key: expected .* got an array of dtype float32 and shape \(3,\)"),
-    ("start-step-negative", _train(start_step=-1), ValueError, r"^start_step: expected a non-negative integer, got -1"),
-    ("chunk-size-0", _train(chunk_size=0), ValueError, r"^chunk_size: expected a positive integer, got 0"),
-    ("l2-negative", _train(l2=-1.0), ValueError, r"^l2: expected a finite non-negative number, got -1\.0"),
-    ("l2-inf", _train(l2=float("inf")), ValueError, r"^l2: expected a finite non-negative number, got inf"),
-    ("l2-string", _train(l2="x"), TypeError, r"^l2: expected a real number, got 'x'"),
-    ("callback-not-callable", _train(callback=3), TypeError, r"^callback: expected None or a function .* got 3"),
-    ("opt-state-other-optimizer", _train(optimizer=optax.adam(0.1), opt_state=SGD.init(P3)), ValueError, r"^opt_state: expected the state of this optimizer .* 9 arrays\), got a differently structured state with 0"),
-    ("opt-state-other-params", _train(optimizer=optax.adam(0.1), opt_state=optax.adam(0.1).init(P1)), ValueError, r"^opt_state: leaf 3 expected shape \(3,\) and dtype float32, got shape \(1,\)"),
-]  # fmt: skip
+    ("steps-0", _train(steps=0), VE, rf"^steps: {POSITIVE} 0"),
+    ("steps-negative", _train(steps=-3), VE, rf"^steps: {POSITIVE} -3"),
+    ("steps-float", _train(steps=2.5), VE, rf"^steps: {POSITIVE} 2\.5"),
+    ("steps-bool", _train(steps=True), VE, rf"^steps: {POSITIVE} True"),
+    (
+        "optimizer-name",
+        _train(optimizer="sgd"),
+        TE,
+        r"^optimizer: expected an optax GradientTransformation .* got str",
+    ),
+    ("optimizer-factory", _train(optimizer=optax.sgd), TE, r"^optimizer: expected an optax .* got function"),
+    ("batch-size-0", _train(batch_size=0, key=KEY), VE, rf"^batch_size: {POSITIVE} 0"),
+    ("batch-size-negative", _train(batch_size=-2, key=KEY), VE, rf"^batch_size: {POSITIVE} -2"),
+    (
+        "batch-size-above-n",
+        _train(batch_size=N + 1, key=KEY),
+        VE,
+        r"^batch_size: expected at most n = 6 .* got 7",
+    ),
+    (
+        "batch-without-key",
+        _train(batch_size=2),
+        VE,
+        r"^key: expected a jax.random.key to shuffle mini-batches, got None",
+    ),
+    ("key-int", _train(batch_size=2, key=3), TE, rf"^key: {JAX_KEY} int 3"),
+    (
+        "key-wrong-array",
+        _train(batch_size=2, key=jnp.zeros(3)),
+        TE,
+        r"^key: expected .* got an array of dtype float32 and shape \(3,\)",
+    ),
+    (
+        "start-step-negative",
+        _train(start_step=-1),
+        VE,
+        r"^start_step: expected a non-negative integer, got -1",
+    ),
+    ("chunk-size-0", _train(chunk_size=0), VE, rf"^chunk_size: {POSITIVE} 0"),
+    ("l2-negative", _train(l2=-1.0), VE, rf"^l2: {NON_NEGATIVE} -1\.0"),
+    ("l2-inf", _train(l2=float("inf")), VE, rf"^l2: {NON_NEGATIVE} inf"),
+    ("l2-string", _train(l2="x"), TE, r"^l2: expected a real number, got 'x'"),
+    ("callback-not-callable", _train(callback=3), TE, r"^callback: expected None or a function .* got 3"),
+    (
+        "opt-state-other-optimizer",
+        _train(optimizer=ADAM, opt_state=SGD.init(P3)),
+        VE,
+        r"^opt_state: expected the state of this optimizer .* 9 arrays\), "
+        r"got a differently structured state with 0",
+    ),
+    (
+        "opt-state-other-params",
+        _train(optimizer=ADAM, opt_state=ADAM.init(P1)),
+        VE,
+        r"^opt_state: leaf 3 expected shape \(3,\) and dtype float32, got shape \(1,\)",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -279,18 +320,27 @@ def test_bad_argument(call, exc, pattern):
 
 # --- sweep helpers: seeds and learning-rate lists --------------------------------------------------------
 
+
+def _seeds(n):
+    return lambda: checks.check_positive_int(n, "seeds")
+
+
+def _lrs(learning_rates):
+    return lambda: checks.check_learning_rates(learning_rates)
+
+
 BAD_SWEEP = [
-    ("seeds-0", lambda: checks.check_positive_int(0, "seeds"), ValueError, r"^seeds: expected a positive integer, got 0"),
-    ("seeds-negative", lambda: checks.check_positive_int(-2, "seeds"), ValueError, r"^seeds: expected a positive integer, got -2"),
-    ("lrs-empty", lambda: checks.check_learning_rates([]), ValueError, r"^learning_rates: expected at least one learning rate, got an empty list"),
-    ("lrs-negative", lambda: checks.check_learning_rates([0.1, -0.5]), ValueError, r"^learning_rates\[1\]: expected a finite non-negative number, got -0\.5"),
-    ("lrs-nan", lambda: checks.check_learning_rates([float("nan")]), ValueError, r"^learning_rates\[0\]: expected a finite .* got nan"),
-    ("lrs-inf", lambda: checks.check_learning_rates(np.array([1.0, np.inf])), ValueError, r"^learning_rates\[1\]: expected a finite .* got inf"),
-    ("lrs-scalar", lambda: checks.check_learning_rates(0.1), TypeError, r"^learning_rates: expected a non-empty list of numbers .* got 0\.1"),
-    ("lrs-string", lambda: checks.check_learning_rates("0.1"), TypeError, r"^learning_rates: expected a non-empty list .* got '0\.1'"),
-    ("lrs-nested", lambda: checks.check_learning_rates([[0.1]]), TypeError, r"^learning_rates: expected a non-empty list"),
-    ("lrs-word", lambda: checks.check_learning_rates([0.1, "fast"]), TypeError, r"^learning_rates\[1\]: expected a real number, got 'fast'"),
-]  # fmt: skip
+    ("seeds-0", _seeds(0), VE, rf"^seeds: {POSITIVE} 0"),
+    ("seeds-negative", _seeds(-2), VE, rf"^seeds: {POSITIVE} -2"),
+    ("lrs-empty", _lrs([]), VE, r"^learning_rates: expected at least one learning rate, got an empty list"),
+    ("lrs-negative", _lrs([0.1, -0.5]), VE, rf"^learning_rates\[1\]: {NON_NEGATIVE} -0\.5"),
+    ("lrs-nan", _lrs([float("nan")]), VE, r"^learning_rates\[0\]: expected a finite .* got nan"),
+    ("lrs-inf", _lrs(np.array([1.0, np.inf])), VE, r"^learning_rates\[1\]: expected a finite .* got inf"),
+    ("lrs-scalar", _lrs(0.1), TE, r"^learning_rates: expected a non-empty list of numbers .* got 0\.1"),
+    ("lrs-string", _lrs("0.1"), TE, r"^learning_rates: expected a non-empty list .* got '0\.1'"),
+    ("lrs-nested", _lrs([[0.1]]), TE, r"^learning_rates: expected a non-empty list"),
+    ("lrs-word", _lrs([0.1, "fast"]), TE, r"^learning_rates\[1\]: expected a real number, got 'fast'"),
+]
 
 
 @pytest.mark.parametrize(
@@ -335,18 +385,55 @@ def _arrays(*layers):
     return {f"layer_{i}.{k}": a for i, (w, b) in enumerate(layers) for k, a in (("w", w), ("b", b))}
 
 
+def _forge(sizes, *layers, extra=None, **meta):
+    """Writes a forged checkpoint of these layers ((d_in, d_out[, dtype]) each) that records ``sizes``."""
+    return lambda p: _forged(p, _arrays(*(_layer(*shape) for shape in layers)) | (extra or {}), sizes, **meta)
+
+
+def _write(data: bytes):
+    return lambda p: p.write_bytes(data)
+
+
 BAD_FILES = [
-    ("empty", lambda p: p.write_bytes(b""), r"^path: .* is not a funcmlp checkpoint \(empty or truncated to 0 bytes\)"),
-    ("random-bytes", lambda p: p.write_bytes(np.random.default_rng(0).bytes(300)), r"^path: .* is not a readable safetensors checkpoint"),
-    ("foreign-safetensors", lambda p: _forged(p, _arrays(_layer(2, 3)), [2, 3], format="other"), r"^path: .* is a safetensors file but not a funcmlp checkpoint"),
-    ("newer-format", lambda p: _forged(p, _arrays(_layer(2, 3)), [2, 3], format_version="2"), r"^path: .* has format version 2; this funcmlp .* reads up to 1"),
-    ("not-chaining", lambda p: _forged(p, _arrays(_layer(2, 4), _layer(5, 3)), [2, 4, 3]), r"^checkpoint\[1\]: layers do not chain: expected w with 4 rows .* got shape \(5, 3\)"),
-    ("sizes-disagree", lambda p: _forged(p, _arrays(_layer(2, 4)), [2, 5]), r"^checkpoint: expected arrays of the recorded sizes \[2, 5\], got sizes \[2, 4\]"),
-    ("missing-layer", lambda p: _forged(p, _arrays(_layer(2, 4)), [2, 4, 3]), r"^checkpoint: missing array 'layer_1.w'"),
-    ("int-arrays", lambda p: _forged(p, _arrays(_layer(2, 4, np.int32)), [2, 4]), r"^checkpoint\[0\]\['w'\]: expected a floating-point array, got dtype int32"),
-    ("stray-array", lambda p: _forged(p, _arrays(_layer(2, 4)) | {"extra": np.zeros(1)}, [2, 4]), r"^checkpoint: expected only layer arrays, got unexpected \['extra'\]"),
-    ("damaged-sizes", lambda p: _forged(p, _arrays(_layer(2, 4)), "[2, 4"), r"^path: .* has damaged funcmlp metadata \(sizes"),
-]  # fmt: skip
+    ("empty", _write(b""), r"^path: .* is not a funcmlp checkpoint \(empty or truncated to 0 bytes\)"),
+    (
+        "random-bytes",
+        _write(np.random.default_rng(0).bytes(300)),
+        r"^path: .* is not a readable safetensors checkpoint",
+    ),
+    (
+        "foreign-safetensors",
+        _forge([2, 3], (2, 3), format="other"),
+        r"^path: .* is a safetensors file but not a funcmlp checkpoint",
+    ),
+    (
+        "newer-format",
+        _forge([2, 3], (2, 3), format_version="2"),
+        r"^path: .* has format version 2; this funcmlp .* reads up to 1",
+    ),
+    (
+        "not-chaining",
+        _forge([2, 4, 3], (2, 4), (5, 3)),
+        r"^checkpoint\[1\]: layers do not chain: expected w with 4 rows .* got shape \(5, 3\)",
+    ),
+    (
+        "sizes-disagree",
+        _forge([2, 5], (2, 4)),
+        r"^checkpoint: expected arrays of the recorded sizes \[2, 5\], got sizes \[2, 4\]",
+    ),
+    ("missing-layer", _forge([2, 4, 3], (2, 4)), r"^checkpoint: missing array 'layer_1.w'"),
+    (
+        "int-arrays",
+        _forge([2, 4], (2, 4, np.int32)),
+        r"^checkpoint\[0\]\['w'\]: expected a floating-point array, got dtype int32",
+    ),
+    (
+        "stray-array",
+        _forge([2, 4], (2, 4), extra={"extra": np.zeros(1)}),
+        r"^checkpoint: expected only layer arrays, got unexpected \['extra'\]",
+    ),
+    ("damaged-sizes", _forge("[2, 4", (2, 4)), r"^path: .* has damaged funcmlp metadata \(sizes"),
+]
 
 
 @pytest.mark.parametrize(("make", "pattern"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
@@ -357,14 +444,34 @@ def test_load_refuses_bad_file(make, pattern, tmp_path):
     assert_clear(info, pattern)
 
 
+def _save(**kw):
+    return lambda p: funcmlp.save(p, P3, **kw)
+
+
+JSON_VALUES = "expected a dict of JSON values, got"
 BAD_SAVES = [
-    ("config-not-json", lambda p: funcmlp.save(p, P3, config={"f": object()}), TypeError, r"^config: expected a dict of JSON values, got one that JSON cannot encode"),
-    ("config-not-dict", lambda p: funcmlp.save(p, P3, config=[1, 2]), TypeError, r"^config: expected a dict of JSON values, got list"),
-    ("activation-name", lambda p: funcmlp.save(p, P3, activation="gelu"), ValueError, r"^activation: expected one of .* got 'gelu'"),
-    ("head-name", lambda p: funcmlp.save(p, P3, head="hinge"), ValueError, r"^head: expected one of .* got 'hinge'"),
-    ("step-negative", lambda p: funcmlp.save_state(p, P3, SGD.init(P3), -1), ValueError, r"^step: expected a non-negative integer, got -1"),
-    ("no-folder", lambda p: funcmlp.save(p.parent / "missing" / "c.safetensors", P3), FileNotFoundError, r"^path: expected an existing folder to save into, got '.*missing'"),
-]  # fmt: skip
+    (
+        "config-not-json",
+        _save(config={"f": object()}),
+        TE,
+        rf"^config: {JSON_VALUES} one that JSON cannot encode",
+    ),
+    ("config-not-dict", _save(config=[1, 2]), TE, rf"^config: {JSON_VALUES} list"),
+    ("activation-name", _save(activation="gelu"), VE, r"^activation: expected one of .* got 'gelu'"),
+    ("head-name", _save(head="hinge"), VE, r"^head: expected one of .* got 'hinge'"),
+    (
+        "step-negative",
+        lambda p: funcmlp.save_state(p, P3, SGD.init(P3), -1),
+        VE,
+        r"^step: expected a non-negative integer, got -1",
+    ),
+    (
+        "no-folder",
+        lambda p: funcmlp.save(p.parent / "missing" / "c.safetensors", P3),
+        FileNotFoundError,
+        r"^path: expected an existing folder to save into, got '.*missing'",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -461,9 +568,8 @@ def test_cli_divergence_writes_metrics_then_exits_1(tmp_path, capsys):
     assert isinstance(metrics["diverged_at"], int) and 0 <= metrics["diverged_at"] < 5
     assert metrics["final_loss"] is None
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"funcmlp: error: the loss became non-finite at step {metrics['diverged_at']}; see {out / 'metrics.json'}"
-    ]
+    step = metrics["diverged_at"]
+    assert err == [f"funcmlp: error: the loss became non-finite at step {step}; see {out / 'metrics.json'}"]
     params, _ = funcmlp.load(out / "params.safetensors")  # the last finite parameters were saved
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params))
 

@@ -86,18 +86,18 @@ def problems(draw):
     sizes = (d_in, *hidden, d_out)
     if not off():
         dtype = draw(st.sampled_from([jnp.float32, jnp.bfloat16]))
-        rng = np.random.default_rng(
-            draw(st.integers(0, 3))
-        )  # He-scaled, drawn in numpy: no compile per shape
+        # He-scaled, drawn in numpy: no compile per shape
+        rng = np.random.default_rng(draw(st.integers(0, 3)))
         params = [
             {"w": jnp.asarray(rng.normal(size=(a, b)) * np.sqrt(2 / a), dtype), "b": jnp.zeros(b, dtype)}
             for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         ]
     else:  # random layer shapes: most do not chain
+        width = st.integers(1, 3)
         params = [
-            {"w": jnp.ones(draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))), "b": jnp.zeros(draw(st.integers(1, 3)))}
-            for _ in range(draw(st.integers(1, 3)))
-        ]  # fmt: skip
+            {"w": jnp.ones(draw(st.tuples(width, width))), "b": jnp.zeros(draw(width))}
+            for _ in range(draw(width))
+        ]
     n = 0 if off() else draw(st.integers(1, 5))
     x_shape = draw(st.sampled_from([(n,), (n, d_in + 1), (1, n, d_in)])) if off() else (n, d_in)
     x_dtypes = X_DTYPES if off() else ["float16", "bfloat16", "float32", "float64", "int8", "int64", "uint8"]
@@ -112,7 +112,8 @@ def problems(draw):
         y = draw(arrays(y_shape, y_dtypes, -off(), k - 1 + off(), False))
         if off() and y.dtype.kind == "f":
             y = y + 0.5
-    activation = "gelu" if off() else draw(st.sampled_from([*funcmlp.activations.NAMES, "leaky_relu:0.2"]))
+    activations = [*funcmlp.activations.NAMES, "leaky_relu:0.2"]
+    activation = "gelu" if off() else draw(st.sampled_from(activations))
     return params, x, y, head, activation
 
 
@@ -150,12 +151,10 @@ def train_problems(draw):
 @given(train_problems())
 def test_train_errors_clearly_or_returns_finite_params(problem):
     params, x, y, head, activation, steps, batch_size = problem
+    kw = {"steps": steps, "head": head, "activation": activation, "batch_size": batch_size}
     result = outcome(
-        lambda: funcmlp.train(
-            params, x, y, optimizer=optax.sgd(0.01), steps=steps, head=head, activation=activation,
-            batch_size=batch_size, key=jax.random.key(0),
-        ).params
-    )  # fmt: skip
+        lambda: funcmlp.train(params, x, y, optimizer=optax.sgd(0.01), key=jax.random.key(0), **kw).params
+    )
     if result is not None:
         assert jax.tree.structure(result) == jax.tree.structure(params)
 

@@ -896,10 +896,7 @@ def test_divergence_edges(call, expect, sane, files):
 
 
 STEP_CASES = [
-    case(
-        "train-start-step-near-2**31",
-        lambda f: train(start_step=2**31 - 5, steps=10),
-    ),
+    case("train-start-step-near-2**31", lambda f: train(start_step=2**31 - 5, steps=10)),
     case(
         "train-start-step-near-2**31-mini-batches",
         lambda f: train(start_step=2**31 - 5, steps=10, batch_size=4, key=KEY),

@@ -1,4 +1,5 @@
-"""Run docs/tutorial.md: its Python blocks in order in one namespace, its ``funcmlp`` shell lines through the CLI."""
+"""Run docs/tutorial.md: its Python blocks in order in one namespace,
+its ``funcmlp`` shell lines through the CLI."""
 
 import re
 import shlex

@@ -52,8 +52,8 @@ def _check_representable(arr: np.ndarray, name: str) -> None:
             over = int(np.sum(~np.isfinite(arr.astype(target))))
         if over:
             raise ValueError(
-                f"{name}: expected values within the {target} range (|v| <= {float(jnp.finfo(target).max):.3g}), "
-                f"got {over} entries that overflow it"
+                f"{name}: expected values within the {target} range "
+                f"(|v| <= {float(jnp.finfo(target).max):.3g}), got {over} entries that overflow it"
             )
     elif arr.min() < np.iinfo(target).min or arr.max() > np.iinfo(target).max:
         raise ValueError(
@@ -177,7 +177,8 @@ def check_labels(
     if arr.size and (arr.min() < 0 or arr.max() >= k):
         allowed = allowed or f"[0, {k}) (K = {k} output units)"
         raise ValueError(
-            f"{name}: expected labels in {allowed} for head {head!r}, got values from {arr.min()} to {arr.max()}"
+            f"{name}: expected labels in {allowed} for head {head!r}, "
+            f"got values from {arr.min()} to {arr.max()}"
         )
 
 
@@ -226,7 +227,8 @@ def check_opt_state(opt_state: Any, like: Any, name: str = "opt_state") -> None:
     if got != want:
         raise ValueError(
             f"{name}: expected the state of this optimizer for these params (as optimizer.init(params) "
-            f"makes, {want.num_leaves} arrays), got a differently structured state with {got.num_leaves} arrays"
+            f"makes, {want.num_leaves} arrays), "
+            f"got a differently structured state with {got.num_leaves} arrays"
         )
     for i, (a, b) in enumerate(zip(jax.tree.leaves(opt_state), jax.tree.leaves(like), strict=True)):
         if _shape(a) != _shape(b) or jnp.dtype(dtype_of(a, name)) != jnp.dtype(b.dtype):

@@ -4,12 +4,13 @@
     funcmlp train --seeds 1            # one model
     funcmlp train --hidden 100 --l2 1e-3 --steps 10000
     funcmlp sweep --learning-rates 0.01 0.03 0.1 --widths 2 4 8 16 --seeds 16
+    funcmlp sweep --optimizer sgd --momentum 0 0.9 --l2 0 1e-4 --name grid; funcmlp sweep --resume runs/grid
     funcmlp train --data flowers.csv --standardize --name flowers    # your own data
     funcmlp show runs/flowers; funcmlp predict runs/flowers --data new.csv
 
 Bad input is reported as one line on stderr with exit code 2. The options of train and sweep and their
-checks are in ``options``, the two commands in ``train``, show and predict in ``show``, the progress bar
-in ``progress``; this module reads the command line and runs the command.
+checks are in ``options``, the two commands in ``train`` and ``sweep``, show and predict in ``show``, the
+progress bar in ``progress``; this module reads the command line and runs the command.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import tyro
 
 from funcmlp.cli.options import SweepConfig, TrainConfig
 from funcmlp.cli.show import PredictConfig, ShowConfig, run_predict, run_show
-from funcmlp.cli.train import run_sweep, run_train
+from funcmlp.cli.sweep import run_sweep
+from funcmlp.cli.train import run_train
 
 COMMANDS = {
     "train": (TrainConfig, run_train),

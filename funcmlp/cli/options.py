@@ -87,8 +87,8 @@ class TrainConfig(RunOptions):
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig(RunOptions):
-    """Train every (learning rate, width, activation, seed) at once; summarise validation accuracy
-    over seeds."""
+    """Train every (width, activation, learning rate, optimizer setting, l2, seed) at once; summarise
+    validation accuracy over seeds and keep the best configuration's best seed."""
 
     learning_rates: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     """Learning rates (one compiled program serves them all)."""
@@ -100,19 +100,42 @@ class SweepConfig(RunOptions):
     """Hidden activations (one compiled group each)."""
     seeds: int = 16
     """Initialisations per configuration."""
+    l2: tuple[float, ...] = (0.0,)
+    """L2 penalty weights on the weights (0.5 * l2 * sum W^2): one value is a fixed setting, several are an
+    axis of the grid."""
+    momentum: Annotated[tuple[float, ...] | None, optional("FLOAT [FLOAT ...]")] = None
+    """With --optimizer sgd or momentum: momentum values, an axis when several (default: none for sgd, 0.9
+    for momentum)."""
+    b1: Annotated[tuple[float, ...] | None, optional("FLOAT [FLOAT ...]")] = None
+    """With --optimizer adam: decay rates of the first moment, in [0, 1) (default 0.9)."""
+    b2: Annotated[tuple[float, ...] | None, optional("FLOAT [FLOAT ...]")] = None
+    """With --optimizer adam: decay rates of the second moment, in [0, 1) (default 0.999)."""
+    resume: Annotated[Path | None, optional("DIR")] = None
+    """Continue the sweep saved in DIR (its sweep.safetensors) for --steps more steps and write DIR again;
+    the options left out are read back from DIR/config.json, those given must match them."""
 
 
-def make_optimizer(name: str, lr: float):
-    """The optax optimizer of --optimizer ``name`` with learning rate ``lr``."""
+# The optimizer arguments that --optimizer NAME takes as options of `funcmlp sweep` (axes of its grid).
+OPTIMIZER_AXES = {"sgd": ("momentum",), "momentum": ("momentum",), "adam": ("b1", "b2")}
+# The file of a sweep's run directory that holds the whole sweep (for `funcmlp sweep --resume` and
+# `funcmlp predict --ensemble`).
+SWEEP_FILE = "sweep.safetensors"
+
+
+def make_optimizer(name: str, learning_rate, **hyperparams):
+    """The optax optimizer of --optimizer ``name`` with its learning rate and the arguments of its axes
+    (``OPTIMIZER_AXES``: momentum for sgd and momentum, b1 and b2 for adam; left out: optax's defaults)."""
     import optax
 
-    if name == "sgd":
-        return optax.sgd(lr)
-    if name == "momentum":
-        return optax.sgd(lr, momentum=0.9)
+    if name not in OPTIMIZER_AXES:
+        raise ValueError(f"optimizer: expected one of sgd, momentum, adam, got {name!r}")
+    unknown = sorted(set(hyperparams) - set(OPTIMIZER_AXES[name]))
+    if unknown:
+        raise TypeError(f"optimizer: {name!r} takes {', '.join(OPTIMIZER_AXES[name])}, got {unknown}")
     if name == "adam":
-        return optax.adam(lr)
-    raise ValueError(f"optimizer: expected one of sgd, momentum, adam, got {name!r}")
+        return optax.adam(learning_rate, **hyperparams)
+    momentum = hyperparams.get("momentum", 0.9 if name == "momentum" else None)
+    return optax.sgd(learning_rate) if momentum is None else optax.sgd(learning_rate, momentum=momentum)
 
 
 def optimizer_factory(name: str):
@@ -152,6 +175,17 @@ def validate_sweep(cfg: SweepConfig) -> None:
     checks.check_positive_int(cfg.depth, "--depth")
     for name in cfg.activations:
         check_activation(name, "--activations")
+    takes = OPTIMIZER_AXES[cfg.optimizer]
+    for name in ("momentum", "b1", "b2"):
+        values, flag = getattr(cfg, name), "--" + name
+        if values is not None and name not in takes:
+            others = " or ".join(k for k, v in OPTIMIZER_AXES.items() if name in v)
+            raise ValueError(
+                f"{flag}: expected only with --optimizer {others}, got --optimizer {cfg.optimizer} "
+                f"(which takes {', '.join('--' + k for k in takes)})"
+            )
+        if values is not None:
+            check_values(values, flag, below_one=name != "momentum")
     validate_shared(cfg)
 
 
@@ -168,11 +202,25 @@ def validate_shared(cfg: TrainConfig | SweepConfig) -> None:
     checks.check_positive_int(cfg.steps, "--steps")
     if cfg.batch_size is not None:
         checks.check_positive_int(cfg.batch_size, "--batch-size")
-    checks.check_nonnegative_real(cfg.l2, "--l2")
+    check_values(cfg.l2 if isinstance(cfg.l2, tuple) else (cfg.l2,), "--l2")
     if not 0 <= cfg.seed < 2**32:
         raise ValueError(f"--seed: expected an integer in [0, 2**32), got {cfg.seed}")
     checks.check_positive_int(cfg.n_per_class, "--n-per-class")
     checks.check_nonnegative_real(cfg.noise, "--noise")
+
+
+def check_values(values: tuple[float, ...], flag: str, *, below_one: bool = False) -> None:
+    """Non-negative finite numbers (in [0, 1) with ``below_one``), at least one; ``flag[i]`` names an entry
+    of several."""
+    from funcmlp import checks
+
+    if not values:
+        raise ValueError(f"{flag}: expected at least one number, got none")
+    for i, v in enumerate(values):
+        name = flag if len(values) == 1 else f"{flag}[{i}]"
+        checks.check_nonnegative_real(v, name)
+        if below_one and not v < 1:
+            raise ValueError(f"{name}: expected a number in [0, 1), got {v}")
 
 
 def check_widths(widths: tuple[int, ...], flag: str) -> None:

@@ -3,6 +3,7 @@
 funcmlp show runs/iris
 funcmlp predict runs/iris --data new_flowers.csv               # prints CSV to stdout
 funcmlp predict runs/iris --data new_flowers.csv --out pred.csv --probabilities
+funcmlp predict runs/grid --data new_flowers.csv --ensemble 5  # a sweep's best configuration, top 5 seeds
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import dataclasses
 import io
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import tyro
 
-from funcmlp.cli.options import flags, optional
+from funcmlp.cli.options import SWEEP_FILE, flags, optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,9 @@ class PredictConfig:
     """Write the predictions to this CSV file instead of printing them."""
     probabilities: bool = False
     """Add one column per class with its predicted probability."""
+    ensemble: Annotated[int | None, optional("K")] = None
+    """For a sweep's run directory: average the predicted probabilities of the top K seeds of its best
+    configuration (read from its sweep.safetensors) instead of applying params.safetensors."""
 
 
 def run_show(cfg: ShowConfig) -> int:
@@ -76,7 +80,9 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     with flags(path="--data"):
         points = datafile.read_features(cfg.data, model.n_features, model.feature_names)
     x, labels = points.x, points.labels
-    predicted = model.predict(x)
+    predicted, probs = model.predict(x), None
+    if cfg.ensemble is not None:
+        predicted, probs = ensemble_predictions(cfg, model, x)
     classes = model.classes if model.classes is not None else tuple(range(model.params[-1]["w"].shape[1]))
     feature_of = {c: j for j, c in enumerate(points.feature_columns)}
     header = [*points.columns, "prediction"]
@@ -88,7 +94,7 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
             columns.append([str(v) for v in x[:, feature_of[c]]])  # float32: shortest repr
     columns.append(predicted)
     if cfg.probabilities:
-        probs = model.probabilities(x)
+        probs = model.probabilities(x) if probs is None else probs
         header += [f"p_{c}" for c in classes]
         columns += [[f"{p:.6f}" for p in probs[:, k]] for k in range(probs.shape[1])]
     buf = io.StringIO()
@@ -96,12 +102,42 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     writer.writerow(header)
     writer.writerows(zip(*columns, strict=True))
     summary = f"{len(predicted)} points classified by {cfg.dir}"
+    if cfg.ensemble is not None:
+        summary += f" (the average of the best configuration's top {cfg.ensemble} seeds)"
     if labels is not None:
         hits = sum(datafile.parse_label(a) == b for a, b in zip(labels, predicted, strict=True))
         summary += (
             f"; accuracy against the file's labels {hits / len(predicted):.3f} ({hits}/{len(predicted)})"
         )
     return buf.getvalue(), summary
+
+
+def ensemble_predictions(cfg: PredictConfig, model, x) -> tuple[list, Any]:
+    """(labels, probabilities (n, K)) of the average of the top --ensemble seeds of the best configuration
+    of the sweep in DIR, on the rows ``x`` standardised as the saved model's."""
+    import numpy as np
+
+    import funcmlp
+    from funcmlp import checks
+    from funcmlp.sweeps import ensemble
+
+    checks.check_positive_int(cfg.ensemble, "--ensemble")
+    path = cfg.dir / SWEEP_FILE
+    if not path.is_file():
+        raise ValueError(
+            f"--ensemble: expected a sweep's run directory holding {SWEEP_FILE} (written by funcmlp sweep), "
+            f"got {str(cfg.dir)!r}"
+        )
+    with flags(path="DIR"):
+        result = funcmlp.load_sweep(path)
+    with flags(k="--ensemble", ensemble="--ensemble"):
+        members = ensemble.top_seeds(result, cfg.ensemble)
+        x = np.asarray(x, np.float32)
+        x = x if model.standardizer is None else model.standardizer(x)
+        probs = np.asarray(ensemble.probabilities(members, x), np.float64)
+        idx = np.asarray(ensemble.predict(members, x)).tolist()
+    labels = idx if model.classes is None else [model.classes[i] for i in idx]
+    return labels, probs
 
 
 def run_predict(cfg: PredictConfig) -> int:

@@ -1,4 +1,5 @@
-"""``funcmlp train`` and ``funcmlp sweep``: draw or read the samples, train, and write the run directory.
+"""``funcmlp train``, and what it shares with ``funcmlp sweep`` (``sweep``): draw or read the samples,
+train, and write the run directory.
 
 Many models are trained at once by ``funcmlp.sweep`` (behind a progress bar) and the best on the validation
 sample is kept; that model is trained again alone with its learning curves logged (``train --seeds 1``
@@ -25,7 +26,6 @@ from funcmlp.cli.options import (
     flags,
     make_optimizer,
     optimizer_factory,
-    validate_sweep,
     validate_train,
 )
 
@@ -131,90 +131,83 @@ def run_train(cfg: TrainConfig) -> int:
     sizes = (run.samples.n_features, *cfg.hidden, run.samples.n_classes)
     if cfg.seeds == 1:
         return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=0)
-    result = sweep_models(cfg, run, sizes, [cfg.lr], cfg.activation)
-    g, i, seed = result.best()  # chosen on the validation sample, never on the test sample
-    return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=seed, selected=result.model(g, i, seed))
+    result = sweep_models(cfg, run, sizes, cfg.activation, learning_rates=[cfg.lr])
+    g, *index, seed = result.best()  # chosen on the validation sample, never on the test sample
+    selected = result.model(g, *index, seed)
+    return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=seed, selected=selected)
 
 
-def run_sweep(cfg: SweepConfig) -> int:
-    import rich
+def sweep_models(cfg: Config, run: Run, sizes, activation, *, configurations: int = 1, **grid):
+    """``funcmlp.sweep`` of the networks ``sizes`` x ``activation`` x the grid x --seeds, with the options the
+    two commands share, behind a progress bar; the validation sample scores the models.
 
-    from funcmlp.sweeps import figures
-
-    run = start_run(cfg, validate_sweep)
-    n, k = run.samples.n_features, run.samples.n_classes
-    sizes = [(n, *[w] * cfg.depth, k) for w in cfg.widths]
-    result = sweep_models(cfg, run, sizes, list(cfg.learning_rates), list(cfg.activations))
-    rich.print(result.summary_table())
-    result.to_csv(run.out / "models.csv")
-    result.to_json(run.out / "models.json")
-    figures.heatmap(result, run.out / "heatmap.png")
-    figures.seed_spread(result, run.out / "seed_spread.png")
-    n_models = len(result.groups) * len(result.learning_rates) * result.seeds
-    seconds = time.perf_counter() - run.t0
-    print(f"{n_models} models on {cfg.data or cfg.dataset} in {seconds:.1f} s -> {run.out}")
-    g, i, j = result.best()  # the best model is trained again alone, logged, and saved for `funcmlp predict`
-    group, lr, selected = result.groups[g], result.learning_rates[i], result.model(g, i, j)
-    return finish_run(
-        cfg, run, group.sizes, lr, group.activation, seed=j, selected=selected, headline="best: "
-    )
-
-
-def sweep_models(cfg: Config, run: Run, sizes, learning_rates: list[float], activation):
-    """``funcmlp.sweep`` of the networks ``sizes`` x ``learning_rates`` x ``activation`` x --seeds, with the
-    options the two commands share, behind a progress bar; the validation sample scores the models."""
+    ``grid``: ``funcmlp.sweep``'s ``learning_rates=`` or ``hyperparams=``, and ``l2=`` (default --l2) and
+    ``start=``; ``configurations``: how many configurations the grid has (for the progress bar).
+    """
     import funcmlp
     from funcmlp.cli import progress
 
     x_val, y_val = run.samples.val if len(run.samples.val[1]) else (None, None)
     n_groups = math.prod(len(v) if isinstance(v, list) else 1 for v in (sizes, activation))
-    n_models = n_groups * len(learning_rates) * cfg.seeds
+    n_models = n_groups * configurations * cfg.seeds
     with progress.Progress(n_groups * cfg.steps, description=f"{n_models} models", quiet=cfg.quiet) as bar:
         return funcmlp.sweep(
             run.keys["init"],
             *run.samples.train,
             sizes=sizes,
             seeds=cfg.seeds,
-            learning_rates=learning_rates,
             steps=cfg.steps,
             activation=activation,
             optimizer=optimizer_factory(cfg.optimizer),
             batch_size=cfg.batch_size,
             batch_key=run.keys["shuffle"],
-            l2=cfg.l2,
             scheme=cfg.init,
             x_val=x_val,
             y_val=y_val,
             chunk_size=progress.chunk_size(cfg.steps),
             callback=bar.for_sweep(cfg.steps),
+            **{"l2": cfg.l2, **grid},
         )
 
 
 def finish_run(
-    cfg: Config, run: Run, sizes, lr: float, activation: str, *, seed: int, selected=None, headline=""
+    cfg: Config,
+    run: Run,
+    sizes,
+    lr: float,
+    activation: str,
+    *,
+    seed: int,
+    selected=None,
+    headline: str = "",
+    setting: dict[str, float] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> int:
     """Train model ``seed`` alone (as the sweep did), logging loss and accuracy per chunk, and write the run.
 
     With ``selected`` (the sweep's trained parameters of that seed) the run saves and scores exactly those
-    parameters; the logged retraining gives the learning curves.
+    parameters; the logged retraining gives the learning curves. ``setting``: the sweep configuration's
+    optimizer arguments and l2 (default --l2), also written to metrics.json with ``extra``.
     """
     import jax
 
     import funcmlp
     from funcmlp.cli import progress
 
+    given, setting = setting is not None, dict(setting or {})
+    l2 = setting.pop("l2", cfg.l2)
     samples = run.samples
     init = funcmlp.init_params(jax.random.split(run.keys["init"], cfg.seeds)[seed], sizes, scheme=cfg.init)
     with progress.Progress(cfg.steps, description=f"seed {seed}", quiet=cfg.quiet) as bar:
         result, history = progress.train_logged(
             init,
             *samples.train,
-            optimizer=make_optimizer(cfg.optimizer, lr),
+            optimizer=make_optimizer(cfg.optimizer, lr, **setting),
             steps=cfg.steps,
             activation=activation,
             batch_size=cfg.batch_size,
             key=run.keys["shuffle"],
-            l2=cfg.l2,
+            l2=l2,
             evaluate={"val": samples.val, "test": samples.test},
             callback=bar,
         )
@@ -222,7 +215,7 @@ def finish_run(
     params, loss = result.params, float(result.losses[-1])
     if selected is not None:
         params = selected
-        loss = float(funcmlp.loss(params, *samples.train, activation=activation, l2=cfg.l2))
+        loss = float(funcmlp.loss(params, *samples.train, activation=activation, l2=l2))
         for split, (x, y) in zip(("train", "val", "test"), samples[:3], strict=True):
             if len(y):
                 last[f"{split}_accuracy"] = float(funcmlp.accuracy(params, x, y, activation=activation))
@@ -238,6 +231,7 @@ def finish_run(
         "sizes": list(sizes),
         "learning_rate": lr,
         "activation": activation,
+        **({**setting, "l2": l2, **(extra or {})} if given else {}),
     }
     name = f"{'-'.join(map(str, sizes))} {activation} net"
     chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
@@ -251,7 +245,8 @@ def finish_run(
         for split in ("train", "validation", "test")
         if metrics[f"{split}_accuracy"] is not None
     )
-    summary = f"{headline}{name}, lr {lr:g}, on {data}, {chosen}: {scores}, final loss {final}"
+    values = "".join(f", {k} {v:g}" for k, v in {**setting, "l2": l2}.items() if given)
+    summary = f"{headline}{name}, lr {lr:g}{values}, on {data}, {chosen}: {scores}, final loss {final}"
     print(f"{summary}, {metrics['seconds']:.1f} s -> {run.out}")
     if diverged_at >= 0:
         where = run.out / "metrics.json"

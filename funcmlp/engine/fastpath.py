@@ -129,7 +129,8 @@ def loss(
     head: Head,
     sums: str = "dot",
 ) -> jax.Array:
-    """Mean loss J = sum_i c_i l(z^L_i, T_i) (+ 0.5 l2 sum ||W||^2) with the derivative of the module docstring.
+    """Mean loss J = sum_i c_i l(z^L_i, T_i) (+ 0.5 l2 sum ||W||^2)
+    with the derivative of the module docstring.
 
     Args:
       params: ``[{"w": (d_{l-1}, d_l), "b": (d_l,)}, ...]``.

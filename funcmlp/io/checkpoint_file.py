@@ -93,24 +93,23 @@ def _check_path(path: Any, *, reading: bool) -> Path:
     return p
 
 
-def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _read(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The arrays (dtypes restored) and metadata of a readable, intact funcmlp file (a ``what``)."""
     _check_path(path, reading=True)
     where = repr(os.fspath(path))
     data = Path(path).read_bytes()
     if len(data) < 8:
-        raise ValueError(
-            f"path: {where} is not a funcmlp checkpoint (empty or truncated to {len(data)} bytes)"
-        )
+        raise ValueError(f"path: {where} is not a funcmlp {what} (empty or truncated to {len(data)} bytes)")
     try:
         arrays = st_load(data)
         header_len = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
     except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError) as e:
         raise ValueError(
-            f"path: {where} is not a readable safetensors checkpoint (truncated or corrupted: {e})"
+            f"path: {where} is not a readable safetensors {what} (truncated or corrupted: {e})"
         ) from e
     if metadata.get("format") != "funcmlp":
-        raise ValueError(f"path: {where} is a safetensors file but not a funcmlp checkpoint")
+        raise ValueError(f"path: {where} is a safetensors file but not a funcmlp {what}")
     version = metadata.get("format_version", "")
     if not version.isdigit():
         raise ValueError(f"path: {where} has damaged funcmlp metadata (format_version {version!r})")

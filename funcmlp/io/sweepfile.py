@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from funcmlp.io import checkpoint_file
 from funcmlp.io.checkpoint_file import FORMAT_VERSION, atomic_write_bytes, digest
 
 if TYPE_CHECKING:
@@ -36,12 +35,6 @@ __all__ = ["load_sweep", "save_sweep"]
 KIND = "sweep"
 _NATIVE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"}
 _NATIVE |= {"float16", "float32", "float64"}
-
-
-def _version() -> str:
-    from funcmlp import __version__
-
-    return __version__
 
 
 def _check_path(path: Any) -> str:
@@ -148,7 +141,7 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     metadata = {
         "format": "funcmlp",
         "format_version": str(FORMAT_VERSION),
-        "funcmlp_version": _version(),
+        "funcmlp_version": checkpoint_file._version(),
         "kind": KIND,
         "axes": _json(axes, "axes"),
         "seeds": str(seeds),
@@ -165,34 +158,8 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The file's arrays and metadata, after checking that it is a readable, intact funcmlp sweep file."""
-    where = _check_path(path)
-    if not Path(path).exists():
-        raise ValueError(f"path: file {where} does not exist")
-    data = Path(path).read_bytes()
-    if len(data) < 8:
-        raise ValueError(
-            f"path: {where} is not a funcmlp sweep file (empty or truncated to {len(data)} bytes)"
-        )
-    try:
-        arrays = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError) as e:
-        raise ValueError(
-            f"path: {where} is not a readable safetensors sweep file (truncated or corrupted: {e})"
-        ) from e
-    if metadata.get("format") != "funcmlp":
-        raise ValueError(f"path: {where} is a safetensors file but not a funcmlp sweep file")
-    version = metadata.get("format_version", "")
-    if not version.isdigit():
-        raise ValueError(f"path: {where} has damaged funcmlp metadata (format_version {version!r})")
-    if int(version) > FORMAT_VERSION:
-        raise ValueError(
-            f"path: {where} has format version {version}; this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
-        )
-    recorded = metadata.pop("sha256", None)
-    if recorded != digest(arrays, metadata):
-        raise ValueError(f"path: {where} is corrupted: its checksum does not match its contents")
+    arrays, metadata = checkpoint_file._read(path, what="sweep file")
+    where = repr(os.fspath(path))
     kind = metadata.get("kind", "params")
     if kind != KIND:
         raise ValueError(
@@ -214,9 +181,6 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
     arrays, metadata = _read(path)
     where = repr(os.fspath(path))
     try:
-        views = json.loads(metadata["views"])
-        for name, dtype in views.items():
-            arrays[name] = arrays[name].view(jnp.dtype(dtype))
         axes = {str(k): tuple(v) for k, v in json.loads(metadata["axes"]).items()}
         seeds, step = int(metadata["seeds"]), int(metadata["step"])
         head, settings = json.loads(metadata["head"]), json.loads(metadata["settings"])

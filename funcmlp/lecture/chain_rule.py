@@ -26,19 +26,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import Array
 
 from funcmlp import activations, checks, heads
 from funcmlp.mlp import Params, validate
 
 
 def backprop(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    activation: str = "relu",
-    head: str = "softmax",
-    l2: float = 0.0,
+    params: Params, x: Array, y: Array, *, activation: str = "relu", head: str = "softmax", l2: float = 0.0
 ) -> Params:
     """dJ/dtheta by the chain rule, the same pytree as ``jax.grad(funcmlp.loss)(params, x, y, ...)``.
 
@@ -53,23 +48,11 @@ def backprop(
     Returns:
       ``[{"w": dJ/dW^l (d_{l-1}, d_l), "b": dJ/db^l (d_l,)}, ...]``.
     """
-    validate(params, x, y, head=head)
-    _check_l2(l2)
-    checks.check_l2_fits(params, l2)
-    grads = _backprop(
-        params, jnp.asarray(x), jnp.asarray(y), activations.get(activation), heads.get(head), l2
-    )
-    return _in_params_dtype(grads, params)
+    return _gradients(params, x, y, activation, head, l2, drop_act_grad=False)
 
 
 def reduced_form(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    activation: str = "relu",
-    head: str = "softmax",
-    l2: float = 0.0,
+    params: Params, x: Array, y: Array, *, activation: str = "relu", head: str = "softmax", l2: float = 0.0
 ) -> Params:
     """The notes' "reduced form": backprop with every act'(z^l) taken as 1. WRONG unless act' = 1.
 
@@ -81,14 +64,19 @@ def reduced_form(
     them); every earlier layer is wrong wherever a unit has act'(z) != 1 (ReLU: the units with z <= 0).
     Same arguments and pytree as ``backprop``.
     """
+    return _gradients(params, x, y, activation, head, l2, drop_act_grad=True)
+
+
+def _gradients(params, x, y, activation, head, l2, *, drop_act_grad: bool) -> Params:
+    """The arguments checked, then ``_backprop``; with ``drop_act_grad`` every act' is taken as 1."""
     validate(params, x, y, head=head)
     _check_l2(l2)
     checks.check_l2_fits(params, l2)
     act = activations.get(activation)
-    dropped = act._replace(name=f"{act.name} without act'", grad=activations.linear_grad)
-    return _in_params_dtype(
-        _backprop(params, jnp.asarray(x), jnp.asarray(y), dropped, heads.get(head), l2), params
-    )
+    if drop_act_grad:
+        act = act._replace(name=f"{act.name} without act'", grad=activations.linear_grad)
+    grads = _backprop(params, jnp.asarray(x), jnp.asarray(y), act, heads.get(head), l2)
+    return _in_params_dtype(grads, params)
 
 
 def _in_params_dtype(grads: Params, params: Params) -> Params:
@@ -115,7 +103,7 @@ def _check_l2(l2: Any) -> None:
 
 
 def _backprop(
-    params: Params, x: jax.Array, y: jax.Array, act: activations.Activation, head: heads.Head, l2: Any
+    params: Params, x: Array, y: Array, act: activations.Activation, head: heads.Head, l2: Any
 ) -> Params:
     # Forward pass, keeping z^l and A^l for the backward pass.
     a = [x]  # A^0 .. A^{L-1}

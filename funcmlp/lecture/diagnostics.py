@@ -23,12 +23,7 @@ SIGMOID_MAX_SLOPE = 0.25
 
 
 def layer_grad_norms(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    activation: str = "relu",
-    head: str = "softmax",
+    params: Params, x: jax.Array, y: jax.Array, *, activation: str = "relu", head: str = "softmax"
 ) -> jax.Array:
     """Frobenius norms ||dJ/dW^l||_F of the weight gradients, l = 1..L (by ``funcmlp.backprop``).
 

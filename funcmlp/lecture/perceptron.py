@@ -4,8 +4,8 @@ The notes' unit predicts
 
     y_hat = 1 if w . x > phi else -1,
 
-written here with a bias b = -phi:  y_hat = 1 if w . x + b > 0 else -1. The perceptron learning rule visits the
-samples in order and, on each mistake (y_hat_i != y_i), moves the boundary towards the sample:
+written here with a bias b = -phi:  y_hat = 1 if w . x + b > 0 else -1. The perceptron learning rule
+visits the samples in order and, on each mistake (y_hat_i != y_i), moves the boundary towards the sample:
 
     w <- w + lr * y_i * x_i,    b <- b + lr * y_i.
 

@@ -159,17 +159,8 @@ def test_every_dtype_pair_trains_in_the_params_dtype(spiral, param_dtype, data_d
     assert np.all(np.isfinite(np.asarray(result.losses, np.float32)))
     assert float(result.losses[-1]) < float(result.losses[0])
     if data_dtype == "float32":  # the sweep casts the data as train does: one data dtype per params dtype
-        sweep = funcmlp.sweep(
-            jax.random.key(6),
-            xd,
-            y,
-            sizes=(2, 4, 3),
-            seeds=2,
-            learning_rates=[0.05],
-            steps=10,
-            optimizer=optax.adam,
-            dtype=param_dtype,
-        )
+        opts = dict(seeds=2, learning_rates=[0.05], steps=10, optimizer=optax.adam, dtype=param_dtype)
+        sweep = funcmlp.sweep(jax.random.key(6), xd, y, sizes=(2, 4, 3), **opts)
         assert sweep.groups[0].params[0]["w"].dtype == jnp.dtype(param_dtype)
 
 

@@ -104,7 +104,8 @@ def test_lecture_network_by_the_notes_formulas(x64):
 
 
 def test_sigmoid_network_by_the_notes_formulas(x64):
-    """Page 2: h = s(z^h), y_hat = s(z^o), BCE; delta^o = y_hat - y, delta^h = s'(z^h) * delta^o W^oT (numpy)."""
+    """Page 2: h = s(z^h), y_hat = s(z^o), BCE; delta^o = y_hat - y, delta^h = s'(z^h) * delta^o W^oT
+    (numpy)."""
     params, x, y = _problem("sigmoid", 1, width=3)
     x, yn = np.asarray(x), np.asarray(y, np.float64)[:, None]
     wi, bi, wo, bo = (np.asarray(params[i][k]) for i in (0, 1) for k in ("w", "b"))

@@ -69,10 +69,8 @@ def test_vmapped_seeds_equal_single_model_training(cs231n):
     for s in range(3):
         k_data, k_init = jax.random.split(keys[s])
         x, y = funcmlp.data.spiral(k_data, 10)
-        single = funcmlp.train(
-            funcmlp.init_params(k_init, (2, 6, 3), scheme=model.scheme), x, y,
-            optimizer=optax.sgd(model.lr), steps=15, l2=model.l2,
-        )  # fmt: skip
+        init = funcmlp.init_params(k_init, (2, 6, 3), scheme=model.scheme)
+        single = funcmlp.train(init, x, y, optimizer=optax.sgd(model.lr), steps=15, l2=model.l2)
         chex.assert_trees_all_close(
             jax.tree.map(lambda a, s=s: a[s], params), single.params, rtol=1e-5, atol=1e-7
         )

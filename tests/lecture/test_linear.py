@@ -50,7 +50,8 @@ def test_deep_linear_network_is_no_better_than_a_linear_classifier_on_the_spiral
     shallow = funcmlp.train(shallow, x, y, optimizer=optax.sgd(1.0), steps=200, l2=1e-3).params
     acc_deep = float(funcmlp.accuracy(deep, x, y, activation="linear"))
     acc_shallow = float(funcmlp.accuracy(shallow, x, y))
-    # The notes: ~52% with a linear decision boundary (a ReLU hidden layer of 4 units reaches > 75%: test_train).
+    # The notes: ~52% with a linear decision boundary
+    # (a ReLU hidden layer of 4 units reaches > 75%: test_train).
     assert 0.4 < acc_shallow < 0.6 and 0.4 < acc_deep < 0.6, (acc_shallow, acc_deep)
 
 

@@ -56,7 +56,8 @@ def test_never_reaches_zero_errors_on_xor():
 
 
 def test_two_hidden_units_solve_xor():
-    """A 2-2-1 tanh network with a sigmoid head, trained by gradient descent, separates XOR (best of 8 seeds)."""
+    """A 2-2-1 tanh network with a sigmoid head, trained by gradient descent, separates XOR
+    (best of 8 seeds)."""
     x, y = funcmlp.data.xor(jax.random.key(3))
 
     def one(key):

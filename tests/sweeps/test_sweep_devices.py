@@ -43,9 +43,10 @@ four = run()
 grid.train_steps = traced
 one = run(devices=jax.devices()[:1])
 (g4,), (g1,) = four.groups, one.groups
-for a, b in zip(jax.tree.leaves((g4.params, g4.losses, g4.metrics)), jax.tree.leaves((g1.params, g1.losses, g1.metrics))):
+leaves4 = jax.tree.leaves((g4.params, g4.losses, g4.metrics))
+for a, b in zip(leaves4, jax.tree.leaves((g1.params, g1.losses, g1.metrics))):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
-held = [sorted(str(s.index) for s in a.addressable_shards) for a in jax.tree.leaves((g4.params, g4.losses, g4.metrics))]
+held = [sorted(str(s.index) for s in a.addressable_shards) for a in leaves4]
 shapes = [[s.data.shape for s in a.addressable_shards] for a in jax.tree.leaves(g4.params)]
 (args, kw), = calls
 hlo = traced.lower(*args, **kw).compile().as_text()
@@ -53,13 +54,14 @@ SEEDS, LRS = 3, [0.01, 0.1, 1.0]  # 9 models on 4 devices: padded to 12
 p4, p1 = run(), run(devices=jax.devices()[:1])
 for a, b in zip(jax.tree.leaves(p4.groups[0][2:]), jax.tree.leaves(p1.groups[0][2:])):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
+collectives = ("all-gather", "all-reduce", "all-to-all", "collective-permute")
 print(json.dumps({
     "devices": [len(a.sharding.device_set) for a in jax.tree.leaves((g4.params, g4.losses))],
     "distinct_blocks": [len(set(h)) for h in held],
     "param_shard_shapes": [sorted(set(s)) for s in shapes],
     "param_shapes": [list(a.shape) for a in jax.tree.leaves(g4.params)],
     "loop": "while" in hlo,
-    "collectives": [op for op in ("all-gather", "all-reduce", "all-to-all", "collective-permute") if op in hlo],
+    "collectives": [op for op in collectives if op in hlo],
     "padded_shape": list(p4.groups[0].losses.shape),
 }))
 """
@@ -74,11 +76,16 @@ SEEDS, LRS = 4, [0.01, 0.1]
 result = run()
 (g,) = result.groups
 from funcmlp.sweeps.mesh import to_host
-arrays = {"losses": to_host(g.losses), "w0": to_host(g.params[0]["w"]), "val_accuracy": to_host(g.metrics["val_accuracy"])}
+arrays = {
+    "losses": to_host(g.losses),
+    "w0": to_host(g.params[0]["w"]),
+    "val_accuracy": to_host(g.metrics["val_accuracy"]),
+}
 local = sorted({d.id for a in jax.tree.leaves(g.params) for d in (s.device for s in a.addressable_shards)})
+report = {"table": result.table(), "local_devices": local}
+report["global_devices"] = len(g.losses.sharding.device_set)
 with open(out, "w") as f:
-    json.dump({"table": result.table(), "local_devices": local, "global_devices": len(g.losses.sharding.device_set),
-               **{k: v.tolist() for k, v in arrays.items()}}, f)
+    json.dump({**report, **{k: v.tolist() for k, v in arrays.items()}}, f)
 jax.distributed.shutdown()
 """
 
@@ -134,10 +141,8 @@ def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
         assert p.returncode == 0, err[-3000:]
     x, y = data.spiral(jax.random.key(0), 20)
     x = x.astype(jnp.float64)
-    single = funcmlp.sweep(
-        jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=4, learning_rates=[0.01, 0.1], steps=30,
-        optimizer=optax.adam, dtype=jnp.float64, x_val=x[::2], y_val=y[::2],
-    )  # fmt: skip
+    opts = dict(seeds=4, learning_rates=[0.01, 0.1], steps=30, optimizer=optax.adam, dtype=jnp.float64)
+    single = funcmlp.sweep(jax.random.key(1), x, y, sizes=(2, 4, 3), x_val=x[::2], y_val=y[::2], **opts)
     (g,) = single.groups
     reports = [json.loads(o.read_text()) for o in outs]
     held = [set(r["local_devices"]) for r in reports]

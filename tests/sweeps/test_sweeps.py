@@ -42,10 +42,8 @@ def test_every_model_equals_its_single_training_run(spiral64, optimizer, train_k
     x_val = x_val.astype(jnp.float64)
     key, batch_key, lrs = jax.random.key(3), jax.random.key(9), [0.05, 0.5]
     kw = dict(train_kw)
-    result = funcmlp.sweep(
-        key, x, y, sizes=(2, 5, 3), seeds=3, learning_rates=lrs, optimizer=optimizer, dtype=jnp.float64,
-        batch_key=batch_key, x_val=x_val, y_val=y_val, **kw,
-    )  # fmt: skip
+    common = dict(sizes=(2, 5, 3), seeds=3, learning_rates=lrs, optimizer=optimizer, dtype=jnp.float64)
+    result = funcmlp.sweep(key, x, y, **common, batch_key=batch_key, x_val=x_val, y_val=y_val, **kw)
     (group,) = result.groups
     assert group.losses.shape == (2, 3, kw["steps"])
     act = kw.get("activation", "relu")
@@ -151,10 +149,8 @@ def test_chunks_give_the_same_result_and_report_progress(spiral64):
 def test_table_summary_and_exports(spiral64, tmp_path, x64):
     x, y = spiral64
     lrs = [0.1, 1.0]
-    result = funcmlp.sweep(
-        jax.random.key(5), x, y, sizes=[(2, 3, 3), (2, 8, 3)], seeds=4, learning_rates=lrs, steps=20,
-        dtype=jnp.float64, x_val=x[:30], y_val=y[:30],
-    )  # fmt: skip
+    opts = dict(seeds=4, learning_rates=lrs, steps=20, dtype=jnp.float64, x_val=x[:30], y_val=y[:30])
+    result = funcmlp.sweep(jax.random.key(5), x, y, sizes=[(2, 3, 3), (2, 8, 3)], **opts)
     rows = result.table()
     assert len(rows) == 2 * 2 * 4
     for r in rows:

@@ -42,7 +42,7 @@ def top_seeds(
     result: SweepResult, k: int | None = None, configuration: dict[str, Any] | None = None
 ) -> Ensemble:
     """The ``k`` best seeds (default: all) of ``configuration`` (default: ``result.best_configuration()``),
-    ranked by ``result.metric``; diverged seeds rank last."""
+    ranked as ``SweepResult.best`` ranks them (``result.metric``, then the loss; diverged last)."""
     if not isinstance(result, SweepResult):
         raise TypeError(f"result: expected a SweepResult, got {type(result).__name__}")
     k = result.seeds if k is None else checks.check_positive_int(k, "k")
@@ -56,10 +56,13 @@ def top_seeds(
     group = result.groups[g]
     sign = 1.0 if "loss" in result.metric else -1.0
     m = np.asarray(to_host(group.metrics[result.metric])[index], np.float64)
+    tie = np.asarray(to_host(group.metrics[result.metric.replace("accuracy", "loss")])[index], np.float64)
     diverged = to_host(group.diverged_at)[index] >= 0
-    order = sorted(
-        range(result.seeds), key=lambda j: (bool(diverged[j]), np.nan_to_num(sign * m[j], nan=np.inf))
-    )
+
+    def rank(j):  # as SweepResult.best: not diverged, best metric, then lowest loss
+        return bool(diverged[j]), np.nan_to_num(sign * m[j], nan=np.inf), np.nan_to_num(tie[j], nan=np.inf)
+
+    order = sorted(range(result.seeds), key=rank)
     chosen = tuple(order[:k])
     params = jax.tree.map(lambda a: jnp.asarray(to_host(a)[index][np.asarray(chosen)]), group.params)
     return Ensemble(params, chosen, configuration, group.activation, result.head)

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from funcmlp.cli.finish import finish_run
 from funcmlp.cli.options import OPTIMIZER_AXES, SWEEP_FILE, SweepConfig, flags, validate_sweep
-from funcmlp.cli.train import Run, draw_samples, finish_run, start_run, sweep_models
+from funcmlp.cli.train import Run, draw_samples, start_run, sweep_models
 
 # The options of a resumed sweep that come from the command, not from DIR/config.json.
 NOT_READ_BACK = ("steps", "quiet", "resume")

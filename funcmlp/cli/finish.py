@@ -1,0 +1,137 @@
+"""The end of a ``funcmlp train`` or ``funcmlp sweep`` run: the chosen model trained again alone with its
+learning curves logged, scored, and the run directory written (params.safetensors, config.json,
+metrics.json, metrics.csv and the figures)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from funcmlp.cli.options import make_optimizer
+from funcmlp.cli.train import Config, Run
+
+
+def finish_run(
+    cfg: Config,
+    run: Run,
+    sizes,
+    lr: float,
+    activation: str,
+    *,
+    seed: int,
+    selected=None,
+    headline: str = "",
+    setting: dict[str, float] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Train model ``seed`` alone (as the sweep did), logging loss and accuracy per chunk, and write the run.
+
+    With ``selected`` (the sweep's trained parameters of that seed) the run saves and scores exactly those
+    parameters; the logged retraining gives the learning curves. ``setting``: the sweep configuration's
+    optimizer arguments and l2 (default --l2), also written to metrics.json with ``extra``.
+    """
+    import jax
+
+    import funcmlp
+    from funcmlp.cli import progress
+
+    given, setting = setting is not None, dict(setting or {})
+    l2 = setting.pop("l2", cfg.l2)
+    samples = run.samples
+    init = funcmlp.init_params(jax.random.split(run.keys["init"], cfg.seeds)[seed], sizes, scheme=cfg.init)
+    with progress.Progress(cfg.steps, description=f"seed {seed}", quiet=cfg.quiet) as bar:
+        result, history = progress.train_logged(
+            init,
+            *samples.train,
+            optimizer=make_optimizer(cfg.optimizer, lr, **setting),
+            steps=cfg.steps,
+            activation=activation,
+            batch_size=cfg.batch_size,
+            key=run.keys["shuffle"],
+            l2=l2,
+            evaluate={"val": samples.val, "test": samples.test},
+            callback=bar,
+        )
+    last = {k: float(v[-1]) for k, v in history.columns.items()}
+    params, loss = result.params, float(result.losses[-1])
+    if selected is not None:
+        params = selected
+        loss = float(funcmlp.loss(params, *samples.train, activation=activation, l2=l2))
+        for split, (x, y) in zip(("train", "val", "test"), samples[:3], strict=True):
+            if len(y):
+                last[f"{split}_accuracy"] = float(funcmlp.accuracy(params, x, y, activation=activation))
+    diverged_at = int(result.diverged_at)
+    metrics = {
+        "train_accuracy": last["train_accuracy"],
+        "validation_accuracy": last.get("val_accuracy"),
+        "test_accuracy": last.get("test_accuracy"),
+        "final_loss": loss if diverged_at < 0 else None,
+        "diverged_at": diverged_at if diverged_at >= 0 else None,
+        "selected_seed": seed,
+        "seeds": cfg.seeds,
+        "sizes": list(sizes),
+        "learning_rate": lr,
+        "activation": activation,
+        **({**setting, "l2": l2, **(extra or {})} if given else {}),
+    }
+    name = f"{'-'.join(map(str, sizes))} {activation} net"
+    chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
+    data = cfg.data.name if cfg.data is not None else cfg.dataset
+    metrics["seconds"] = time.perf_counter() - run.t0
+    title = f"{name} on {data}, {chosen}"
+    write_run(cfg, run, params, history, result.losses, metrics, activation=activation, title=title)
+    final = "n/a (diverged)" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"
+    scores = ", ".join(
+        f"{split} accuracy {metrics[f'{split}_accuracy']:.3f}"
+        for split in ("train", "validation", "test")
+        if metrics[f"{split}_accuracy"] is not None
+    )
+    values = "".join(f", {k} {v:g}" for k, v in {**setting, "l2": l2}.items() if given)
+    summary = f"{headline}{name}, lr {lr:g}{values}, on {data}, {chosen}: {scores}, final loss {final}"
+    print(f"{summary}, {metrics['seconds']:.1f} s -> {run.out}")
+    if diverged_at >= 0:
+        where = run.out / "metrics.json"
+        print(
+            f"funcmlp: error: the loss became non-finite at step {diverged_at}; see {where}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def write_run(
+    cfg: Config, run: Run, params, history, losses, metrics: dict[str, Any], *, activation: str, title: str
+) -> None:
+    """Write a finished run: params.safetensors (with what ``predict`` needs), config.json, metrics.json,
+    metrics.csv, learning_curves.png, loss.png and, for two features, decision_boundary.png."""
+    from funcmlp import plots
+    from funcmlp.io import runs
+
+    out, samples, p = run.out, run.samples, run.samples.prepared
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
+    prepared = (
+        {}
+        if p is None
+        else {"standardizer": p.standardizer, "classes": p.classes, "feature_names": p.feature_names}
+    )
+    runs.save_model(out, params, activation=activation, config=config, **prepared)
+    runs.write_json(out / "config.json", config)
+    runs.write_history(out / "metrics.csv", history.columns)
+    runs.write_json(out / "metrics.json", metrics)
+    plots.learning_curves(history.columns, out / "learning_curves.png", title=title)
+    plots.loss_curve(losses, out / "loss.png", title=f"Training loss at every step\n{title}")
+    if samples.n_features != 2:
+        return
+    held_out = len(samples.test[1]) > 0
+    x, y = samples.test if held_out else samples.train
+    kw: dict[str, Any] = {}
+    if p is not None:
+        x = p.raw.x_test if held_out else p.raw.x_train
+        kw = {"transform": p.standardizer, "feature_names": p.feature_names, "class_names": p.classes}
+    acc = metrics.get("test_accuracy")
+    title += "" if acc is None else f", test accuracy {acc:.1%}"
+    plots.decision_boundary(
+        params, x, y, out / "decision_boundary.png", activation=activation, title=title, **kw
+    )

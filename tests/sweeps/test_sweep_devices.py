@@ -30,6 +30,16 @@ def run(**extra):
         jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=SEEDS, learning_rates=LRS, steps=30,
         optimizer=optax.adam, dtype=jnp.float64, x_val=x[::2], y_val=y[::2], **extra,
     )
+
+def run3(**extra):
+    # a 3-axis grid (learning rate x b1 x l2) x 4 seeds, each seed on its own bootstrap of the data
+    x, y = data.spiral(jax.random.key(0), 20)
+    xs, ys = data.bootstrap(jax.random.key(4), x.astype(jnp.float64), y, 4)
+    hp = {"learning_rate": [0.01, 0.1], "b1": [0.9, 0.5]}
+    return funcmlp.sweep(
+        jax.random.key(1), xs, ys, sizes=(2, 4, 3), seeds=4, hyperparams=hp, l2=[0.0, 1e-3], steps=20,
+        optimizer=optax.adam, dtype=jnp.float64, x_val=xs[:, ::2], y_val=ys[:, ::2], **extra,
+    )
 """
 
 FOUR_DEVICES = """
@@ -54,8 +64,13 @@ SEEDS, LRS = 3, [0.01, 0.1, 1.0]  # 9 models on 4 devices: padded to 12
 p4, p1 = run(), run(devices=jax.devices()[:1])
 for a, b in zip(jax.tree.leaves(p4.groups[0][2:]), jax.tree.leaves(p1.groups[0][2:])):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
+(q4,), (q1,) = run3().groups, run3(devices=jax.devices()[:1]).groups
+for a, b in zip(jax.tree.leaves(q4[2:]), jax.tree.leaves(q1[2:]), strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
 collectives = ("all-gather", "all-reduce", "all-to-all", "collective-permute")
 print(json.dumps({
+    "grid3_shape": list(q4.losses.shape),
+    "grid3_devices": len(q4.losses.sharding.device_set),
     "devices": [len(a.sharding.device_set) for a in jax.tree.leaves((g4.params, g4.losses))],
     "distinct_blocks": [len(set(h)) for h in held],
     "param_shard_shapes": [sorted(set(s)) for s in shapes],
@@ -75,8 +90,11 @@ assert jax.process_count() == 2 and len(jax.devices()) == 4 and len(jax.local_de
 SEEDS, LRS = 4, [0.01, 0.1]
 result = run()
 (g,) = result.groups
+(g3,) = run3().groups
 from funcmlp.sweeps.mesh import to_host
 arrays = {
+    "grid3_losses": to_host(g3.losses),
+    "grid3_w0": to_host(g3.params[0]["w"]),
     "losses": to_host(g.losses),
     "w0": to_host(g.params[0]["w"]),
     "val_accuracy": to_host(g.metrics["val_accuracy"]),
@@ -112,6 +130,8 @@ def test_four_devices_give_the_one_device_numbers_and_keep_their_blocks():
         assert np.prod(block) * 4 == np.prod(shape)
     assert report["loop"] and report["collectives"] == []
     assert report["padded_shape"] == [3, 3, 30]
+    # the 3-axis grid with per-seed data: the same numbers on 4 devices as on 1, spread over all 4
+    assert report["grid3_shape"] == [2, 2, 2, 4, 20] and report["grid3_devices"] == 4
 
 
 def free_port():
@@ -144,6 +164,10 @@ def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
     opts = dict(seeds=4, learning_rates=[0.01, 0.1], steps=30, optimizer=optax.adam, dtype=jnp.float64)
     single = funcmlp.sweep(jax.random.key(1), x, y, sizes=(2, 4, 3), x_val=x[::2], y_val=y[::2], **opts)
     (g,) = single.groups
+    xs, ys = data.bootstrap(jax.random.key(4), x, y, 4)
+    grid3 = dict(hyperparams={"learning_rate": [0.01, 0.1], "b1": [0.9, 0.5]}, l2=[0.0, 1e-3], steps=20)
+    kw3 = dict(seeds=4, optimizer=optax.adam, dtype=jnp.float64, x_val=xs[:, ::2], y_val=ys[:, ::2], **grid3)
+    (g3,) = funcmlp.sweep(jax.random.key(1), xs, ys, sizes=(2, 4, 3), **kw3).groups
     reports = [json.loads(o.read_text()) for o in outs]
     held = [set(r["local_devices"]) for r in reports]
     assert [len(h) for h in held] == [2, 2] and not held[0] & held[1]  # each process trained its own half
@@ -153,3 +177,5 @@ def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
         np.testing.assert_allclose(r["w0"], g.params[0]["w"], rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(r["val_accuracy"], g.metrics["val_accuracy"], rtol=1e-6)
         assert [row["diverged_at"] for row in r["table"]] == [None] * 8
+        np.testing.assert_allclose(r["grid3_losses"], g3.losses, rtol=1e-6)
+        np.testing.assert_allclose(r["grid3_w0"], g3.params[0]["w"], rtol=1e-6, atol=1e-12)

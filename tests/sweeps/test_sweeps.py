@@ -126,6 +126,14 @@ def test_one_compile_serves_any_learning_rates():
     runs.append(funcmlp.sweep(jax.random.key(2), x, y, learning_rates=[3.0, 0.001], **kw))
     assert len(traces) == first
     assert not np.allclose(runs[0].groups[0].losses, runs[1].groups[0].losses)
+    # any hyperparameter axes and L2 values: one compile for the same axis lengths, whatever the values
+    grid = dict(optimizer=optax.sgd, hyperparams={"learning_rate": [0.1, 0.2], "momentum": [0.0, 0.9]})
+    runs.append(funcmlp.sweep(jax.random.key(2), x, y, l2=[0.0, 1e-3], **grid, **kw))
+    first = len(traces)
+    grid = dict(optimizer=optax.sgd, hyperparams={"learning_rate": [0.5, 0.05], "momentum": [0.5, 0.1]})
+    runs.append(funcmlp.sweep(jax.random.key(2), x, y, l2=[1e-2, 0.1], **grid, **kw))
+    assert len(traces) == first
+    assert not np.allclose(runs[2].groups[0].losses, runs[3].groups[0].losses)
 
 
 def test_chunks_give_the_same_result_and_report_progress(spiral64):

@@ -18,6 +18,8 @@ A ``Head`` is the one record of everything funcmlp knows about a head: its loss,
 label check, delta, and the float targets T and features-major rule (l, dl/dz) of the registered derivative
 (``funcmlp.engine.fastpath``). Any per-sample loss ``fn(logits (n, K), y) -> (n,)`` is a head too
 (``custom``): its gradient comes from ``jax.grad``, its prediction is argmax_k z_k unless a rule is given.
+``weighted(head, w)`` weighs a classification head's per-sample loss by its class, l_i' = w_{y_i} l_i
+(``balanced_weights``: w_k = n / (K n_k)).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from funcmlp import activations, checks
 
@@ -243,3 +246,50 @@ def get(head: str | Head | Callable) -> Head:
 def name_of(head: str | Head | Callable) -> str:
     """The name a table, a JSON file or a checkpoint gives a head."""
     return get(head).name
+
+
+def balanced_weights(y, k: int) -> np.ndarray:
+    """Class weights w_k = n / (K n_k) (K, float32) of labels y (n,) in [0, K), n_k = #{i : y_i = k}; a
+    class without samples gets w_k = 0 (no sample carries it). sum_i w_{y_i} = n when every class occurs."""
+    y = np.asarray(y).astype(np.int64).ravel()
+    counts = np.bincount(y, minlength=k).astype(np.float64)[:k]
+    w = np.divide(y.size, k * counts, out=np.zeros(k), where=counts > 0)
+    return w.astype(np.float32)
+
+
+def weighted(head: str | Head, class_weights) -> Head:
+    """A classification head whose per-sample loss is weighted by the sample's class:
+    l'(z_i, y_i) = w_{y_i} l(z_i, y_i), so J = (1/n) sum_i w_{y_i} l_i.
+
+    Its prediction, probabilities and name are ``head``'s (a checkpoint applies it as ``head``); its
+    gradient comes from ``jax.grad``. Cached: the same head and weights give the same ``Head``.
+
+    Args:
+      head: ``"softmax"`` or ``"sigmoid"`` (or a classifying ``Head`` with probabilities).
+      class_weights: K finite weights >= 0, one per class (K = the output units; 2 for sigmoid).
+    """
+    base = get(head)
+    if not base.classifies or base.probabilities is None:
+        raise ValueError(
+            f"head: class weights need a classification head (softmax or sigmoid), got {base.name!r}"
+        )
+    w = np.asarray(class_weights, np.float64)
+    if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"class_weights: expected K >= 1 finite weights >= 0 (K,), got {class_weights!r}")
+    return _weighted(base, tuple(float(v) for v in w))
+
+
+@functools.cache
+def _weighted(base: Head, w: tuple[float, ...]) -> Head:
+    table = np.asarray(w, np.float32)
+
+    def loss(z, y):
+        return jnp.asarray(table, z.dtype)[jnp.asarray(y).astype(jnp.int32)] * base.per_sample_loss(z, y)
+
+    def check(y, n, d_out, name="y"):
+        base.check_y(y, n, d_out, name)
+        k = 2 if base.name == "sigmoid" else d_out
+        if len(w) != k:
+            raise ValueError(f"class_weights: expected {k} weights (one per class), got {len(w)}")
+
+    return Head(base.name, loss, base.predict, _autodiff_delta(loss), check, True, base.probabilities)

@@ -1,8 +1,9 @@
-"""``train_logged``: ``train`` with loss and accuracy measured after every chunk of steps (a ``History``),
-as a run's metrics.csv holds them, and ``chunk_size``, the chunk length that reports about 50 times.
+"""``train_logged``: ``train`` with loss and accuracy measured every few steps (a ``History``), as a run's
+metrics.csv holds them, and ``chunk_size``, the interval that logs about 50 times.
 
-The measurements are made on the parameters the chunk reached, theta_t, in one more compiled call per
-chunk; training itself is one ``funcmlp.training.train_chunks`` loop, so the result equals ``train``'s.
+The measurements are made on the parameters theta_t reached at the logged steps, in one more compiled call
+each; training itself is one ``funcmlp.training.train_chunks`` loop in chunks of about a quarter second
+(``funcmlp.chunking``), so the result equals ``train``'s with those chunks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from funcmlp import activations, checks, engine, heads
+from funcmlp import activations, checks, chunking, early_stopping, engine, heads
 from funcmlp.mlp import Params, validate
 from funcmlp.training import TrainResult, result_of, train_chunks
 
@@ -48,9 +49,12 @@ class History(NamedTuple):
       columns: name -> (m + 1,) float64 values; always ``step`` and ``train_loss``, then
         ``train_accuracy`` for classification heads, and ``<name>_loss`` / ``<name>_accuracy`` for every
         evaluation set. Losses are the mean data loss (1/n) sum_i l(z^L_i, y_i), without the L2 term.
+      early_stop: with ``train_logged(..., patience=N)``, the ``funcmlp.early_stopping.EarlyStop`` (best
+        and stopped steps); None without.
     """
 
     columns: dict[str, np.ndarray]
+    early_stop: early_stopping.EarlyStop | None = None
 
 
 @partial(jax.jit, static_argnames=("act_fn", "head"))
@@ -68,28 +72,43 @@ def train_logged(
     log_every: int | None = None,
     evaluate: dict[str, tuple[Any, Any]] | None = None,
     callback: Callable[[int, float], None] | None = None,
+    patience: int | None = None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
     **train_kw: Any,
 ) -> tuple[TrainResult, History]:
-    """``train`` in chunks of ``log_every`` steps, measuring loss and accuracy after each chunk.
+    """``train`` with loss and accuracy measured every ``log_every`` steps.
 
-    It is one ``train(..., chunk_size=log_every)`` call (one compiled program for every chunk), so the
-    result is the same as without logging; after each chunk the current parameters are evaluated on the
-    training data and on every ``evaluate`` set in one more compiled call.
+    It is one ``train(..., chunk_size=c)`` call (one compiled program for every chunk), so the result is
+    the same as without logging; c divides ``log_every`` and holds about a quarter second of work
+    (``funcmlp.chunking.short_chunk``), so ``callback`` runs that often however long the run. After each
+    ``log_every`` steps the current parameters are evaluated on the training data and on every ``evaluate``
+    set in one more compiled call.
 
     Args:
       params, x, y, optimizer, steps, **train_kw: as for ``train`` (activation, head, hyperparams, ...).
-      log_every: steps between logged rows; default ``chunk_size(steps)`` (about 50 rows).
+      log_every: steps between logged rows; default ``chunk_size(steps)`` rounded up to two significant
+        digits (about 50 rows; ``chunking.round_interval``).
       evaluate: extra sets to measure, e.g. ``{"val": (x_val, y_val)}`` (empty sets are skipped).
-      callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``.
+      callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``; when it returns
+        True, training stops there (an interrupted run): the history ends with a row at that step.
+      patience: stop when the validation metric (the ``"val"`` set of ``evaluate``) has not improved for
+        this many logged rows, and return the parameters of the best row (``funcmlp.early_stopping``); the
+        losses and history end at the stopped step, the optimizer state is the stopped step's.
+      on_log: ``on_log(step, row)`` after each logged row, the row's values on the host (one more
+        synchronisation per chunk), e.g. ``Progress.logged``.
 
     Returns:
-      ``(TrainResult, History)``: the history has a row at step 0 and after each chunk; after a divergence
-      at step t it ends with the chunk that holds t (the parameters stay those of step t - 1).
+      ``(TrainResult, History)``: the history has a row at step 0, every ``log_every`` steps and at the
+      last step; after a divergence at step t it ends with the row after t (the parameters stay those of
+      step t - 1).
     """
     steps = checks.check_positive_int(steps, "steps")
     every = chunk_size(steps) if log_every is None else checks.check_positive_int(log_every, "log_every")
+    every = chunking.round_interval(every) if log_every is None else every
     head = train_kw.get("head", "softmax")
-    validate(params, x, y, head=head)
+    sizes = validate(params, x, y, head=head)
+    work = chunking.step_work(sizes, train_kw.get("batch_size") or np.shape(x)[0])
+    length = min(chunking.short_chunk(every, work), steps)
     sets = {"train": (jnp.asarray(x), jnp.asarray(y))}
     for name, (xs, ys) in (evaluate or {}).items():
         if np.shape(xs)[0] > 0:
@@ -97,29 +116,51 @@ def train_logged(
             sets[name] = (jnp.asarray(xs), jnp.asarray(ys))
     act_fn, hd = activations.get(train_kw.get("activation", "relu")).fn, heads.get(head)
     logged: list[tuple[int, Any]] = []
+    stopper = None if patience is None else early_stopping.EarlyStopping(patience)
+    if stopper is not None and early_stopping.MONITOR not in sets:
+        raise ValueError("patience: expected a non-empty validation set evaluate={'val': (x, y)}, got none")
 
-    def record(t: int, p: Params) -> None:  # stays on the device; fetched once at the end
+    def record(t: int, p: Params) -> bool:  # stays on the device (fetched once at the end) unless watched
         logged.append((t, _evaluate(p, tuple(sets.values()), act_fn=act_fn, head=hd)))
+        if stopper is None and on_log is None:
+            return False
+        row = _row(sets, jax.device_get(logged[-1][1]), hd)
+        if on_log is not None:
+            on_log(t, row)
+        return stopper is not None and stopper.update(t, row, p)
 
     checks.check_callback(callback)
+    checks.check_callback(on_log, "on_log")
     record(0, params)
-    chunks = []
-    for chunk in train_chunks(
-        params, x, y, optimizer=optimizer, steps=steps, chunk_size=min(every, steps), **train_kw
-    ):
+    chunks = chunking.Losses()
+    for chunk in train_chunks(params, x, y, optimizer=optimizer, steps=steps, chunk_size=length, **train_kw):
         done, state, losses = chunk
         chunks.append(losses)
-        record(done, state.params)
-        if callback is not None:
-            callback(done, float(losses[(done - 1) % losses.shape[0]]))
-    result = result_of(state, chunks, steps)
+        stop = record(done, state.params) if done % every == 0 or done == steps else False
+        halt = callback is not None and callback(done, float(losses[(done - 1) % length])) is True
+        if halt and done % every and done < steps:  # a row where it was stopped
+            record(done, state.params)
+        if stop or halt:
+            break
+    result = result_of(state, chunks, min(done, steps))
+    early_stop = None if stopper is None else stopper.result(steps)
+    if stopper is not None:
+        result = result._replace(params=stopper.best_params)
     diverged_at = int(result.diverged_at)
     if diverged_at >= 0:  # keep the rows up to the end of the chunk that diverged
         logged = [(t, e) for t, e in logged if t - every <= diverged_at]
     columns: dict[str, list[float]] = {"step": [t for t, _ in logged]}
     for _, evals in jax.device_get(logged):
-        for (name, (xs, _)), (loss, correct) in zip(sets.items(), evals, strict=True):
-            columns.setdefault(f"{name}_loss", []).append(float(loss))
-            if hd.classifies:
-                columns.setdefault(f"{name}_accuracy", []).append(int(correct) / xs.shape[0])
-    return result, History({k: np.asarray(v, np.float64) for k, v in columns.items()})
+        for k, v in _row(sets, evals, hd).items():
+            columns.setdefault(k, []).append(v)
+    return result, History({k: np.asarray(v, np.float64) for k, v in columns.items()}, early_stop)
+
+
+def _row(sets: dict[str, tuple[Any, Any]], evals, hd) -> dict[str, float]:
+    """One logged row, ``<set>_loss`` (and ``<set>_accuracy``) per set, from ``_evaluate``'s host values."""
+    row = {}
+    for (name, (xs, _)), (loss, correct) in zip(sets.items(), evals, strict=True):
+        row[f"{name}_loss"] = float(loss)
+        if hd.classifies:
+            row[f"{name}_accuracy"] = int(correct) / xs.shape[0]
+    return row

@@ -1,4 +1,5 @@
-"""Figures (matplotlib, Agg backend): decision boundaries, loss and accuracy curves, the activations."""
+"""Figures (matplotlib, Agg backend): decision boundaries, loss and accuracy curves, the activations, and a
+trained model's results: confusion matrices (classes) and predicted against true values (regression)."""
 
 from __future__ import annotations
 
@@ -71,14 +72,21 @@ def decision_boundary(
     plt.close(fig)
 
 
-def loss_curve(losses, path: str | os.PathLike, *, title: str = "Training loss", labels=None) -> None:
+def loss_curve(
+    losses,
+    path: str | os.PathLike,
+    *,
+    title: str = "Training loss",
+    labels=None,
+    ylabel: str = "loss J (mean cross-entropy)",
+) -> None:
     """Loss against step on a log y-axis; ``losses`` is (steps,) or (runs, steps)."""
     losses = np.atleast_2d(np.asarray(losses, dtype=np.float64))
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
     for i, row in enumerate(losses):
         label = labels[i] if labels is not None else None
         ax.plot(np.arange(1, row.size + 1), row, lw=1.4, label=label)
-    ax.set(xlabel="step", ylabel="loss J (mean cross-entropy)", title=title, yscale="log")
+    ax.set(xlabel="step", ylabel=ylabel, title=title, yscale="log")
     ax.grid(alpha=0.3, which="both")
     if labels is not None:
         ax.legend(fontsize=8)
@@ -116,6 +124,107 @@ def learning_curves(
         ax.grid(alpha=0.3, which="both")
         ax.legend(title="data", fontsize=8)
     fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def confusion_matrices(
+    matrices: dict[str, Any],
+    path: str | os.PathLike,
+    *,
+    class_names: Sequence[Any] | None = None,
+    title: str = "Confusion matrix",
+) -> None:
+    """One panel per data split: C_jk = samples of true class j predicted as k (rows true, columns
+    predicted), coloured by the row's fraction C_jk / sum_k C_jk (the recall on the diagonal) and written
+    as counts (up to 20 classes).
+
+    Args:
+      matrices: split name -> C (K, K) counts, e.g. ``{"validation": C_val, "test": C_test}``.
+      path: the PNG to write; class_names: the K labels (default 0 .. K-1).
+    """
+    items = [(name, np.asarray(c, np.int64)) for name, c in matrices.items()]
+    if not items or any(c.ndim != 2 or c.shape[0] != c.shape[1] for _, c in items):
+        raise ValueError("matrices: expected one or more square confusion matrices (K, K)")
+    k = items[0][1].shape[0]
+    names = [str(c) for c in (class_names if class_names is not None else range(k))]
+    side = min(3.2 + 0.45 * k, 9.0)
+    fig, axes = plt.subplots(
+        1, len(items), figsize=(side * len(items) + 0.8, side + 0.6), squeeze=False, constrained_layout=True
+    )
+    image = None
+    for ax, (split, c) in zip(axes[0], items, strict=True):
+        rows = c.sum(axis=1, keepdims=True)
+        frac = np.divide(c, rows, out=np.zeros(c.shape), where=rows > 0)
+        image = ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
+        if k <= 20:
+            for (j, i), count in np.ndenumerate(c):
+                colour = "white" if frac[j, i] > 0.6 else "black"
+                ax.text(i, j, str(count), ha="center", va="center", color=colour, fontsize=9 if k <= 8 else 6)
+        index = ""
+        if k <= 30:
+            turn = max(map(len, names)) > 3
+            ax.set_xticks(range(k), names, rotation=45 if turn else 0, ha="right" if turn else "center")
+            ax.set_yticks(range(k), names)
+        else:
+            index = " (index in sorted order)"
+        n = int(c.sum())
+        ax.set(xlabel=f"predicted class{index}", ylabel=f"true class{index}", title=f"{split} ({n} samples)")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="fraction of the true class's samples")
+    fig.suptitle(title, fontsize=10 if len(title) > 60 else None)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def predicted_vs_true(
+    pairs: dict[str, tuple[Any, Any]],
+    path: str | os.PathLike,
+    *,
+    title: str = "Predicted against true",
+    target_name: str = "target",
+) -> None:
+    """Predicted against true values, one colour per data split, with the line y_hat = y; each split's
+    legend entry gives its R^2 = 1 - sum (y - y_hat)^2 / sum (y - mean y)^2.
+
+    Args:
+      pairs: split name -> (true values (n,), predictions (n,)), both in the targets' units.
+      path: the PNG to write; target_name: the axis label's quantity.
+    """
+    from funcmlp.metrics import r2
+
+    if not pairs:
+        raise ValueError("pairs: expected at least one split of (true values, predictions)")
+    fig, ax = plt.subplots(figsize=(6, 5.6), constrained_layout=True)
+    colours = {"train": "0.65", "validation": "tab:orange", "test": "tab:blue"}
+    every = []
+    for split, (t, p) in pairs.items():
+        t, p = np.asarray(t, np.float64).ravel(), np.asarray(p, np.float64).ravel()
+        every += [t, p]
+        small = split == "train"
+        ax.scatter(
+            t,
+            p,
+            s=10 if small else 18,
+            alpha=0.5 if small else 0.85,
+            color=colours.get(split),
+            edgecolors="none" if small else "k",
+            linewidths=0.3,
+            label=f"{split}: R$^2$ = {r2(t, p):.3f} (n = {t.size})",
+        )
+    values = np.concatenate(every)
+    lo, hi = float(values.min()), float(values.max())
+    pad = 0.05 * (hi - lo) + 1e-9
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="k", lw=1, ls="--", label="predicted = true")
+    ax.set(
+        xlim=(lo - pad, hi + pad),
+        ylim=(lo - pad, hi + pad),
+        xlabel=f"true {target_name}",
+        ylabel=f"predicted {target_name}",
+        aspect="equal",
+    )
+    ax.set_title(title, fontsize=10 if len(title) > 50 else None)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

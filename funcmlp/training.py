@@ -187,7 +187,8 @@ def train(
 
 def result_of(state: engine.TrainState, chunks: list[jax.Array], steps: int) -> TrainResult:
     """The ``TrainResult`` of the last state of ``train_chunks`` and its chunks' losses, cut to ``steps``."""
-    losses = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)[:steps]
+    one = len(chunks) == 1 and chunks[0].shape[0] == steps
+    losses = chunks[0] if one else jnp.concatenate(chunks)[:steps]
     return TrainResult(state.params, losses, state.opt_state, state.diverged_at)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import tyro
 
+from funcmlp.cli import interrupt
 from funcmlp.cli.options import SweepConfig, TrainConfig
 from funcmlp.cli.show import PredictConfig, ShowConfig, run_predict, run_show
 from funcmlp.cli.sweep import run_sweep
@@ -128,11 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.write(captured.getvalue())
     runner = next(fn for cls, fn in COMMANDS.values() if isinstance(cfg, cls))
     configure_jax()
+    trains = isinstance(cfg, (TrainConfig, SweepConfig))  # SIGINT, SIGTERM: stop between chunks, save
     try:
-        return runner(cfg)
+        with interrupt.catch() if trains else contextlib.nullcontext():
+            return interrupt.outcome(runner(cfg))
     except (ValueError, TypeError) as e:
         print(f"funcmlp: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second signal, or Ctrl-C outside training: stop at once
+        print("funcmlp: interrupted; stopped at once, without saving more", file=sys.stderr)
+        return interrupt.EXIT_CODE
 
 
 if __name__ == "__main__":

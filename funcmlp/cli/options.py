@@ -17,9 +17,13 @@ from typing import Annotated, Literal
 
 import tyro
 
+from funcmlp.cli.defaults import choice_of
+
 DatasetName = Literal["spiral", "xor", "blobs", "moons", "circles"]
 OptimizerName = Literal["sgd", "momentum", "adam"]
 InitName = Literal["he", "glorot", "normal"]
+HeadName = Literal["softmax", "sigmoid", "linear"]
+ClassWeightName = Literal["none", "balanced"]
 
 # Fractions of a --data file held out for validation and for the test, each.
 DEFAULT_HELD_OUT = 0.2
@@ -43,12 +47,20 @@ class RunOptions:
     """With --data: fraction of the rows held out for validation (it picks the best seed); default 0.2."""
     test: Annotated[float | None, optional("FRACTION")] = None
     """With --data: fraction of the rows held out for the final test accuracy; default 0.2."""
-    dataset: DatasetName = "spiral"
-    """Toy data set."""
-    n_per_class: int = 100
-    """Points per class (the lecture's spiral: 3 x 100 = 300)."""
-    noise: float = 0.2
-    """Noise of the data set (angle noise for the spiral)."""
+    head: HeadName = "softmax"
+    """Output head: softmax (classes), sigmoid (two classes, one output unit) or linear (regression, with
+    --data: the label column read as real targets, standardised with the training rows' mean and std)."""
+    class_weight: ClassWeightName = "none"
+    """With a classification head: balanced weighs each sample's loss by n / (K n_k), n_k the training
+    rows of its class, so that every class counts alike."""
+    dataset: Annotated[
+        DatasetName | None, choice_of(DatasetName), tyro.conf.arg(help_behavior_hint="(optional)")
+    ] = None
+    """Toy data set, default spiral (not with --data)."""
+    n_per_class: Annotated[int | None, optional("INT")] = None
+    """Points per class, default 100 (the lecture's spiral: 3 x 100 = 300; not with --data)."""
+    noise: Annotated[float | None, optional("FLOAT")] = None
+    """Noise of the data set, default 0.2 (angle noise for the spiral; not with --data)."""
     seed: int = 0
     """Seed: draws the training, validation and test data, the initial weights and the mini-batches."""
     name: Annotated[str | None, optional("NAME")] = None
@@ -63,6 +75,8 @@ class RunOptions:
     """Optimizer (optax): sgd, momentum (0.9) or adam."""
     steps: int = 1000
     """Optimizer steps per model."""
+    log_every: Annotated[int | None, optional("STEPS")] = None
+    """Steps between the rows of metrics.csv, the chosen model's logged evaluations (default: 50 rows)."""
     batch_size: Annotated[int | None, optional("INT")] = None
     """Mini-batch size; omit for full-batch gradient descent."""
     l2: float = 0.0
@@ -73,16 +87,22 @@ class RunOptions:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(RunOptions):
-    """Train an MLP on a toy data set or your own (--data) and report held-out accuracy."""
+    """Train an MLP on a toy data set or your own (--data) and report held-out accuracy (--head linear: MAE,
+    RMSE and R^2)."""
 
-    hidden: tuple[int, ...] = (4,)
-    """Hidden layer widths (the lecture's network has one hidden layer of 4)."""
+    hidden: Annotated[tuple[int, ...] | None, optional("INT [INT ...]")] = None
+    """Hidden layer widths, at least one. Default: the lecture's one hidden layer of 4; with --data one of
+    2 (d + K) units clipped to [8, 128], d features and K outputs (classes)."""
+    patience: Annotated[int | None, optional("N")] = None
+    """Early stopping: stop when the validation accuracy (the linear head: loss) has not improved for N
+    logged evaluations (--log-every) and keep the best evaluation's parameters."""
     activation: str = "relu"
     """Hidden activation: step, linear, sigmoid, tanh, relu, leaky_relu or leaky_relu:SLOPE."""
     lr: float = 0.03
     """Learning rate alpha (sgd: w_new = w_old - alpha dJ/dw)."""
     seeds: int = 64
-    """Initialisations trained at once; the one with the best validation accuracy is kept (1: one model)."""
+    """Initialisations trained at once; the one with the best validation accuracy (--head linear: the lowest
+    validation loss) is kept (1: one model)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +180,8 @@ def validate_train(cfg: TrainConfig) -> None:
     """Check every option of ``funcmlp train``."""
     from funcmlp import checks
 
-    check_widths(cfg.hidden, "--hidden")
+    if cfg.hidden is not None:
+        check_widths(cfg.hidden, "--hidden")
     check_activation(cfg.activation, "--activation")
     checks.check_nonnegative_real(cfg.lr, "--lr")
     validate_shared(cfg)
@@ -192,12 +213,16 @@ def validate_sweep(cfg: SweepConfig) -> None:
 def validate_shared(cfg: TrainConfig | SweepConfig) -> None:
     """Check the options that ``funcmlp train`` and ``funcmlp sweep`` share."""
     from funcmlp import checks
+    from funcmlp.cli import defaults, task
 
     for flag, value in (("--val", cfg.val), ("--test", cfg.test), ("--standardize", cfg.standardize or None)):
         if value is not None and cfg.data is None:
             raise ValueError(
                 f"{flag}: expected only with --data (a toy data set draws its own samples), got {value}"
             )
+    task.check_head(cfg)
+    defaults.check_data_options(cfg)
+    defaults.check_stopping(cfg)
     checks.check_positive_int(cfg.seeds, "--seeds")
     checks.check_positive_int(cfg.steps, "--steps")
     if cfg.batch_size is not None:
@@ -205,8 +230,10 @@ def validate_shared(cfg: TrainConfig | SweepConfig) -> None:
     check_values(cfg.l2 if isinstance(cfg.l2, tuple) else (cfg.l2,), "--l2")
     if not 0 <= cfg.seed < 2**32:
         raise ValueError(f"--seed: expected an integer in [0, 2**32), got {cfg.seed}")
-    checks.check_positive_int(cfg.n_per_class, "--n-per-class")
-    checks.check_nonnegative_real(cfg.noise, "--noise")
+    if cfg.n_per_class is not None:
+        checks.check_positive_int(cfg.n_per_class, "--n-per-class")
+    if cfg.noise is not None:
+        checks.check_nonnegative_real(cfg.noise, "--noise")
 
 
 def check_values(values: tuple[float, ...], flag: str, *, below_one: bool = False) -> None:
@@ -224,6 +251,8 @@ def check_values(values: tuple[float, ...], flag: str, *, below_one: bool = Fals
 
 
 def check_widths(widths: tuple[int, ...], flag: str) -> None:
+    if not widths:
+        raise ValueError(f"{flag}: expected at least one layer width, got none")
     if any(isinstance(h, bool) or h < 1 for h in widths):
         raise ValueError(f"{flag}: expected positive layer widths, got {' '.join(map(str, widths))}")
 

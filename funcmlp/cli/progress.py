@@ -6,15 +6,18 @@ program) and calls ``callback(steps_done, last_loss)`` after each. A ``Progress`
     with Progress(steps) as bar:
         funcmlp.train(params, x, y, optimizer=opt, steps=steps, callback=bar, chunk_size=chunk_size(steps))
 
-Nothing is shown until ``delay`` seconds (about one) after the first chunk has reported (by then the
-program is compiled), so short runs stay silent. On a terminal the bar shows the step, the current loss,
-the elapsed time and the time left; without one (a pipe, a log file, CI) up to ``lines`` plain lines are
-printed instead. ``quiet=True`` turns reporting off.
-Everything goes to stderr, so stdout keeps only the results.
+Nothing is shown during the first ``delay`` seconds (about one) after the bar is made, nor at a first
+report that is also the last (a run in one chunk), so short runs stay silent. On a terminal the bar shows
+the step, the current loss, the elapsed time and the time left; without one (a pipe, a log file, CI) plain
+lines are printed instead: one when the delay has passed, then one as each of ``lines`` even fractions of
+the run is reached. ``quiet=True`` turns reporting off. Everything goes to stderr, so stdout keeps only
+the results.
 
-The cost is one dispatch and one host synchronisation per chunk. With ``chunk_size(steps)`` (about 50
-chunks of at least 100 steps) ``scripts/progress_overhead.py`` measured +1.5% of the time of one
-uninterrupted compiled call, on CPU, for runs of 1 to 3 s (long enough to show the bar); see the README.
+The command line's loops (``train_logged``, and ``funcmlp.sweep`` with ``sweep_chunk``) run chunks of about
+a quarter second (``funcmlp.chunking``), so the first report comes soon after compiling whatever
+``--steps`` is, and a Ctrl-C is acted on within about that time (``funcmlp.cli.interrupt``). The cost is one
+dispatch and one host synchronisation per chunk: ``scripts/progress_overhead.py`` measures it against one
+uninterrupted compiled call (see the README).
 
 ``chunk_size``, ``History`` and ``train_logged`` live in ``funcmlp.history`` and are re-exported here.
 """
@@ -37,10 +40,28 @@ from rich.progress import (
 )
 from rich.progress import Progress as _RichProgress
 
-from funcmlp import checks
+from funcmlp import checks, chunking
 from funcmlp.history import DEFAULT_UPDATES, MIN_CHUNK, History, chunk_size, train_logged
 
-__all__ = ["DEFAULT_UPDATES", "MIN_CHUNK", "History", "Progress", "chunk_size", "format_loss", "train_logged"]
+__all__ = [
+    "DEFAULT_UPDATES",
+    "MIN_CHUNK",
+    "History",
+    "Progress",
+    "chunk_size",
+    "format_loss",
+    "sweep_chunk",
+    "train_logged",
+]
+
+
+def sweep_chunk(cfg: Any, sizes: Any, models: int, samples: Any) -> int:
+    """Steps per compiled call of a command-line sweep of ``models`` models per group (``sizes``: a
+    network's widths or a list of them) on ``samples``: a divisor of ``chunk_size(--steps)`` (rounded up to
+    two significant digits) that takes about a quarter second (``chunking.short_chunk``)."""
+    every = chunking.round_interval(chunk_size(cfg.steps))
+    work = chunking.step_work(sizes, cfg.batch_size or len(samples.train[1]), models)
+    return chunking.short_chunk(every, work)
 
 
 def format_loss(loss: Any) -> str:
@@ -72,9 +93,10 @@ class Progress:
       total: steps in the run.
       description: what is running (shown left of the bar / at the start of each line).
       quiet: report nothing.
-      delay: seconds after the first report before anything is shown; a run that ends sooner (or
-        in one chunk) prints nothing.
-      lines: at most this many plain lines (at even fractions of ``total``) when not on a terminal.
+      delay: seconds after the bar is made before anything is shown; a run that ends sooner (or in
+        one chunk) prints nothing. Plain lines are also at least this far apart (but the last).
+      lines: when not on a terminal, a plain line at each of this many even fractions of ``total``, after
+        one when the delay has passed.
       console: where to write; defaults to stderr (``Console(stderr=True)``).
       clock: a ``time.perf_counter``-like function (tests pass a fake one).
 
@@ -101,9 +123,11 @@ class Progress:
         self.mode = "off" if quiet else ("bar" if self.console.is_terminal else "plain")
         self.created = clock()
         self.start: float | None = None  # when the first chunk reported: compiling is over
+        self.printed: float | None = None  # when the last plain line was printed
         self.first = 0
         self.done = 0
         self.loss: Any = math.nan
+        self.metric = ""  # the latest logged validation metric, ", val accuracy 0.933" (see ``logged``)
         self._mark = 0
         self._bar: _RichProgress | None = None
         self._task = None
@@ -114,9 +138,10 @@ class Progress:
         if self.mode == "off":
             return
         now = self.clock()
+        again = self.start is not None  # not the first report (the end of a run in one chunk shows nothing)
         if self.start is None:
             self.start, self.first = now, self.done
-        if now - self.start < self.delay:
+        if now - self.created < self.delay or not (again or self.done < self.total):
             return
         elapsed = now - self.created
         if self.mode == "bar":
@@ -139,23 +164,33 @@ class Progress:
             )
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=self.total, info="")
-        info = "" if self.loss is None else f"loss {format_loss(self.loss)}"
+        info = "" if self.loss is None else f"loss {format_loss(self.loss)}{self.metric}"
         self._bar.update(self._task, completed=self.done, info=info)
 
     def _log_line(self, elapsed: float) -> None:
         mark = self.done * self.lines // self.total  # how many of the marks total * k / lines are passed
-        if mark <= self._mark:
+        passed, self._mark = mark > self._mark, max(mark, self._mark)
+        now = self.clock()  # a mark within ``delay`` of the previous line is skipped, but the last one
+        recent = self.printed is not None and now - self.printed < self.delay and self.done < self.total
+        if self.printed is not None and (not passed or recent):  # the first line comes once the delay passed
             return
-        self._mark = mark
+        self.printed = now
         rate = (self.done - self.first) / max(self.clock() - self.start, 1e-9)  # steps/s since compiling
         left = (self.total - self.done) / rate if rate > 0 else math.inf
         eta = "" if self.done >= self.total or not math.isfinite(left) else f", about {_seconds(left)} left"
+        loss = "" if self.loss is None else f"loss {format_loss(self.loss)}{self.metric}, "
         self.console.print(
             f"{self.description}: step {self.done}/{self.total} ({self.done / self.total:.0%}), "
-            f"{'' if self.loss is None else f'loss {format_loss(self.loss)}, '}{_seconds(elapsed)}{eta}",
+            f"{loss}{_seconds(elapsed)}{eta}",
             highlight=False,
             soft_wrap=True,
         )
+
+    def logged(self, step: int, row: dict[str, Any]) -> None:
+        """A ``train_logged(..., on_log=)`` hook: the reports also show the validation metric of the
+        latest logged row (its accuracy, or its loss without one); nothing without a validation set."""
+        name = next((k for k in ("val_accuracy", "val_loss") if k in row), None)
+        self.metric = "" if name is None else f", {name.replace('_', ' ')} {row[name]:.4g}"
 
     def for_sweep(self, steps: int) -> Callable[[int, int], None]:
         """A ``funcmlp.sweep`` callback ``(group, steps_done, losses)`` driving this bar over groups x

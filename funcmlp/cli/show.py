@@ -73,6 +73,9 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
       ValueError: "DIR: ..." for a folder without a run, "--data: ..." for a file that cannot be read or
         whose columns do not match the model's features.
     """
+    import numpy as np
+
+    from funcmlp import heads
     from funcmlp.io import datafile, runs
 
     with flags(run_dir="DIR"):
@@ -80,6 +83,9 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     with flags(path="--data"):
         points = datafile.read_features(cfg.data, model.n_features, model.feature_names)
     x, labels = points.x, points.labels
+    regression = not heads.get(model.head).classifies
+    if regression:
+        check_regression_options(cfg, model)
     predicted, probs = model.predict(x), None
     if cfg.ensemble is not None:
         predicted, probs = ensemble_predictions(cfg, model, x)
@@ -92,7 +98,7 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
             columns.append(labels)
         else:
             columns.append([str(v) for v in x[:, feature_of[c]]])  # float32: shortest repr
-    columns.append(predicted)
+    columns.append([str(np.float32(v)) for v in predicted] if regression else predicted)
     if cfg.probabilities:
         probs = model.probabilities(x) if probs is None else probs
         header += [f"p_{c}" for c in classes]
@@ -101,15 +107,42 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(zip(*columns, strict=True))
-    summary = f"{len(predicted)} points classified by {cfg.dir}"
+    summary = f"{len(predicted)} points {'predicted' if regression else 'classified'} by {cfg.dir}"
     if cfg.ensemble is not None:
         summary += f" (the average of the best configuration's top {cfg.ensemble} seeds)"
-    if labels is not None:
+    if labels is not None and regression:
+        summary += "; against the file's targets: " + target_scores(labels, predicted)
+    elif labels is not None:
         hits = sum(datafile.parse_label(a) == b for a, b in zip(labels, predicted, strict=True))
         summary += (
             f"; accuracy against the file's labels {hits / len(predicted):.3f} ({hits}/{len(predicted)})"
         )
     return buf.getvalue(), summary
+
+
+def check_regression_options(cfg: PredictConfig, model) -> None:
+    """--probabilities and --ensemble need a classification run."""
+    for flag, given in (("--probabilities", cfg.probabilities), ("--ensemble", cfg.ensemble is not None)):
+        if given:
+            raise ValueError(
+                f"{flag}: expected a classification run, got a regression run (head {model.head!r}) in "
+                f"{str(cfg.dir)!r}"
+            )
+
+
+def target_scores(labels: list[str], predicted: list[float]) -> str:
+    """ "MAE m, RMSE r, R^2 s" of the predictions against the label column's numbers."""
+    from funcmlp import metrics
+    from funcmlp.io import datafile
+
+    values = [datafile.parse_label(v) for v in labels]
+    bad = [v for v in values if isinstance(v, str)]
+    if bad:
+        raise ValueError(
+            f"--data: expected finite numbers in the target column of a regression run, got {bad[0]!r}"
+        )
+    s = metrics.regression(values, predicted)
+    return f"MAE {s['mae']:.4g}, RMSE {s['rmse']:.4g}, R^2 {s['r2']:.3f}"
 
 
 def ensemble_predictions(cfg: PredictConfig, model, x) -> tuple[list, Any]:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from funcmlp.cli import defaults, interrupt, stopped, task
 from funcmlp.cli.finish import finish_run
 from funcmlp.cli.options import OPTIMIZER_AXES, SWEEP_FILE, SweepConfig, flags, validate_sweep
 from funcmlp.cli.train import Run, draw_samples, start_run, sweep_models
@@ -46,10 +47,13 @@ def run_sweep(cfg: SweepConfig) -> int:
         run = Run(t0, cfg.resume, *draw_samples(cfg, cfg.seed))
         with flags(path="--resume"):
             start = funcmlp.load_sweep(cfg.resume / SWEEP_FILE)
-    n, k = run.samples.n_features, run.samples.n_classes
+    cfg = defaults.resolved(cfg)  # the toy data set's options at their defaults when left out
+    n, k = run.samples.n_features, task.n_outputs(cfg, run.samples)
     sizes = [(n, *[w] * cfg.depth, k) for w in cfg.widths]
     with flags(start="--resume"):
         result = sweep_models(cfg, run, sizes, list(cfg.activations), start=start, **grid_options(cfg))
+    if interrupt.requested():  # SIGINT or SIGTERM: keep what is cheap to keep (funcmlp.cli.stopped)
+        return stopped.sweep(cfg, run, result, start)
     if start is not None:
         result = with_earlier_losses(result, start)
     funcmlp.save_sweep(run.out / SWEEP_FILE, result)
@@ -127,6 +131,8 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
         saved = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ValueError(f"--resume: expected a readable {folder / 'config.json'}, got {e}") from None
+    if isinstance(saved, dict) and saved.get("data"):  # a --data sweep: the toy options are not its own
+        saved = {k: v for k, v in saved.items() if k not in defaults.TOY_DEFAULTS}
     default, values = SweepConfig(), {}
     for field in dataclasses.fields(SweepConfig):
         if field.name in NOT_READ_BACK:

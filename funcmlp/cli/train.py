@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from funcmlp.cli import defaults, task
 from funcmlp.cli.options import (
     DEFAULT_HELD_OUT,
     RunOptions,
@@ -56,9 +57,10 @@ class Samples(NamedTuple):
 
 
 def make_data(cfg: RunOptions, key):
-    """One sample of the toy data set ``--dataset``."""
+    """One sample of the toy data set ``--dataset`` (the options left out at their defaults)."""
     from funcmlp import data
 
+    cfg = defaults.resolved(cfg)
     if cfg.dataset == "spiral":
         return data.spiral(key, cfg.n_per_class, noise=cfg.noise)
     if cfg.dataset == "xor":
@@ -74,7 +76,8 @@ def load_samples(cfg: RunOptions, key) -> Samples:
 
     with flags(path="--data", val="--val", test="--test", **{"val, test": "--val, --test"}):
         val, test = (DEFAULT_HELD_OUT if v is None else v for v in (cfg.val, cfg.test))
-        p = datafile.prepare(cfg.data, key, standardize=cfg.standardize, val=val, test=test)
+        targets = task.is_regression(cfg)
+        p = datafile.prepare(cfg.data, key, standardize=cfg.standardize, val=val, test=test, targets=targets)
     s = p.split
     return Samples((s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test), p)
 
@@ -120,17 +123,22 @@ def start_run(cfg: Config, validate: Callable[[Any], None]) -> Run:
     t0 = time.perf_counter()
     validate(cfg)
     keys, samples = draw_samples(cfg, cfg.seed)
+    task.check_samples(cfg, samples)
     return Run(t0, open_run(cfg), keys, samples)
 
 
 def run_train(cfg: TrainConfig) -> int:
+    from funcmlp.cli import interrupt, stopped
     from funcmlp.cli.finish import finish_run
 
     run = start_run(cfg, validate_train)
-    sizes = (run.samples.n_features, *cfg.hidden, run.samples.n_classes)
+    cfg = defaults.resolved(cfg, run.samples.n_features, task.n_outputs(cfg, run.samples))  # --hidden
+    sizes = (run.samples.n_features, *cfg.hidden, task.n_outputs(cfg, run.samples))
     if cfg.seeds == 1:
         return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=0)
     result = sweep_models(cfg, run, sizes, cfg.activation, learning_rates=[cfg.lr])
+    if interrupt.requested():  # SIGINT or SIGTERM while the seeds trained: the best one so far is kept
+        return stopped.sweep_phase(cfg, run, sizes, result)
     g, *index, seed = result.best()  # chosen on the validation sample, never on the test sample
     selected = result.model(g, *index, seed)
     return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=seed, selected=selected)
@@ -144,7 +152,7 @@ def sweep_models(cfg: Config, run: Run, sizes, activation, *, configurations: in
     ``start=``; ``configurations``: how many configurations the grid has (for the progress bar).
     """
     import funcmlp
-    from funcmlp.cli import progress
+    from funcmlp.cli import interrupt, progress
 
     x_val, y_val = run.samples.val if len(run.samples.val[1]) else (None, None)
     n_groups = math.prod(len(v) if isinstance(v, list) else 1 for v in (sizes, activation))
@@ -163,7 +171,8 @@ def sweep_models(cfg: Config, run: Run, sizes, activation, *, configurations: in
             scheme=cfg.init,
             x_val=x_val,
             y_val=y_val,
-            chunk_size=progress.chunk_size(cfg.steps),
-            callback=bar.for_sweep(cfg.steps),
+            chunk_size=progress.sweep_chunk(cfg, sizes, configurations * cfg.seeds, run.samples),
+            callback=interrupt.stopping(bar.for_sweep(cfg.steps)),  # True after a signal: the sweep stops
+            head=task.training_head(cfg, run.samples),
             **{"l2": cfg.l2, **grid},
         )

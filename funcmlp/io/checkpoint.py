@@ -179,7 +179,8 @@ def _check_kind(metadata: dict[str, str], path) -> None:
     kind = metadata.get("kind", "params")
     if kind not in ("params", "state"):
         raise ValueError(
-            f"path: {os.fspath(path)!r} is a funcmlp {kind} file, not a checkpoint; read it with funcmlp.load_sweep"
+            f"path: {os.fspath(path)!r} is a funcmlp {kind} file, not a checkpoint; "
+            "read it with funcmlp.load_sweep"
         )
 
 
@@ -213,7 +214,8 @@ def _load(path) -> tuple[Params, dict[str, Any], dict[str, np.ndarray], dict[str
 
 
 def load(path: str | os.PathLike) -> tuple[Params, dict[str, Any]]:
-    """Load ``(params, config)`` saved by ``save`` (or ``save_state``); ValueError for a foreign or damaged file."""
+    """Load ``(params, config)`` saved by ``save`` (or ``save_state``); ValueError for a foreign or
+    damaged file."""
     params, config, _, _ = _load(path)
     return params, config
 

@@ -1,7 +1,8 @@
 """The checkpoint file format: safetensors arrays with a JSON header, checked by a digest, written atomically.
 
 ``atomic_write_bytes`` writes a temporary file in the same folder, fsyncs it and renames it over the target,
-so a crash leaves the previous file (or none), never a half-written one under the real name. ``digest`` is
+so a crash leaves the previous file (or none), never a half-written one under the real name; the new file
+gets the permissions ``open()`` would give it (0666 less the umask, or those of the file it replaces). ``digest`` is
 the SHA-256 over the metadata and every array's name, dtype, shape and bytes; ``_read`` refuses a file whose
 recorded digest does not match, that is not a funcmlp checkpoint, or whose format version is newer than
 ``FORMAT_VERSION``. Arrays safetensors cannot store (bfloat16, ...) are kept as raw bits and viewed back on
@@ -10,10 +11,12 @@ reading.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +41,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"path: expected an existing folder to save into, got {str(path.parent)!r}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -58,6 +61,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _temporary(path: Path) -> tuple[int, Path]:
+    """A new file ``.<name>.<random>.tmp`` beside ``path``, opened for writing with the mode ``open()`` would
+    give ``path``: 0666 less the umask (applied by the system), or the mode of the file it will replace."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        with contextlib.suppress(OSError):  # no file to replace (or none readable): the umask's mode stays
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        return fd, tmp
+    raise FileExistsError(f"path: could not create a temporary file beside {str(path)!r}")
 
 
 def digest(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:

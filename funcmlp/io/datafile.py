@@ -14,13 +14,18 @@ An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
 Standardisation uses the training split's statistics only,  x' = (x - mu) / sigma,  with sigma = 1 for a
 constant column, so no information leaks from the validation or test points.
 
-Reading a table into a ``Dataset`` is ``tables``'s, matching points to predict to a model's features
-``features``'s, and splitting and standardising ``splits``'s; this module offers all of their names.
+Real-valued targets (regression) are read by ``load_targets``, which keeps the label column as numbers (n, 1)
+float32; ``continuous_labels`` says when labels read as classes look like such numbers.
+
+Reading a table into a ``Dataset`` is ``tables``'s, real-valued targets ``targets``'s, matching points to
+predict to a model's features ``features``'s, and splitting and standardising ``splits``'s; this module
+offers all of their names.
 """
 
 from funcmlp.io.features import Features, load_features, read_features
 from funcmlp.io.splits import Prepared, Split, Standardizer, prepare, split, standardizer
 from funcmlp.io.tables import Dataset, check_path, load, parse_label, read_table
+from funcmlp.io.targets import continuous_labels, load_targets
 
 __all__ = [
     "Dataset",
@@ -29,8 +34,10 @@ __all__ = [
     "Split",
     "Standardizer",
     "check_path",
+    "continuous_labels",
     "load",
     "load_features",
+    "load_targets",
     "parse_label",
     "prepare",
     "read_features",

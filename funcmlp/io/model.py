@@ -30,6 +30,8 @@ class Model(NamedTuple):
       standardizer: x -> (x - mean) / std applied before the network, or None.
       classes: original label of each class index, or None (the index is the label).
       feature_names: names of the d input features.
+      target_standardizer: for a regression network trained on standardised targets, the ``Standardizer``
+        y' = (y - mean) / std whose inverse, y = y' std + mean, gives predictions in the targets' units.
     """
 
     params: Params
@@ -38,6 +40,7 @@ class Model(NamedTuple):
     standardizer: Standardizer | None
     classes: tuple[Any, ...] | None
     feature_names: tuple[str, ...]
+    target_standardizer: Standardizer | None = None
 
     @property
     def n_features(self) -> int:
@@ -53,10 +56,18 @@ class Model(NamedTuple):
         return np.asarray(forward(self.params, x, activation=self.activation))
 
     def predict(self, x) -> list[Any]:
-        """Predicted labels for raw feature rows x (n, d), in the training file's own labels."""
+        """Predicted labels for raw feature rows x (n, d), in the training file's own labels; for a
+        regression network (a head that does not classify), the predicted values in the targets' units
+        (one float per row for one output, else a list per row)."""
         from funcmlp.heads import get
 
-        idx = np.asarray(get(self.head).predict(self.logits(x)))
+        head = get(self.head)
+        if not head.classifies:
+            z = np.asarray(head.predict(self.logits(x)), np.float64)
+            st = self.target_standardizer
+            z = z if st is None else z * st.std.astype(np.float64) + st.mean.astype(np.float64)
+            return z[:, 0].tolist() if z.shape[1] == 1 else z.tolist()
+        idx = np.asarray(head.predict(self.logits(x)))
         if self.classes is None:
             return idx.tolist()
         return [self.classes[i] for i in idx.tolist()]
@@ -82,12 +93,14 @@ def save_model(
     classes: tuple[Any, ...] | None = None,
     feature_names: tuple[str, ...] | None = None,
     config: dict[str, Any] | None = None,
+    target_standardizer: Standardizer | None = None,
 ) -> Path:
     """Save ``params`` to ``run_dir/params.safetensors`` with what ``load_model`` needs; returns the path."""
     model = {
         "activation": activation,
         "head": head,
         "standardize": None if standardizer is None else standardizer.to_json(),
+        "standardize_targets": None if target_standardizer is None else target_standardizer.to_json(),
         "classes": None if classes is None else list(classes),
         "feature_names": None if feature_names is None else list(feature_names),
     }
@@ -115,7 +128,7 @@ def load_model(run_dir: str | os.PathLike, *, activation: Any = None, head: Any 
     params, config = checkpoint.load(path)
     model = config.get("model") or {}
     d = int(np.shape(params[0]["w"])[0])
-    std = model.get("standardize")
+    std, targets = model.get("standardize"), model.get("standardize_targets")
     classes = model.get("classes")
     names = model.get("feature_names")
     recorded = {
@@ -141,4 +154,5 @@ def load_model(run_dir: str | os.PathLike, *, activation: Any = None, head: Any 
         standardizer=None if std is None else Standardizer.from_json(std),
         classes=None if classes is None else tuple(classes),
         feature_names=tuple(names) if names else tuple(f"x{i + 1}" for i in range(d)),
+        target_standardizer=None if targets is None else Standardizer.from_json(targets),
     )

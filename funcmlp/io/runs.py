@@ -71,11 +71,21 @@ def load_run(run_dir: str | os.PathLike, *, activation: Any = None, head: Any = 
     )
 
 
-def _fmt(v: Any) -> str:
+# How ``show`` names a result whose name alone would mislead: final_loss is J with the L2 term, the losses
+# of metrics.csv (train_loss, ...) are the data loss alone.
+_LABELS = {"final_loss": "final_loss (with L2)"}
+
+
+def _fmt(v: Any, key: str = "") -> str:
+    """A value for ``show``. Integer lists: ``sizes`` 2-8-32-3 (inputs to outputs); ``hidden`` 8x32, the
+    hidden widths of one network as ``funcmlp.sweeps.results.width_label`` writes them; ``widths`` 8, 32 (a
+    sweep's alternatives, one network each)."""
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, list) and v and all(isinstance(x, int) for x in v) and key != "widths":
+        return ("x" if key == "hidden" else "-").join(map(str, v))
     if isinstance(v, list):
-        return "-".join(map(str, v)) if all(isinstance(x, int) for x in v) else ", ".join(map(str, v))
+        return ", ".join(map(str, v))
     return str(v)
 
 
@@ -94,15 +104,15 @@ def show(run_dir: str | os.PathLike) -> str:
     config, metrics = _read_json(path / "config.json"), _read_json(path / "metrics.json")
     if config.get("data"):  # a data file replaces the toy data set and its options
         config = {k: v for k, v in config.items() if k not in ("dataset", "n_per_class", "noise")}
-    w = max([16, *(len(k) + 1 for k in (*config, *metrics))])
+    w = max([16, *(len(_LABELS.get(k, k)) + 1 for k in (*config, *metrics))])
     lines = [f"run {path}"]
     if config:
         lines.append("options:")
-        lines += [f"  {k:<{w}} {_fmt(v)}" for k, v in config.items() if v is not None]
+        lines += [f"  {k:<{w}} {_fmt(v, k)}" for k, v in config.items() if v is not None]
     if metrics:
         lines.append("results:")
         lines += [
-            f"  {k:<{w}} {_fmt(v)}"
+            f"  {_LABELS.get(k, k):<{w}} {_fmt(v, k)}"
             for k, v in metrics.items()
             if not isinstance(v, (dict, list)) or k == "sizes"
         ]
@@ -111,7 +121,8 @@ def show(run_dir: str | os.PathLike) -> str:
         if h and h.get("step", np.empty(0)).size:
             steps = h["step"]
             lines.append(
-                f"history: {steps.size} logged steps, {int(steps[0])} to {int(steps[-1])} (metrics.csv)"
+                f"history: {steps.size} logged steps, {int(steps[0])} to {int(steps[-1])} "
+                "(metrics.csv; losses without the L2 term)"
             )
             for k, v in h.items():
                 if k == "step" or not np.isfinite(v).any():
@@ -119,7 +130,8 @@ def show(run_dir: str | os.PathLike) -> str:
                 best = np.nanargmin(v) if k.endswith("loss") else np.nanargmax(v)
                 lines.append(
                     f"  {k:<{w}} first {v[0]:.4g}, last {v[-1]:.4g}, "
-                    f"{'lowest' if k.endswith('loss') else 'highest'} {v[best]:.4g} at step {int(steps[best])}"
+                    f"{'lowest' if k.endswith('loss') else 'highest'} {v[best]:.4g} "
+                    f"at step {int(steps[best])}"
                 )
     files = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     lines.append("files: " + ", ".join(files))

@@ -1,5 +1,10 @@
 """A data set made ready for training: split into train / validation / test, optionally standardised.
 
+Class labels are split stratified: every class keeps its share of the data in every part, to within one
+row. With n rows, n_c of class c and n_s rows in part s, class c puts floor(q) or ceil(q) of its rows in
+part s, q = n_c * n_s / n, the parts keeping their sizes (a rounding that always exists). Regression
+targets (float or 2-D) are split at random.
+
 Standardisation uses the training split's statistics only,  x' = (x - mu) / sigma,  with sigma = 1 for a
 constant column, so no information leaks from the validation or test points.
 """
@@ -15,6 +20,7 @@ import numpy as np
 
 from funcmlp import checks
 from funcmlp.io.tables import load
+from funcmlp.io.targets import load_targets
 
 
 class Split(NamedTuple):
@@ -53,7 +59,9 @@ def standardizer(x_train) -> Standardizer:
     return Standardizer(x.mean(axis=0).astype(np.float32), std.astype(np.float32))
 
 
-def split(key: jax.Array, x, y, *, val: float = 0.0, test: float = 0.2) -> Split:
+def split(
+    key: jax.Array, x, y, *, val: float = 0.0, test: float = 0.2, stratify: bool | None = None
+) -> Split:
     """Shuffle the samples with ``key`` and cut them into train / validation / test parts.
 
     Args:
@@ -62,6 +70,8 @@ def split(key: jax.Array, x, y, *, val: float = 0.0, test: float = 0.2) -> Split
       val, test: fractions of n in [0, 1) for the validation and test parts (rounded to whole samples,
         at least one sample each when the fraction is positive); the training part keeps the rest and
         must keep at least one sample.
+      stratify: keep each class's share in every part to within one row (see the module's docstring);
+        None: when ``y`` holds integer class labels (1-D, integer or bool), not for regression targets.
 
     Returns:
       ``Split(x_train, y_train, x_val, y_val, x_test, y_test)``, numpy arrays.
@@ -84,8 +94,61 @@ def split(key: jax.Array, x, y, *, val: float = 0.0, test: float = 0.2) -> Split
             f"for n = {n} samples ({n_val} + {n_test} held out)"
         )
     perm = np.asarray(jax.random.permutation(key, n))
-    te, va, tr = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
+    labels = y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_)
+    if stratify and not labels:
+        raise ValueError(
+            f"stratify: expected integer class labels y (n,), got dtype {y.dtype}, shape {y.shape}"
+        )
+    if not (labels if stratify is None else stratify):
+        te, va, tr = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
+        return Split(x[tr], y[tr], x[va], y[va], x[te], y[te])
+    classes, first, inverse = np.unique(y[perm], return_index=True, return_inverse=True)
+    table = _rounded_shares(np.bincount(inverse), (n_test, n_val, n - n_test - n_val), np.argsort(first))
+    rank = np.empty(n, np.int64)  # position of each shuffled row among the shuffled rows of its class
+    for c in range(len(classes)):
+        rank[inverse == c] = np.arange(np.count_nonzero(inverse == c))
+    cuts = np.cumsum(table, axis=1)[inverse]  # each row's class: ends of its test and validation rows
+    part = (rank >= cuts[:, 0]).astype(np.int64) + (rank >= cuts[:, 1])  # 0 test, 1 validation, 2 train
+    te, va, tr = (perm[part == k] for k in range(3))
     return Split(x[tr], y[tr], x[va], y[va], x[te], y[te])
+
+
+def _rounded_shares(counts: np.ndarray, sizes: tuple[int, ...], order) -> np.ndarray:
+    """The (classes, parts) table of rows: class c gives part s floor(q) or ceil(q) rows, q = counts[c] *
+    sizes[s] / n, each class all its rows and each part its size.
+
+    The floors are taken, then the rows left over are placed one at a time (classes in ``order``, parts with
+    the larger fraction of q first), moving earlier ones to other parts where a part is full: augmenting
+    paths of a flow. Such a table exists (the table of the q is one of a transportation polytope with
+    integer corners), so every row finds a place.
+    """
+    n = int(counts.sum())
+    num = np.outer(counts, sizes)  # n * q
+    table, frac = num // n, num % n  # a row may be added where q is not whole
+    room = np.asarray(sizes) - table.sum(axis=0)
+    up = np.zeros(table.shape, bool)
+
+    def place(c: int, seen: set[int]) -> bool:
+        for s in np.argsort(-frac[c], kind="stable"):
+            if frac[c, s] == 0 or up[c, s] or s in seen:
+                continue
+            seen.add(s)
+            if room[s] > 0:
+                room[s] -= 1
+            else:  # part s is full: one of its extra rows moves to another part, if one can
+                movable = next((o for o in np.flatnonzero(up[:, s]) if place(int(o), seen)), None)
+                if movable is None:
+                    continue
+                up[movable, s] = False
+            up[c, s] = True
+            return True
+        return False
+
+    for c in order:
+        for _ in range(int(counts[c] - table[c].sum())):
+            if not place(int(c), set()):
+                raise RuntimeError(f"no stratified split of {counts.tolist()} into {list(sizes)}")
+    return table + up
 
 
 class Prepared(NamedTuple):
@@ -96,6 +159,8 @@ class Prepared(NamedTuple):
       raw: ``Split`` of the file's own values (for figures in the file's units).
       standardizer: the ``Standardizer`` applied, or None.
       classes, feature_names: as in ``Dataset``.
+      target_standardizer: with real-valued targets, the ``Standardizer`` of the training targets that
+        turned ``raw``'s y into ``split``'s, y' = (y - mean) / std; else None.
     """
 
     split: Split
@@ -103,17 +168,26 @@ class Prepared(NamedTuple):
     standardizer: Standardizer | None
     classes: tuple[Any, ...]
     feature_names: tuple[str, ...]
+    target_standardizer: Standardizer | None = None
 
 
 def prepare(
-    path: str | os.PathLike, key: jax.Array, *, standardize: bool = False, val: float = 0.0, test: float = 0.2
+    path: str | os.PathLike,
+    key: jax.Array,
+    *,
+    standardize: bool = False,
+    val: float = 0.0,
+    test: float = 0.2,
+    targets: bool = False,
 ) -> Prepared:
     """``load`` a file, ``split`` it with ``key``, and standardise every part with the training part's
-    mean and standard deviation if ``standardize``."""
-    ds = load(path)
+    mean and standard deviation if ``standardize``. With ``targets`` the label column holds real-valued
+    targets (``targets.load_targets``), always standardised with the training targets' mean and std."""
+    ds = load_targets(path) if targets else load(path)
     raw = split(key, ds.x, ds.y, val=val, test=test)
-    if not standardize:
+    ts = standardizer(raw.y_train) if targets else None
+    if not standardize and ts is None:
         return Prepared(raw, raw, None, ds.classes, ds.feature_names)
-    st = standardizer(raw.x_train)
-    parts = Split(st(raw.x_train), raw.y_train, st(raw.x_val), raw.y_val, st(raw.x_test), raw.y_test)
-    return Prepared(parts, raw, st, ds.classes, ds.feature_names)
+    st = standardizer(raw.x_train) if standardize else None
+    parts = Split(*(a if s is None else s(a) for a, s in zip(raw, (st, ts) * 3, strict=True)))
+    return Prepared(parts, raw, st, ds.classes, ds.feature_names, ts)

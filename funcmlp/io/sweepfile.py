@@ -66,7 +66,8 @@ def _leaf(leaf: Any, where: str) -> Any:
 
 
 def _check_shapes(named: dict[str, np.ndarray], groups: list[dict], lead: tuple[int, ...], who: str) -> None:
-    """Every array but the optimizer state's starts with the (*axis lengths, seeds) axes and fits the sizes."""
+    """Every array but the optimizer state's starts with the (*axis lengths, seeds) axes and fits the
+    sizes."""
     for g, info in enumerate(groups):
         sizes = info["sizes"]
         want = {f"group_{g}.diverged_at": lead}

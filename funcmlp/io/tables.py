@@ -2,8 +2,9 @@
 
 A CSV holds one sample per line: the feature columns x_1 .. x_d, then the label column. A header row is
 allowed (it is recognised by a field that is not a number) and gives the feature names. Labels may be
-integers or words ("setosa"); either way they become class indices 0 .. K-1 in sorted order, and the
-original labels are kept in ``classes`` so predictions can be reported in the file's own terms.
+numbers or words ("setosa"); either way they become class indices 0 .. K-1 in sorted order, and the
+original labels are kept in ``classes`` so predictions can be reported in the file's own terms. (For
+regression, ``funcmlp.io.targets`` reads the label column as real-valued targets instead.)
 
 An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
 
@@ -28,8 +29,9 @@ class Dataset(NamedTuple):
 
     Attributes:
       x: features (n, d) float32.
-      y: class indices (n,) int32 in [0, K).
-      classes: the K original labels, in the order of their indices (``classes[y[i]]`` is sample i's label).
+      y: class indices (n,) int32 in [0, K); real targets (n, 1) float32 from ``targets.load_targets``.
+      classes: the K original labels, in the order of their indices (``classes[y[i]]`` is sample i's
+        label); () for real targets.
       feature_names: d names (from the header row, else ``x1 .. xd``).
     """
 
@@ -49,12 +51,13 @@ def _number(field: str) -> float | None:
         return None
 
 
-def parse_label(field: str) -> int | str:
-    """An integer-looking label becomes an int (so "1" and "1.0" agree), anything else stays a word."""
+def parse_label(field: str) -> int | float | str:
+    """An integer-looking label becomes an int (so "1" and "1.0" agree), another finite number a float,
+    anything else stays a word."""
     v = _number(field)
-    if v is not None and math.isfinite(v) and v == int(v):
-        return int(v)
-    return field
+    if v is None or not math.isfinite(v):
+        return field
+    return int(v) if v == int(v) else v
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -185,7 +188,7 @@ def read_table(
 
 def _encode(labels: list[Any], where: str) -> tuple[np.ndarray, tuple[Any, ...]]:
     values = [parse_label(str(v)) for v in labels]
-    kinds = {type(v) for v in values}
+    kinds = {str if isinstance(v, str) else float for v in values}
     if len(kinds) > 1:
         word = next(str(v) for v in values if isinstance(v, str))
         raise ValueError(f"path: {where}: labels mix numbers and words (e.g. {word!r}); use one kind")
@@ -255,6 +258,15 @@ def _check_numeric_finite(x: np.ndarray, path: Path) -> None:
 
 
 def _load_npz(path: Path) -> Dataset:
+    x, y = _npz_xy(path, "class labels")
+    labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
+    y_idx, classes = _encode(labels, repr(str(path)))
+    names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
+    return Dataset(x.astype(np.float32), y_idx, classes, names)
+
+
+def _npz_xy(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The checked arrays x (n, d) (numeric, finite) and y (n,) (finite if floating) of an .npz file."""
     arrays = _read_npz(path)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
@@ -271,8 +283,5 @@ def _load_npz(path: Path) -> Dataset:
         )
     _check_numeric_finite(x, path)
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
-        raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected class labels")
-    labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
-    y_idx, classes = _encode(labels, repr(str(path)))
-    names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
-    return Dataset(x.astype(np.float32), y_idx, classes, names)
+        raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected {what}")
+    return x, y

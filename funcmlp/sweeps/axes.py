@@ -89,7 +89,8 @@ def grid_of(learning_rates: Any, hyperparams: Any, l2: Any, optimizer: Any) -> G
     if (learning_rates is None) == (hyperparams is None):
         raise ValueError(
             "learning_rates, hyperparams: expected exactly one (learning_rates=[...] or "
-            f"hyperparams={{'learning_rate': [...], ...}}), got {'both' if learning_rates is not None else 'neither'}"
+            f"hyperparams={{'learning_rate': [...], ...}}), "
+            f"got {'both' if learning_rates is not None else 'neither'}"
         )
     if learning_rates is not None:
         values = checks.check_learning_rates(learning_rates)

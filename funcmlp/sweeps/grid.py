@@ -29,6 +29,7 @@ import optax
 from jax.sharding import NamedSharding
 
 from funcmlp import activations, checks, engine, heads, training
+from funcmlp.chunking import Losses
 from funcmlp.mlp import SCHEMES
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps import programs
@@ -91,7 +92,9 @@ def sweep(
       scheme, dtype: of ``init_params``.
       chunk_size: steps per compiled call (all by default); ``callback(group, steps_done, losses)`` after
         each, with ``losses`` the (*grid shape, seeds) numpy array of every model's loss at its last step
-        so far (NaN for a diverged model; None when some models live on another process).
+        so far (NaN for a diverged model; None when some models live on another process). A callback that
+        returns True stops the sweep there: the result holds the groups so far, the last one (and ``step``)
+        cut at the steps it reached (in a sweep over several processes, each must return the same).
       devices: devices to spread the models over (default ``jax.devices()``: every process's).
       start: a previous ``SweepResult`` of the same grid to continue (its parameters, optimizer states,
         divergences and step); ``key`` is then unused. N steps, then N more, equal 2N steps.
@@ -167,7 +170,7 @@ def sweep(
             carry = programs.start(g_keys, g_hp, g_bkey, cfg=cfg)
         else:
             carry = _resumed(start.groups[g], grid, cfg, g_hp, g_bkey, first, c_pad, s_pad)
-        chunks = []
+        chunks, stopped = Losses(), False
         for c in range(math.ceil(steps / length)):
             begin, end = jnp.int32(first + c * length), jnp.int32(first + steps)
             carry, losses = train_steps(carry, g_x, g_y, g_bkey, l2_arr, begin, end, cfg=cfg, length=length)
@@ -178,12 +181,15 @@ def sweep(
                 if losses.is_fully_addressable:
                     last = np.asarray(losses[:, :, done - c * length - 1])[: grid.size, :seeds]
                     last = last.reshape(*grid.shape, seeds)
-                callback(g, done, last)
-        shape = (grid.shape, seeds, steps)
+                if stopped := callback(g, done, last) is True:
+                    break
+        shape = (grid.shape, seeds, done if stopped else steps)
         out = programs.finish(carry, tuple(chunks), g_x, g_y, *g_val, cfg=cfg, shape=shape)
         params, opt_state, losses, diverged_at, metrics = out
         groups.append(GroupResult(s, name, params, losses, diverged_at, metrics, opt_state))
-    return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + steps, grid.settings)
+        if stopped:
+            break
+    return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + shape[2], grid.settings)
 
 
 def _put_data(x, y, per_seed: bool, s_pad: int, seed, rep):
@@ -267,13 +273,15 @@ def _checked_data(x, y, size_list, head, dtype, seeds: int, x_name="x", y_name="
             )
         if np.ndim(y) < 1 or np.shape(y)[0] != seeds:
             raise ValueError(
-                f"{y_name}: expected a leading seed axis of {seeds} like {x_name}'s, got shape {tuple(np.shape(y))}"
+                f"{y_name}: expected a leading seed axis of {seeds} like {x_name}'s, "
+                f"got shape {tuple(np.shape(y))}"
             )
         flat_x = jnp.reshape(jnp.asarray(x), (-1, np.shape(x)[-1]))
         flat_y = jnp.reshape(jnp.asarray(y), (-1, *np.shape(y)[2:]))
         if np.shape(y)[1] != np.shape(x)[1]:
             raise ValueError(
-                f"{y_name}: expected {np.shape(x)[1]} rows per seed (as {x_name}), got shape {tuple(np.shape(y))}"
+                f"{y_name}: expected {np.shape(x)[1]} rows per seed (as {x_name}), "
+                f"got shape {tuple(np.shape(y))}"
             )
     else:
         flat_x, flat_y = x, y

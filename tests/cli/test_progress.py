@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 import funcmlp
+from funcmlp import chunking
 from funcmlp.cli import progress
 
 
@@ -217,7 +218,52 @@ def test_sweep_callback_counts_steps_over_groups():
             callback(group, done, np.array([[0.5, np.nan], [0.25 + group, 2.0]]))
     assert bar.done == 800
     lines = buf.getvalue().splitlines()
-    assert lines == [  # the lowest finite loss among the group's models
+    assert lines == [  # the lowest finite loss among the group's models; the first once the delay passed
+        "training: step 200/800 (25%), loss 0.25, 1.0 s",
         "training: step 400/800 (50%), loss 0.25, 2.0 s, about 2.0 s left",
         "training: step 800/800 (100%), loss 0.5, 4.0 s",
     ]
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+@pytest.mark.parametrize("total", [2_000, 100_000, 10_000_000, 1_000_000_000])
+def test_progress_shows_within_two_seconds_whatever_the_steps(terminal, total):
+    # compiling and the first chunk take 0.8 s, then a chunk of total / 10**4 steps reports every 0.25 s
+    con, buf = console(terminal)
+    clock = FakeClock()
+    bar = progress.Progress(total, console=con, clock=clock, delay=1.0)
+    done, step = 0, max(1, total // 10_000)
+    clock.t = 0.8
+    while not buf.getvalue():
+        done += step
+        bar(done, 0.5)
+        clock.t += 0.25
+    assert clock.t - 0.25 <= 2.0 and done < total
+
+
+@pytest.mark.parametrize("steps", [1_000, 100_000, 10_000_000, 2_000_000_000])
+@pytest.mark.parametrize(
+    ("sizes", "samples", "models"),
+    [((2, 4, 3), 300, 1), ((2, 100, 3), 300, 1), ((2, 4, 3), 300, 64), ((784, 512, 10), 60_000, 1)],
+)
+def test_short_chunks_end_on_every_logged_step_and_hold_a_quarter_second_of_work(
+    steps, sizes, samples, models
+):
+    every = chunking.round_interval(progress.chunk_size(steps))
+    work = chunking.step_work(sizes, samples, models)
+    c = chunking.short_chunk(every, work)
+    assert every % c == 0 and chunking.even(c)
+    assert c * work <= chunking.CHUNK_WORK or c == 1
+    assert c * work >= chunking.CHUNK_WORK / 10 or c == every  # not needlessly short
+    if steps == 1_000 and sizes == (2, 4, 3):  # a default run is chunked as before: 10 chunks of 100
+        assert c == 100
+
+
+def test_round_interval_and_losses_list():
+    cases = {1: 1, 99: 99, 100: 100, 101: 110, 247: 250, 2470: 2500, 200_000: 200_000, 123_457: 130_000}
+    assert {n: chunking.round_interval(n) for n in cases} == cases
+    losses = chunking.Losses()
+    for i in range(1100):  # joined 32 at a time, then 32 joined blocks at a time
+        losses.append(jnp.arange(3.0 * i, 3.0 * i + 3))
+    assert len(losses) < 2 * chunking.JOIN
+    np.testing.assert_array_equal(jnp.concatenate(losses), np.arange(3.0 * 1100))

@@ -328,7 +328,8 @@ def test_train_on_three_features_skips_the_boundary_plot(tmp_path, monkeypatch):
         main(["train", "--data", "f3.csv", "--steps", "20", "--seeds", "2", "--name", "f3", "--quiet"]) == 0
     )
     run = tmp_path / "runs" / "f3"
-    assert json.loads((run / "metrics.json").read_text())["sizes"] == [3, 4, 3]
+    # with --data and no --hidden: one hidden layer of 2 (d + K) units, at least 8
+    assert json.loads((run / "metrics.json").read_text())["sizes"] == [3, max(8, 2 * (3 + 3)), 3]
     assert (run / "learning_curves.png").exists() and not (run / "decision_boundary.png").exists()
 
 

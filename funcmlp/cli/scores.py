@@ -1,0 +1,126 @@
+"""The scores of a finished ``funcmlp train`` or ``funcmlp sweep`` run, for metrics.json, the summary line
+and the figures (``funcmlp.metrics`` does the arithmetic, ``funcmlp.plots`` the drawing).
+
+Classification: accuracy on train / validation / test, and on validation and test the balanced accuracy,
+per-class precision, recall and F1 and the confusion matrix (confusion_matrix.png). Regression (--head
+linear): MAE, RMSE and R^2 on train / validation / test in the targets' own units, the network's
+standardised predictions mapped back by y = y' std + mean (predicted_vs_true.png).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from funcmlp.cli.task import is_regression
+
+SPLITS = ("train", "validation", "test")
+# The splits whose per-class scores and confusion matrix metrics.json holds.
+DETAILED = ("validation", "test")
+
+
+class Scored(NamedTuple):
+    """A run's scores.
+
+    Attributes:
+      headline: the numbers of the summary line, ``<split>_accuracy`` and ``<split>_balanced_accuracy``
+        (classes) or ``<split>_mae``, ``_rmse``, ``_r2`` (regression); None for a split without samples.
+      details: ``classes`` and per split ``<split>_per_class`` and ``<split>_confusion_matrix`` (classes).
+      pairs: split -> (true values, predictions): class indices, or targets in their own units.
+    """
+
+    headline: dict[str, Any]
+    details: dict[str, Any]
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _classes(samples: Any) -> tuple[Any, ...]:
+    p = samples.prepared
+    return tuple(p.classes) if p is not None else tuple(range(samples.n_classes))
+
+
+def evaluate(cfg: Any, samples: Any, params: Any, *, activation: str) -> Scored:
+    """Apply ``params`` to every split of ``samples`` and score the predictions."""
+    import funcmlp
+    from funcmlp import metrics
+
+    regression = is_regression(cfg)
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    accuracy: dict[str, float] = {}  # funcmlp.accuracy's, as the library computes it (float32)
+    for i, (split, (x, y)) in enumerate(zip(SPLITS, samples[:3], strict=True)):
+        if not len(y):
+            continue
+        if regression:
+            p = samples.prepared
+            st = p.target_standardizer
+            z = np.asarray(funcmlp.forward(params, x, activation=activation), np.float64)
+            pred = z * st.std.astype(np.float64) + st.mean.astype(np.float64)
+            pairs[split] = (np.asarray(p.raw[2 * i + 1], np.float64)[:, 0], pred[:, 0])
+        else:
+            pred = funcmlp.predict(params, x, activation=activation, head=cfg.head)
+            pairs[split] = (np.asarray(y), np.asarray(pred))
+            accuracy[split] = float(funcmlp.accuracy(params, x, y, activation=activation, head=cfg.head))
+    headline: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    if regression:
+        for split in SPLITS:
+            scores = metrics.regression(*pairs[split]) if split in pairs else {}
+            headline |= {f"{split}_{k}": scores.get(k) for k in ("mae", "rmse", "r2")}
+        return Scored(headline, details, pairs)
+    classes = _classes(samples)
+    details["classes"] = list(classes)
+    for split in SPLITS:
+        report = metrics.classification(*pairs[split], classes) if split in pairs else None
+        headline[f"{split}_accuracy"] = accuracy.get(split)
+        if split in DETAILED:
+            headline[f"{split}_balanced_accuracy"] = None if report is None else report["balanced_accuracy"]
+            if report is not None:
+                details[f"{split}_per_class"] = report["per_class"]
+                details[f"{split}_confusion_matrix"] = report["confusion_matrix"]
+    return Scored(headline, details, pairs)
+
+
+def summary(scores: dict[str, Any]) -> str:
+    """The summary line's scores: "train accuracy 0.950, ..., test accuracy 0.900 (balanced 0.880)", or
+    "train R^2 0.61 (MAE 41.2, RMSE 52.3), ..." for regression."""
+    parts = []
+    for split in SPLITS:
+        if scores.get(f"{split}_r2") is not None:
+            mae, rmse = scores[f"{split}_mae"], scores[f"{split}_rmse"]
+            parts.append(f"{split} R^2 {scores[f'{split}_r2']:.3f} (MAE {mae:.4g}, RMSE {rmse:.4g})")
+        elif scores.get(f"{split}_accuracy") is not None:
+            text = f"{split} accuracy {scores[f'{split}_accuracy']:.3f}"
+            balanced = scores.get(f"{split}_balanced_accuracy")
+            parts.append(text if balanced is None else f"{text} (balanced {balanced:.3f})")
+    return ", ".join(parts)
+
+
+def loss_label(cfg: Any) -> str:
+    """The loss axis's label of the figures."""
+    if is_regression(cfg):
+        return "loss J (mean squared error, standardised targets)"
+    return "loss J (mean cross-entropy" + (", class-weighted)" if cfg.class_weight != "none" else ")")
+
+
+def draw(cfg: Any, samples: Any, scored: Scored, out: Path, *, title: str) -> None:
+    """confusion_matrix.png (validation and test, else train) or predicted_vs_true.png (every split)."""
+    from funcmlp import plots
+
+    if is_regression(cfg):
+        target = "target"
+        r2 = scored.headline.get("test_r2")
+        extra = "" if r2 is None else f", test R$^2$ {r2:.3f}"
+        plots.predicted_vs_true(
+            scored.pairs, out / "predicted_vs_true.png", title=title + extra, target_name=target
+        )
+        return
+    shown = [s for s in DETAILED if f"{s}_confusion_matrix" in scored.details] or ["train"]
+    k = len(scored.details["classes"])
+    from funcmlp import metrics
+
+    matrices = {s: metrics.confusion_matrix(*scored.pairs[s], k) for s in shown}
+    plots.confusion_matrices(
+        matrices, out / "confusion_matrix.png", class_names=scored.details["classes"], title=title
+    )

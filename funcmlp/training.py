@@ -92,8 +92,8 @@ def optimizer_spec(optimizer: Any, hyperparams: Any, dtype: Any) -> tuple[Callab
         name = getattr(optimizer, "__name__", repr(optimizer))
         if not hyperparams:
             raise TypeError(
-                "optimizer: expected an optax GradientTransformation such as optax.sgd(1.0), or a factory with "
-                f"the hyperparams it needs, got function {name} and no hyperparams ({e})"
+                "optimizer: expected an optax GradientTransformation such as optax.sgd(1.0), or a factory "
+                f"with the hyperparams it needs, got function {name} and no hyperparams ({e})"
             ) from None
         raise TypeError(f"hyperparams: {name!r} does not take them ({e})") from None
     if not (hasattr(made, "init") and hasattr(made, "update")):

@@ -34,7 +34,8 @@ def marker(cfg: Any, history: Any, selected: Any = None) -> dict[str, Any]:
 
 
 def sweep_phase(cfg: Any, run: Any, sizes: Any, result: Any) -> int:
-    """Write ``funcmlp train --seeds N`` stopped during its sweep: the best seed so far (``result.best()``)."""
+    """Write ``funcmlp train --seeds N`` stopped during its sweep: the best seed so far
+    (``result.best()``)."""
     import numpy as np
 
     from funcmlp.cli.finish import write_run

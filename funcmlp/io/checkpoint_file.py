@@ -2,10 +2,10 @@
 
 ``atomic_write_bytes`` writes a temporary file in the same folder, fsyncs it and renames it over the target,
 so a crash leaves the previous file (or none), never a half-written one under the real name; the new file
-gets the permissions ``open()`` would give it (0666 less the umask, or those of the file it replaces). ``digest`` is
-the SHA-256 over the metadata and every array's name, dtype, shape and bytes; ``_read`` refuses a file whose
-recorded digest does not match, that is not a funcmlp checkpoint, or whose format version is newer than
-``FORMAT_VERSION``. Arrays safetensors cannot store (bfloat16, ...) are kept as raw bits and viewed back on
+gets the permissions ``open()`` would give it (0666 less the umask, or those of the file it replaces).
+``digest`` is the SHA-256 over the metadata and every array's name, dtype, shape and bytes; ``_read``
+refuses a file whose recorded digest does not match, that is not a funcmlp checkpoint, or whose format
+version is newer than ``FORMAT_VERSION``. Arrays safetensors cannot store (bfloat16, ...) are kept as raw bits and viewed back on
 reading.
 """
 
@@ -134,7 +134,8 @@ def _read(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, 
         raise ValueError(f"path: {where} has damaged funcmlp metadata (format_version {version!r})")
     if int(version) > FORMAT_VERSION:
         raise ValueError(
-            f"path: {where} has format version {version}; this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
+            f"path: {where} has format version {version}; "
+            f"this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
         )
     recorded = metadata.pop("sha256", None)
     if recorded != digest(arrays, metadata):

@@ -163,7 +163,8 @@ class SweepResult:
             writer.writerows(self.table())
 
     def to_json(self, path: str | os.PathLike) -> None:
-        """Write ``{"models": table, "summary": summary, "best_configuration": ...}`` as JSON (None as null)."""
+        """Write ``{"models": table, "summary": summary, "best_configuration": ...}`` as JSON (None as
+        null)."""
         doc = {
             "models": self.table(),
             "summary": self.summary(),

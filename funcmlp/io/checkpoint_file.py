@@ -5,8 +5,8 @@ so a crash leaves the previous file (or none), never a half-written one under th
 gets the permissions ``open()`` would give it (0666 less the umask, or those of the file it replaces).
 ``digest`` is the SHA-256 over the metadata and every array's name, dtype, shape and bytes; ``_read``
 refuses a file whose recorded digest does not match, that is not a funcmlp checkpoint, or whose format
-version is newer than ``FORMAT_VERSION``. Arrays safetensors cannot store (bfloat16, ...) are kept as raw bits and viewed back on
-reading.
+version is newer than ``FORMAT_VERSION``. Arrays safetensors cannot store (bfloat16, ...) are kept as
+raw bits and viewed back on reading.
 """
 
 from __future__ import annotations

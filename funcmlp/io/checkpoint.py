@@ -28,13 +28,13 @@ from safetensors.numpy import save as st_save
 from funcmlp import activations, checks, heads
 from funcmlp.io.checkpoint_file import (
     FORMAT_VERSION,
-    _check_path,
-    _meta,
-    _read,
-    _to_numpy,
-    _version,
     atomic_write_bytes,
+    check_file_path,
     digest,
+    meta_field,
+    package_version,
+    read_checked,
+    to_numpy_arrays,
 )
 from funcmlp.mlp import Params
 
@@ -56,7 +56,7 @@ def _treedef_text(treedef: Any) -> str:
 
 
 def _write(path, params, extra, *, kind, config, activation, head, step=None, treedef=None) -> None:
-    _check_path(path, reading=False)
+    check_file_path(path, reading=False)
     sizes = checks.check_params(params)
     if config is None:
         config = {}
@@ -79,11 +79,11 @@ def _write(path, params, extra, *, kind, config, activation, head, step=None, tr
         head = heads.name_of(head)
     named = {f"layer_{i}.{k}": layer[k] for i, layer in enumerate(params) for k in ("w", "b")}
     named.update(extra)
-    arrays, views = _to_numpy(named)
+    arrays, views = to_numpy_arrays(named)
     metadata = {
         "format": "funcmlp",
         "format_version": str(FORMAT_VERSION),
-        "funcmlp_version": _version(),
+        "funcmlp_version": package_version(),
         "kind": kind,
         "sizes": json.dumps(list(sizes)),
         "activation": json.dumps(activation),
@@ -155,7 +155,7 @@ def save_state(
 
 
 def _params(arrays: dict[str, np.ndarray], metadata: dict[str, str], path) -> Params:
-    sizes = _meta(metadata, "sizes", path)
+    sizes = meta_field(metadata, "sizes", path)
     if not isinstance(sizes, list) or len(sizes) < 2:
         raise ValueError(f"path: {os.fspath(path)!r} has damaged funcmlp metadata (sizes {sizes!r})")
     try:
@@ -187,7 +187,7 @@ def _check_kind(metadata: dict[str, str], path) -> None:
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's metadata: format_version, funcmlp_version, kind, sizes, activation, head, config
     (and step for a resumable checkpoint). Validates the whole file like ``load``."""
-    _, metadata = _read(path)
+    _, metadata = read_checked(path)
     _check_kind(metadata, path)
     out = {
         "format_version": int(metadata["format_version"]),
@@ -195,17 +195,17 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         "kind": metadata.get("kind", "params"),
     }
     for field in ("sizes", "activation", "head", "config"):
-        out[field] = _meta(metadata, field, path)
+        out[field] = meta_field(metadata, field, path)
     if "step" in metadata:
         out["step"] = int(metadata["step"])
     return out
 
 
 def _load(path) -> tuple[Params, dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
-    arrays, metadata = _read(path)
+    arrays, metadata = read_checked(path)
     _check_kind(metadata, path)
     params = _params(arrays, metadata, path)
-    config = _meta(metadata, "config", path)
+    config = meta_field(metadata, "config", path)
     expected = {f"layer_{i}.{k}" for i in range(len(params)) for k in ("w", "b")}
     stray = sorted(n for n in arrays if n not in expected and not n.startswith("opt_state."))
     if stray:

@@ -3,7 +3,7 @@
 ``atomic_write_bytes`` writes a temporary file in the same folder, fsyncs it and renames it over the target,
 so a crash leaves the previous file (or none), never a half-written one under the real name; the new file
 gets the permissions ``open()`` would give it (0666 less the umask, or those of the file it replaces).
-``digest`` is the SHA-256 over the metadata and every array's name, dtype, shape and bytes; ``_read``
+``digest`` is the SHA-256 over the metadata and every array's name, dtype, shape and bytes; ``read_checked``
 refuses a file whose recorded digest does not match, that is not a funcmlp checkpoint, or whose format
 version is newer than ``FORMAT_VERSION``. Arrays safetensors cannot store (bfloat16, ...) are kept as
 raw bits and viewed back on reading.
@@ -30,7 +30,7 @@ _NATIVE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint6
 _NATIVE |= {"float16", "float32", "float64"}
 
 
-def _version() -> str:
+def package_version() -> str:
     from funcmlp import __version__
 
     return __version__
@@ -88,7 +88,7 @@ def digest(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def _to_numpy(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def to_numpy_arrays(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Arrays safetensors can store, plus {name: dtype} for those kept as raw bits (bfloat16, ...)."""
     out, views = {}, {}
     for name, a in tree_arrays.items():
@@ -100,7 +100,7 @@ def _to_numpy(tree_arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[
     return out, views
 
 
-def _check_path(path: Any, *, reading: bool) -> Path:
+def check_file_path(path: Any, *, reading: bool) -> Path:
     """A str or os.PathLike naming a checkpoint file (an existing one when ``reading``)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
@@ -112,9 +112,11 @@ def _check_path(path: Any, *, reading: bool) -> Path:
     return p
 
 
-def _read(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def read_checked(
+    path: str | os.PathLike, what: str = "checkpoint"
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The arrays (dtypes restored) and metadata of a readable, intact funcmlp file (a ``what``)."""
-    _check_path(path, reading=True)
+    check_file_path(path, reading=True)
     where = repr(os.fspath(path))
     data = Path(path).read_bytes()
     if len(data) < 8:
@@ -135,7 +137,7 @@ def _read(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, 
     if int(version) > FORMAT_VERSION:
         raise ValueError(
             f"path: {where} has format version {version}; "
-            f"this funcmlp ({_version()}) reads up to {FORMAT_VERSION}"
+            f"this funcmlp ({package_version()}) reads up to {FORMAT_VERSION}"
         )
     recorded = metadata.pop("sha256", None)
     if recorded != digest(arrays, metadata):
@@ -149,7 +151,7 @@ def _read(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, 
     return arrays, metadata
 
 
-def _meta(metadata: dict[str, str], field: str, path) -> Any:
+def meta_field(metadata: dict[str, str], field: str, path) -> Any:
     try:
         return json.loads(metadata[field])
     except (KeyError, json.JSONDecodeError) as e:

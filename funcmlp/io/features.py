@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from funcmlp import checks
-from funcmlp.io.tables import _check_numeric_finite, _number, _parse_rows, _read_npz, _rows, check_path
+from funcmlp.io.tables import check_numeric_finite, check_path, parse_number, parse_rows, read_npz, read_rows
 
 
 class Features(NamedTuple):
@@ -80,10 +80,10 @@ def read_features(path: str | os.PathLike, d: int, names: Sequence[str] | None =
         return Features(
             x, labels, (*model_names, *(["label"] if labels is not None else [])), tuple(range(d)), label_col
         )
-    rows = _rows(path)
+    rows = read_rows(path)
     first_no, first = rows[0]
     n_cols = len(first)
-    has_header = any(_number(f) is None for f in (first[:-1] if n_cols > d else first))
+    has_header = any(parse_number(f) is None for f in (first[:-1] if n_cols > d else first))
     if has_header and names is not None:
         feature_cols, label_col = _match_header(path, first, names)
     elif n_cols in (d, d + 1):
@@ -100,7 +100,7 @@ def read_features(path: str | os.PathLike, d: int, names: Sequence[str] | None =
             raise ValueError(f"path: {str(path)!r} has a header row (line {first_no}) but no data rows")
     else:
         columns = (*model_names, *(["label"] if label_col is not None else []))
-    x, labels = _parse_rows(path, rows, first_no, n_cols, feature_cols, label_col)
+    x, labels = parse_rows(path, rows, first_no, n_cols, feature_cols, label_col)
     return Features(x, labels if label_col is not None else None, columns, feature_cols, label_col)
 
 
@@ -157,12 +157,12 @@ def load_features(
 
 
 def _npz_features(path: Path, d: int) -> tuple[np.ndarray, list[str] | None]:
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     x = arrays.get("x")
     labels = [str(v) for v in arrays["y"].tolist()] if "y" in arrays else None
     if x is None:
         raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, {d})")
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"path: {str(path)!r}: expected x of shape (n, {d}), got {x.shape}")
-    _check_numeric_finite(x, path)
+    check_numeric_finite(x, path)
     return x.astype(np.float32), labels

@@ -15,7 +15,7 @@ import numpy as np
 
 from funcmlp import activations, heads
 from funcmlp.io import checkpoint
-from funcmlp.io.rundir import _jsonable
+from funcmlp.io.rundir import jsonable
 from funcmlp.io.splits import Standardizer
 from funcmlp.mlp import Params
 
@@ -106,7 +106,7 @@ def save_model(
     }
     path = Path(run_dir) / CHECKPOINT
     checkpoint.save(
-        path, params, config=_jsonable({**(config or {}), "model": model}), activation=activation, head=head
+        path, params, config=jsonable({**(config or {}), "model": model}), activation=activation, head=head
     )
     return path
 

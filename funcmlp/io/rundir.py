@@ -78,11 +78,11 @@ def create(
     return path
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, os.PathLike):
         return os.fspath(v)
     if isinstance(v, np.generic):
@@ -92,13 +92,13 @@ def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if hasattr(v, "shape") and hasattr(v, "tolist"):
-        return _jsonable(np.asarray(v).tolist())
+        return jsonable(np.asarray(v).tolist())
     return str(v)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically; NaN/inf become null, paths and arrays plain values."""
-    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2) + "\n").encode())
 
 
 def write_history(path: str | os.PathLike, columns: dict[str, Any]) -> None:
@@ -143,7 +143,7 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {name: np.asarray([v[i] for v in values], np.float64) for i, name in enumerate(header)}
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcmlp.io.model import CHECKPOINT, Model, load_model, save_model
-from funcmlp.io.rundir import RUN_FILES, _read_json, create, read_history, write_history, write_json
+from funcmlp.io.rundir import RUN_FILES, create, read_history, read_json, write_history, write_json
 
 __all__ = [
     "CHECKPOINT",
@@ -64,8 +64,8 @@ def load_run(run_dir: str | os.PathLike, *, activation: Any = None, head: Any = 
     history = path / "metrics.csv"
     return Run(
         path,
-        _read_json(path / "config.json"),
-        _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {},
+        read_json(path / "config.json"),
+        read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {},
         read_history(history) if history.is_file() else {},
         load_model(path, activation=activation, head=head),
     )
@@ -101,7 +101,7 @@ def show(run_dir: str | os.PathLike) -> str:
         raise ValueError(
             f"run_dir: expected a run directory (with config.json or metrics.json), got {str(run_dir)!r}"
         )
-    config, metrics = _read_json(path / "config.json"), _read_json(path / "metrics.json")
+    config, metrics = read_json(path / "config.json"), read_json(path / "metrics.json")
     if config.get("data"):  # a data file replaces the toy data set and its options
         config = {k: v for k, v in config.items() if k not in ("dataset", "n_per_class", "noise")}
     w = max([16, *(len(_LABELS.get(k, k)) + 1 for k in (*config, *metrics))])

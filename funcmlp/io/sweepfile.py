@@ -142,7 +142,7 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     metadata = {
         "format": "funcmlp",
         "format_version": str(FORMAT_VERSION),
-        "funcmlp_version": checkpoint_file._version(),
+        "funcmlp_version": checkpoint_file.package_version(),
         "kind": KIND,
         "axes": _json(axes, "axes"),
         "seeds": str(seeds),
@@ -159,7 +159,7 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The file's arrays and metadata, after checking that it is a readable, intact funcmlp sweep file."""
-    arrays, metadata = checkpoint_file._read(path, what="sweep file")
+    arrays, metadata = checkpoint_file.read_checked(path, what="sweep file")
     where = repr(os.fspath(path))
     kind = metadata.get("kind", "params")
     if kind != KIND:

@@ -8,7 +8,7 @@ regression, ``funcmlp.io.targets`` reads the label column as real-valued targets
 
 An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
 
-The row and ``.npz`` readers here (``_rows``, ``_parse_rows``, ``_read_npz``) also serve ``features``, which
+The row and ``.npz`` readers here (``read_rows``, ``parse_rows``, ``read_npz``) also serve ``features``, which
 reads points to predict.
 """
 
@@ -41,10 +41,10 @@ class Dataset(NamedTuple):
     feature_names: tuple[str, ...]
 
 
-_F32_MAX = float(np.finfo(np.float32).max)
+F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _number(field: str) -> float | None:
+def parse_number(field: str) -> float | None:
     try:
         return float(field)
     except ValueError:
@@ -54,7 +54,7 @@ def _number(field: str) -> float | None:
 def parse_label(field: str) -> int | float | str:
     """An integer-looking label becomes an int (so "1" and "1.0" agree), another finite number a float,
     anything else stays a word."""
-    v = _number(field)
+    v = parse_number(field)
     if v is None or not math.isfinite(v):
         return field
     return int(v) if v == int(v) else v
@@ -67,7 +67,7 @@ def _sniff_delimiter(first_line: str) -> str:
     return ","
 
 
-def _rows(path: Path) -> list[tuple[int, list[str]]]:
+def read_rows(path: Path) -> list[tuple[int, list[str]]]:
     """The non-blank, non-comment lines of a CSV file as ``(line number from 1, stripped fields)``.
 
     Raises:
@@ -95,7 +95,7 @@ def _rows(path: Path) -> list[tuple[int, list[str]]]:
     ]
 
 
-def _parse_rows(
+def parse_rows(
     path: Path,
     rows: list[tuple[int, list[str]]],
     first_no: int,
@@ -126,12 +126,12 @@ def _parse_rows(
                 f"got {len(fields)}"
             )
         for j, c in in_file_order:
-            v = _number(fields[c])
+            v = parse_number(fields[c])
             if v is None:
                 raise ValueError(
                     f"path: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
                 )
-            if not math.isfinite(v) or abs(v) > _F32_MAX:
+            if not math.isfinite(v) or abs(v) > F32_MAX:
                 raise ValueError(
                     f"path: {str(path)!r} line {no}, column {c + 1}: "
                     f"expected a finite float32 number, got {fields[c]!r}"
@@ -162,11 +162,11 @@ def read_table(
         non-finite value, an empty label, no data rows).
     """
     path = Path(path)
-    rows = _rows(path)
+    rows = read_rows(path)
     names: tuple[str, ...] | None = None
     first_no, first = rows[0]
     feature_part = first[:-1] if labelled else first
-    if any(_number(f) is None for f in feature_part):
+    if any(parse_number(f) is None for f in feature_part):
         names = tuple(feature_part)
         rows = rows[1:]
         if not rows:
@@ -178,7 +178,7 @@ def read_table(
             f"got {expected}"
         )
     n_feat_cols = expected - 1 if labelled else expected
-    x, labels = _parse_rows(
+    x, labels = parse_rows(
         path, rows, first_no, expected, tuple(range(n_feat_cols)), expected - 1 if labelled else None
     )
     if names is None:
@@ -228,7 +228,7 @@ def check_path(path: Any, name: str = "path") -> Path:
     return p
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, or a ValueError naming the file."""
     try:
         f = np.load(path, allow_pickle=False)
@@ -247,7 +247,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check_numeric_finite(x: np.ndarray, path: Path) -> None:
+def check_numeric_finite(x: np.ndarray, path: Path) -> None:
     """The x array of an .npz file is numeric and finite (naming the first bad entry)."""
     if not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"path: {str(path)!r}: expected numeric x, got dtype {x.dtype}")
@@ -258,16 +258,16 @@ def _check_numeric_finite(x: np.ndarray, path: Path) -> None:
 
 
 def _load_npz(path: Path) -> Dataset:
-    x, y = _npz_xy(path, "class labels")
+    x, y = npz_xy(path, "class labels")
     labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
     y_idx, classes = _encode(labels, repr(str(path)))
     names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
     return Dataset(x.astype(np.float32), y_idx, classes, names)
 
 
-def _npz_xy(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+def npz_xy(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
     """The checked arrays x (n, d) (numeric, finite) and y (n,) (finite if floating) of an .npz file."""
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise ValueError(
@@ -281,7 +281,7 @@ def _npz_xy(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"path: {str(path)!r}: expected y of shape ({x.shape[0]},) (one per row of x), got {y.shape}"
         )
-    _check_numeric_finite(x, path)
+    check_numeric_finite(x, path)
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
         raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected {what}")
     return x, y

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from funcmlp.io.tables import _F32_MAX, Dataset, _npz_xy, _number, _rows, check_path, read_table
+from funcmlp.io.tables import F32_MAX, Dataset, check_path, npz_xy, parse_number, read_rows, read_table
 
 # Integer labels look like a count or a measurement, not classes, when there are at least this many distinct
 # values and fewer than ROWS_PER_CLASS rows per value on average.
@@ -34,19 +34,19 @@ def load_targets(path: str | os.PathLike) -> Dataset:
     """
     path = check_path(path)
     if path.suffix.lower() == ".npz":
-        x, y = _npz_xy(path, "real-valued targets")
+        x, y = npz_xy(path, "real-valued targets")
         if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
             raise ValueError(f"path: {str(path)!r}: expected numeric targets y, got dtype {y.dtype}")
-        if np.any(np.abs(y.astype(np.float64)) > _F32_MAX):
+        if np.any(np.abs(y.astype(np.float64)) > F32_MAX):
             raise ValueError(f"path: {str(path)!r}: expected targets y within the float32 range")
         names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
         return Dataset(x.astype(np.float32), y.astype(np.float32)[:, None], (), names)
     x, labels, names = read_table(path, labelled=True)
     y = np.empty((len(labels), 1), np.float32)
     for i, field in enumerate(labels):
-        v = _number(field)
-        if v is None or not math.isfinite(v) or abs(v) > _F32_MAX:
-            rows = _rows(path)
+        v = parse_number(field)
+        if v is None or not math.isfinite(v) or abs(v) > F32_MAX:
+            rows = read_rows(path)
             no = rows[len(rows) - len(labels) + i][0]
             raise ValueError(
                 f"path: {str(path)!r} line {no}, column {x.shape[1] + 1}: expected a real-valued target "

@@ -9,6 +9,7 @@ metrics.json, metrics.csv and figures.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -134,14 +135,21 @@ def run_train(cfg: TrainConfig) -> int:
     run = start_run(cfg, validate_train)
     cfg = defaults.resolved(cfg, run.samples.n_features, task.n_outputs(cfg, run.samples))  # --hidden
     sizes = (run.samples.n_features, *cfg.hidden, task.n_outputs(cfg, run.samples))
-    if cfg.seeds == 1:
-        return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=0)
-    result = sweep_models(cfg, run, sizes, cfg.activation, learning_rates=[cfg.lr])
+    choices = defaults.l2_choices(cfg, n_val=len(run.samples.val[1]))  # --l2, or the weights to choose from
+    if cfg.seeds == 1 and len(choices) == 1:
+        return finish_run(dataclasses.replace(cfg, l2=choices[0]), run, sizes, cfg.lr, cfg.activation, seed=0)
+    l2 = list(choices) if len(choices) > 1 else choices[0]  # a list: an axis of the sweep
+    result = sweep_models(
+        cfg, run, sizes, cfg.activation, learning_rates=[cfg.lr], l2=l2, configurations=len(choices)
+    )
+    g, *index, seed = result.best()  # chosen on the validation sample, never on the test sample
+    chosen = result.configuration(g, tuple(index))["l2"]
+    cfg = dataclasses.replace(cfg, l2=float(chosen))  # config.json: the weight the run used
     if interrupt.requested():  # SIGINT or SIGTERM while the seeds trained: the best one so far is kept
         return stopped.sweep_phase(cfg, run, sizes, result)
-    g, *index, seed = result.best()  # chosen on the validation sample, never on the test sample
     selected = result.model(g, *index, seed)
-    return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=seed, selected=selected)
+    setting = {"l2": cfg.l2} if len(choices) > 1 else None  # a chosen weight is reported with the run
+    return finish_run(cfg, run, sizes, cfg.lr, cfg.activation, seed=seed, selected=selected, setting=setting)
 
 
 def sweep_models(cfg: Config, run: Run, sizes, activation, *, configurations: int = 1, **grid):

@@ -78,18 +78,52 @@ def test_metrics_are_mae_rmse_r2_in_the_targets_units(data, trained):
     assert not (out / "confusion_matrix.png").exists() and not (out / "decision_boundary.png").exists()
 
 
-def test_the_seed_with_the_lowest_validation_loss_is_kept(data, trained):
+def test_the_l2_weight_and_seed_with_the_lowest_validation_loss_are_kept(data, trained):
+    from funcmlp.cli.defaults import L2_CHOICES
+
     _, path, _ = data
-    _, _, metrics = trained
+    out, stdout, metrics = trained
     keys, samples = reference_samples(path)
     (x, y), (xv, yv) = samples.train, samples.val
-    losses = []
-    for k in jax.random.split(keys["init"], 4):  # each seed trained alone: the independent reference
-        init = funcmlp.init_params(k, tuple(metrics["sizes"]))
-        params = funcmlp.train(init, x, y, optimizer=optax.adam(0.03), steps=300, head="linear").params
-        losses.append(float(funcmlp.loss(params, xv, yv, head="linear")))
-    assert metrics["selected_seed"] == int(np.argmin(losses))
-    assert sorted(losses)[0] < sorted(losses)[1] - 1e-4  # the case is telling
+    optimizer = optax.adam(0.03)
+
+    @jax.jit
+    def fit(params, l2):  # the independent reference: jax.grad of the loss, an optax loop
+        def step(carry, _):
+            params, state = carry
+            grads = jax.grad(funcmlp.loss)(params, x, y, head="linear", l2=l2)
+            updates, state = optimizer.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), length=300)
+        return funcmlp.loss(params, xv, yv, head="linear")
+
+    inits = [funcmlp.init_params(k, tuple(metrics["sizes"])) for k in jax.random.split(keys["init"], 4)]
+    losses = np.array([[float(fit(p, l2)) for p in inits] for l2 in L2_CHOICES])  # (weight, seed)
+    i, seed = np.unravel_index(np.argmin(losses), losses.shape)
+    assert (metrics["l2"], metrics["selected_seed"]) == (L2_CHOICES[i], seed)
+    assert json.loads((out / "config.json").read_text())["l2"] == L2_CHOICES[i]
+    assert f"l2 {L2_CHOICES[i]:g}," in stdout
+    assert np.sort(losses, axis=None)[0] < np.sort(losses, axis=None)[1] - 1e-4  # the case is telling
+
+
+def test_a_given_l2_weight_is_used_as_given(data):
+    from funcmlp.cli import defaults
+    from funcmlp.cli.options import TrainConfig
+
+    folder, path, _ = data
+    out = folder / "given_l2"
+    code, stdout, stderr = call(
+        ["train", "--data", path, "--hidden", "8", "--l2", "0.02", "--out", out, *COMMON]
+    )
+    assert code == 0, stderr
+    assert json.loads((out / "config.json").read_text())["l2"] == 0.02
+    assert "l2" not in json.loads((out / "metrics.json").read_text())  # a setting, not a choice
+    linear = TrainConfig(data=path, head="linear")
+    assert defaults.l2_choices(linear, n_val=18) == defaults.L2_CHOICES
+    assert defaults.l2_choices(linear, n_val=0) == (0.0,)  # no validation rows to choose on
+    assert defaults.l2_choices(TrainConfig(data=path), n_val=18) == (0.0,)  # classes: no penalty
+    assert defaults.l2_choices(TrainConfig(), n_val=18) == (0.0,)  # the toy data sets
 
 
 def test_predict_prints_values_in_the_targets_units(data, trained):

@@ -22,14 +22,20 @@ def spiral():
 
 
 def hand_loop(params, x, y, loss, opt, steps):
-    """The obvious research script: jax.value_and_grad of a pure loss and optax, one step at a time."""
-    state = opt.init(params)
-    for _ in range(steps):
+    """The obvious research script: jax.value_and_grad of a pure loss and optax, one jitted step at a
+    time."""
+
+    @jax.jit
+    def step(params, state):
         value, grads = jax.value_and_grad(loss)(params, x, y)
         updates, state = opt.update(
             grads, state, params, value=value, grad=grads, value_fn=lambda p: loss(p, x, y)
         )
-        params = optax.apply_updates(params, updates)
+        return optax.apply_updates(params, updates), state
+
+    state = opt.init(params)
+    for _ in range(steps):
+        params, state = step(params, state)
     return params
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from funcmlp.cli import interrupt, scores, stopped, task
-from funcmlp.cli.options import make_optimizer
+from funcmlp.cli.options import optimizer_factory
 from funcmlp.cli.train import Config, Run
 
 
@@ -49,7 +49,8 @@ def finish_run(
         result, history = progress.train_logged(
             init,
             *samples.train,
-            optimizer=make_optimizer(cfg.optimizer, lr, **setting),
+            optimizer=optimizer_factory(cfg.optimizer),  # one compiled program for any values
+            hyperparams={"learning_rate": lr, **setting},
             steps=cfg.steps,
             activation=activation,
             head=head,

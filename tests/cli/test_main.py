@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -8,16 +9,24 @@ import pytest
 from funcmlp.cli.app import main
 
 
-def test_train_writes_every_file(tmp_path):
-    out = tmp_path / "run"
-    assert main(["train", "--steps", "200", "--out", str(out)]) == 0
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    """One `funcmlp train` of 8 seeds for 300 steps on the spiral, which several tests read (none changes
+    it: a test that does works on a copy)."""
+    out = tmp_path_factory.mktemp("toy") / "run"
+    assert main(["train", "--seeds", "8", "--steps", "300", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_every_file(toy_run):
+    out = toy_run
     for name in ["config.json", "metrics.json", "params.safetensors", "decision_boundary.png", "loss.png"]:
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     for field in ["train_accuracy", "test_accuracy", "final_loss", "seconds"]:
         assert isinstance(metrics[field], float)
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
-    assert json.loads((out / "config.json").read_text())["steps"] == 200
+    assert json.loads((out / "config.json").read_text())["steps"] == 300
 
 
 def test_console_entry_point_reports_bad_input_in_one_line(tmp_path):
@@ -30,16 +39,15 @@ def test_console_entry_point_reports_bad_input_in_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == ["funcmlp: error: --steps: expected a positive integer, got 0"]
 
 
-def test_train_keeps_the_seed_with_the_best_validation_accuracy(tmp_path):
+def test_train_keeps_the_seed_with_the_best_validation_accuracy(toy_run):
     import jax
     import optax
 
     import funcmlp
     from funcmlp import data
 
-    out = tmp_path / "run"
+    out = toy_run
     # 8 seeds, 300 steps: the best seed on validation (6) is neither seed 0 nor the best on test (5)
-    assert main(["train", "--seeds", "8", "--steps", "300", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     k_train, k_val, k_test, k_init, _ = jax.random.split(jax.random.key(0), 5)
     (x, y), (xv, yv), (xt, yt) = (data.spiral(k) for k in (k_train, k_val, k_test))
@@ -129,7 +137,7 @@ def test_the_command_line_keeps_compiled_programs_in_its_cache_folder(tmp_path, 
     from funcmlp.cli import app as cli_main
 
     env = {**__import__("os").environ, "FUNCMLP_NO_CACHE": "", "FUNCMLP_CACHE_DIR": str(tmp_path / "cache")}
-    argv = [sys.executable, "-m", "funcmlp", "train", "--seeds", "2", "--steps", "20", "--quiet"]
+    argv = [sys.executable, "-m", "funcmlp", "train", "--seeds", "1", "--steps", "20", "--quiet"]
     proc = subprocess.run([*argv, "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert len(list((tmp_path / "cache").iterdir())) > 0
@@ -161,10 +169,10 @@ def test_unknown_words_get_a_suggestion_in_one_line(argv, message, capsys):
     assert line.startswith(f"funcmlp: error: {message}")
 
 
-def test_out_onto_a_run_refuses_unless_overwrite_which_removes_the_old_files(tmp_path, capsys):
+def test_out_onto_a_run_refuses_unless_overwrite_which_removes_the_old_files(toy_run, tmp_path, capsys):
     out = tmp_path / "run"
+    shutil.copytree(toy_run, out)  # a finished run of `funcmlp train`, copied: this test changes it
     args = ["train", "--seeds", "1", "--steps", "20", "--quiet", "--out", str(out)]
-    assert main(args) == 0
     (out / "heatmap.png").write_bytes(b"stale figure of an older run")
     (out / "notes.txt").write_text("the user's own file")
     before = (out / "config.json").read_text()
@@ -179,15 +187,14 @@ def test_out_onto_a_run_refuses_unless_overwrite_which_removes_the_old_files(tmp
     assert json.loads((out / "config.json").read_text())["steps"] == 30
 
 
-def test_load_run_reads_config_metrics_history_and_model_in_one_call(tmp_path):
+def test_load_run_reads_config_metrics_history_and_model_in_one_call(toy_run, tmp_path):
     import funcmlp
 
-    out = tmp_path / "run"
-    assert main(["train", "--seeds", "1", "--steps", "20", "--quiet", "--out", str(out)]) == 0
+    out = toy_run
     run = funcmlp.load_run(out)
     assert run.config == json.loads((out / "config.json").read_text())
     assert run.metrics == json.loads((out / "metrics.json").read_text())
-    assert run.history["step"][0] == 0 and run.history["step"][-1] == 20
+    assert run.history["step"][0] == 0 and run.history["step"][-1] == 300
     saved, _ = funcmlp.load(out / "params.safetensors")
     x = np.array([[0.1, -0.2], [0.5, 0.3]], np.float32)
     want = np.argmax(np.asarray(funcmlp.forward(saved, x)), axis=1).tolist()

@@ -176,7 +176,7 @@ def test_bad_axes_are_refused_by_name(kw, error, message):
 
 def test_per_seed_data_must_match_the_seeds():
     x, y = funcmlp.data.spiral(jax.random.key(0), n_per_class=5)
-    xs, ys = funcmlp.data.bootstrap(jax.random.key(2), x, y, 3)
+    xs, ys = np.stack([x] * 3), np.stack([y] * 3)  # data for 3 seeds
     with pytest.raises(ValueError, match=r"x: expected \(n, d\) or \(seeds=2, n, d\)"):
         funcmlp.sweep(jax.random.key(1), xs, ys, sizes=(2, 4, 3), seeds=2, steps=2, learning_rates=[0.1])
 

@@ -1,6 +1,7 @@
 """The sweep across several devices and several processes, each in fresh interpreters (device counts are
-fixed when JAX starts)."""
+fixed when JAX starts). The one-device numbers both tests compare with are computed once, in this process."""
 
+import inspect
 import json
 import os
 import socket
@@ -12,61 +13,96 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import funcmlp
 from funcmlp import data
 
-COMMON = """
+
+def run(problem, seeds=4, lrs=(0.01, 0.1), **extra):
+    x, y = problem["x"], problem["y"]
+    return funcmlp.sweep(
+        jax.random.key(1),
+        x,
+        y,
+        sizes=(2, 4, 3),
+        seeds=seeds,
+        learning_rates=list(lrs),
+        steps=30,
+        optimizer=optax.adam,
+        dtype=jnp.float64,
+        x_val=x[::2],
+        y_val=y[::2],
+        **extra,
+    )
+
+
+def run3(problem, **extra):
+    # a 3-axis grid (learning rate x b1 x l2) x 4 seeds, each seed on its own bootstrap of the data
+    xs, ys = problem["xs"], problem["ys"]
+    hp = {"learning_rate": [0.01, 0.1], "b1": [0.9, 0.5]}
+    return funcmlp.sweep(
+        jax.random.key(1),
+        xs,
+        ys,
+        sizes=(2, 4, 3),
+        seeds=4,
+        hyperparams=hp,
+        l2=[0.0, 1e-3],
+        steps=20,
+        optimizer=optax.adam,
+        dtype=jnp.float64,
+        x_val=xs[:, ::2],
+        y_val=ys[:, ::2],
+        **extra,
+    )
+
+
+def compared(group):
+    """The arrays of a group that a run on other devices must reproduce: params, losses, diverged_at,
+    metrics and optimizer state (GroupResult's fields after sizes and activation)."""
+    return jax.tree.leaves(tuple(group)[2:])
+
+
+# the children run the very same run, run3 and compared
+COMMON = (
+    """
 import json, sys
 import jax, jax.numpy as jnp, numpy as np, optax
 jax.config.update("jax_enable_x64", True)
 import funcmlp
-from funcmlp import data
-
-def run(**extra):
-    x, y = data.spiral(jax.random.key(0), 20)
-    x = x.astype(jnp.float64)
-    return funcmlp.sweep(
-        jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=SEEDS, learning_rates=LRS, steps=30,
-        optimizer=optax.adam, dtype=jnp.float64, x_val=x[::2], y_val=y[::2], **extra,
-    )
-
-def run3(**extra):
-    # a 3-axis grid (learning rate x b1 x l2) x 4 seeds, each seed on its own bootstrap of the data
-    x, y = data.spiral(jax.random.key(0), 20)
-    xs, ys = data.bootstrap(jax.random.key(4), x.astype(jnp.float64), y, 4)
-    hp = {"learning_rate": [0.01, 0.1], "b1": [0.9, 0.5]}
-    return funcmlp.sweep(
-        jax.random.key(1), xs, ys, sizes=(2, 4, 3), seeds=4, hyperparams=hp, l2=[0.0, 1e-3], steps=20,
-        optimizer=optax.adam, dtype=jnp.float64, x_val=xs[:, ::2], y_val=ys[:, ::2], **extra,
-    )
 """
+    + inspect.getsource(run)
+    + inspect.getsource(run3)
+    + inspect.getsource(compared)
+)
+
 
 FOUR_DEVICES = """
 from funcmlp.sweeps import grid
+from funcmlp.sweeps.mesh import to_host
 assert len(jax.devices()) == 4, jax.devices()
-SEEDS, LRS = 4, [0.01, 0.1]
+problem = dict(np.load(sys.argv[2]))
 calls = []
 traced = grid.train_steps
 grid.train_steps = lambda *a, **kw: calls.append((a, kw)) or traced(*a, **kw)
-four = run()
+four = run(problem)
 grid.train_steps = traced
-one = run(devices=jax.devices()[:1])
-(g4,), (g1,) = four.groups, one.groups
+(g4,) = four.groups
 leaves4 = jax.tree.leaves((g4.params, g4.losses, g4.metrics))
-for a, b in zip(leaves4, jax.tree.leaves((g1.params, g1.losses, g1.metrics))):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
 held = [sorted(str(s.index) for s in a.addressable_shards) for a in leaves4]
 shapes = [[s.data.shape for s in a.addressable_shards] for a in jax.tree.leaves(g4.params)]
 (args, kw), = calls
 hlo = traced.lower(*args, **kw).compile().as_text()
-SEEDS, LRS = 3, [0.01, 0.1, 1.0]  # 9 models on 4 devices: padded to 12
-p4, p1 = run(), run(devices=jax.devices()[:1])
-for a, b in zip(jax.tree.leaves(p4.groups[0][2:]), jax.tree.leaves(p1.groups[0][2:])):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
-(q4,), (q1,) = run3().groups, run3(devices=jax.devices()[:1]).groups
-for a, b in zip(jax.tree.leaves(q4[2:]), jax.tree.leaves(q1[2:]), strict=True):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-12)
+p4 = run(problem, seeds=3, lrs=[0.01, 0.1, 1.0])  # 9 models on 4 devices: padded to 12
+(q4,) = run3(problem).groups
+# every group's arrays, to compare with the one-device run in the test's process
+arrays = {
+    f"{name}_{k}": to_host(a)
+    for name, g in (("run", g4), ("padded", p4.groups[0]), ("grid3", q4))
+    for k, a in enumerate(compared(g))
+}
+np.savez(sys.argv[1], **arrays)
 collectives = ("all-gather", "all-reduce", "all-to-all", "collective-permute")
 print(json.dumps({
     "grid3_shape": list(q4.losses.shape),
@@ -83,14 +119,14 @@ print(json.dumps({
 
 PROCESS = """
 pid, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+problem = dict(np.load(sys.argv[4]))
 jax.config.update("jax_num_cpu_devices", 2)
 jax.config.update("jax_cpu_collectives_implementation", "gloo")
 jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=pid, initialization_timeout=60)
 assert jax.process_count() == 2 and len(jax.devices()) == 4 and len(jax.local_devices()) == 2
-SEEDS, LRS = 4, [0.01, 0.1]
-result = run()
+result = run(problem)
 (g,) = result.groups
-(g3,) = run3().groups
+(g3,) = run3(problem).groups
 from funcmlp.sweeps.mesh import to_host
 arrays = {
     "grid3_losses": to_host(g3.losses),
@@ -108,6 +144,32 @@ jax.distributed.shutdown()
 """
 
 
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    """The data of both grids, built once: a 60-point spiral in float64 and 4 bootstrap resamples of it (one
+    per seed), as numpy arrays and as the .npz file the children read them from."""
+    with jax.enable_x64(True):
+        x, y = data.spiral(jax.random.key(0), 20)
+        x = x.astype(jnp.float64)
+        xs, ys = data.bootstrap(jax.random.key(4), x, y, 4)
+    path = tmp_path_factory.mktemp("problem") / "problem.npz"
+    np.savez(path, x=x, y=y, xs=xs, ys=ys)
+    return path, dict(np.load(path))
+
+
+@pytest.fixture(scope="module")
+def one_device(problem):
+    """The one-device, one-process groups of the grids the children train: run(), the padded run() of 3
+    seeds x 3 learning rates, and run3()."""
+    _, arrays = problem
+    with jax.enable_x64(True):
+        device = jax.devices()[:1]
+        (g,) = run(arrays, devices=device).groups
+        (padded,) = run(arrays, seeds=3, lrs=[0.01, 0.1, 1.0], devices=device).groups
+        (g3,) = run3(arrays, devices=device).groups
+    return {"run": g, "padded": padded, "grid3": g3}
+
+
 def run_child(code, *args, env=None, timeout=240):
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(COMMON + code), *map(str, args)],
@@ -120,9 +182,15 @@ def run_child(code, *args, env=None, timeout=240):
     return proc
 
 
-def test_four_devices_give_the_one_device_numbers_and_keep_their_blocks():
+def test_four_devices_give_the_one_device_numbers_and_keep_their_blocks(problem, one_device, tmp_path):
     env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
-    report = json.loads(run_child(FOUR_DEVICES, env=env).stdout.strip().splitlines()[-1])
+    out = tmp_path / "four.npz"
+    report = json.loads(run_child(FOUR_DEVICES, out, problem[0], env=env).stdout.strip().splitlines()[-1])
+    want = {f"{name}_{k}": a for name, g in one_device.items() for k, a in enumerate(compared(g))}
+    with np.load(out) as arrays:  # every group's arrays: the same numbers on 4 devices as on 1
+        assert sorted(arrays) == sorted(want)
+        for k, b in want.items():
+            np.testing.assert_allclose(arrays[k], np.asarray(b), rtol=1e-6, atol=1e-12, err_msg=k)
     assert set(report["devices"]) == {4}  # every result array lives on all 4 devices ...
     assert set(report["distinct_blocks"]) == {4}  # ... each holding its own block, not a copy
     for shard_shapes, shape in zip(report["param_shard_shapes"], report["param_shapes"], strict=True):
@@ -140,7 +208,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
+def test_two_processes_give_the_single_process_numbers(problem, one_device, tmp_path, x64):
     port = free_port()
     code = textwrap.dedent(COMMON + PROCESS)
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -148,7 +216,7 @@ def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
     outs = [tmp_path / f"process{i}.json" for i in range(2)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, str(i), str(port), str(outs[i])],
+            [sys.executable, "-c", code, str(i), str(port), str(outs[i]), str(problem[0])],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -159,15 +227,7 @@ def test_two_processes_give_the_single_process_numbers(tmp_path, x64):
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err[-3000:]
-    x, y = data.spiral(jax.random.key(0), 20)
-    x = x.astype(jnp.float64)
-    opts = dict(seeds=4, learning_rates=[0.01, 0.1], steps=30, optimizer=optax.adam, dtype=jnp.float64)
-    single = funcmlp.sweep(jax.random.key(1), x, y, sizes=(2, 4, 3), x_val=x[::2], y_val=y[::2], **opts)
-    (g,) = single.groups
-    xs, ys = data.bootstrap(jax.random.key(4), x, y, 4)
-    grid3 = dict(hyperparams={"learning_rate": [0.01, 0.1], "b1": [0.9, 0.5]}, l2=[0.0, 1e-3], steps=20)
-    kw3 = dict(seeds=4, optimizer=optax.adam, dtype=jnp.float64, x_val=xs[:, ::2], y_val=ys[:, ::2], **grid3)
-    (g3,) = funcmlp.sweep(jax.random.key(1), xs, ys, sizes=(2, 4, 3), **kw3).groups
+    g, g3 = one_device["run"], one_device["grid3"]
     reports = [json.loads(o.read_text()) for o in outs]
     held = [set(r["local_devices"]) for r in reports]
     assert [len(h) for h in held] == [2, 2] and not held[0] & held[1]  # each process trained its own half

@@ -1,5 +1,7 @@
 import csv
+import itertools
 import json
+from types import SimpleNamespace
 
 import chex
 import jax
@@ -11,75 +13,117 @@ import pytest
 import funcmlp
 from funcmlp import data
 
+# The sweep that several tests read (one compile per group, shared through a module-scoped fixture): 2 widths
+# x 2 activations (4 compiled groups) x 2 learning rates x 3 seeds, float64, with validation data.
+SIZES, ACTS, LRS, SEEDS, STEPS = [(2, 3, 3), (2, 6, 6, 3)], ["relu", "sigmoid"], [0.05, 0.5], 3, 25
+# the adam case: mini-batches, an L2 penalty and tanh, in a sweep of its own
+ADAM = {"steps": 40, "batch_size": 32, "l2": 1e-3, "activation": "tanh"}
+
+
+def spiral_data():
+    """A 120-point training spiral and a 60-point validation spiral, inputs in float64 (needs x64)."""
+    x, y = data.spiral(jax.random.key(0), 40)
+    x_val, y_val = data.spiral(jax.random.key(7), 20)
+    return x.astype(jnp.float64), y, x_val.astype(jnp.float64), y_val
+
 
 @pytest.fixture
 def spiral64(x64):
     """A 120-point spiral in float64 (float64 stays enabled for the test)."""
-    x, y = data.spiral(jax.random.key(0), 40)
-    return x.astype(jnp.float64), y
+    return spiral_data()[:2]
 
 
-def reference(init_key, x, y, *, sizes, seeds, j, optimizer, **kw):
-    """Model (i, j) trained alone by funcmlp.train: the independent reference."""
+def reference(init_key, x, y, *, sizes, seeds, j, optimizer, lr, **kw):
+    """Model (i, j) trained alone by funcmlp.train: the independent reference. The learning rate is a
+    hyperparameter of the optimizer factory (traced), so one compiled loop serves every rate; that this
+    equals training with the object ``optimizer(lr)`` is tests/engine's check."""
     params = funcmlp.init_params(jax.random.split(init_key, seeds)[j], sizes, dtype=jnp.float64)
-    return funcmlp.train(params, x, y, optimizer=optimizer, **kw)
+    return funcmlp.train(params, x, y, optimizer=optimizer, hyperparams={"learning_rate": lr}, **kw)
 
 
 def model(group, i, j):
     return jax.tree.map(lambda a: a[i, j], group.params)
 
 
-@pytest.mark.parametrize(
-    ("optimizer", "train_kw"),
-    [
-        (optax.sgd, {"steps": 30}),
-        (optax.adam, {"steps": 40, "batch_size": 32, "l2": 1e-3, "activation": "tanh"}),
-    ],
-)
-def test_every_model_equals_its_single_training_run(spiral64, optimizer, train_kw):
-    x, y = spiral64
-    x_val, y_val = data.spiral(jax.random.key(7), 20)
-    x_val = x_val.astype(jnp.float64)
-    key, batch_key, lrs = jax.random.key(3), jax.random.key(9), [0.05, 0.5]
-    kw = dict(train_kw)
-    common = dict(sizes=(2, 5, 3), seeds=3, learning_rates=lrs, optimizer=optimizer, dtype=jnp.float64)
-    result = funcmlp.sweep(key, x, y, **common, batch_key=batch_key, x_val=x_val, y_val=y_val, **kw)
-    (group,) = result.groups
-    assert group.losses.shape == (2, 3, kw["steps"])
-    act = kw.get("activation", "relu")
-    for i, lr in enumerate(lrs):
-        opt = optimizer(lr)  # one object per learning rate: train compiles once for it
-        for j in range(3):
-            ref = reference(key, x, y, sizes=(2, 5, 3), seeds=3, j=j, optimizer=opt, key=batch_key, **kw)
+NUMPY_ACTS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+
+def numpy_metrics(params, x, y, activation):
+    """{"loss": mean softmax cross-entropy, "accuracy"} of a network, in float64 numpy."""
+    a = np.asarray(x, np.float64)
+    for layer in params[:-1]:
+        a = NUMPY_ACTS[activation](a @ np.float64(layer["w"]) + np.float64(layer["b"]))
+    z = a @ np.float64(params[-1]["w"]) + np.float64(params[-1]["b"])
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    y = np.asarray(y)
+    return {"loss": float(-log_p[np.arange(len(y)), y].mean()), "accuracy": float(np.mean(z.argmax(1) == y))}
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """The shared sweep (SIZES x ACTS, LRS x SEEDS, STEPS full-batch SGD steps) and every model's own
+    ``train`` run, refs[g, i, j] for group g of the product SIZES x ACTS."""
+    with jax.enable_x64(True):
+        x, y, x_val, y_val = spiral_data()
+        key, batch_key = jax.random.key(3), jax.random.key(9)
+        opts = dict(seeds=SEEDS, learning_rates=LRS, steps=STEPS, dtype=jnp.float64, batch_key=batch_key)
+        result = funcmlp.sweep(key, x, y, sizes=SIZES, activation=ACTS, x_val=x_val, y_val=y_val, **opts)
+        refs = {}
+        for g, (sizes, act) in enumerate(itertools.product(SIZES, ACTS)):
+            for (i, lr), j in itertools.product(enumerate(LRS), range(SEEDS)):
+                kw = dict(sizes=sizes, seeds=SEEDS, j=j, optimizer=optax.sgd, lr=lr, steps=STEPS)
+                refs[g, i, j] = reference(key, x, y, **kw, activation=act, key=batch_key)
+    return SimpleNamespace(
+        x=x, y=y, x_val=x_val, y_val=y_val, key=key, batch_key=batch_key, opts=opts, result=result, refs=refs
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_every_model_equals_its_single_training_run(request, x64, optimizer):
+    if optimizer == "sgd":  # the shared sweep: 4 groups, full batch
+        run = request.getfixturevalue("shared")
+        x, y, x_val, y_val = run.x, run.y, run.x_val, run.y_val
+        result, refs, steps = run.result, run.refs, STEPS
+        acts = [a for _ in SIZES for a in ACTS]
+    else:  # one group: adam, mini-batches, L2, tanh
+        x, y, x_val, y_val = spiral_data()
+        key, batch_key, steps = jax.random.key(3), jax.random.key(9), ADAM["steps"]
+        common = dict(sizes=(2, 5, 3), seeds=SEEDS, optimizer=optax.adam)
+        opts = dict(learning_rates=LRS, dtype=jnp.float64, batch_key=batch_key, x_val=x_val, y_val=y_val)
+        result = funcmlp.sweep(key, x, y, **common, **opts, **ADAM)
+        refs = {
+            (0, i, j): reference(key, x, y, **common, j=j, lr=lr, key=batch_key, **ADAM)
+            for (i, lr), j in itertools.product(enumerate(LRS), range(SEEDS))
+        }
+        acts = [ADAM["activation"]]
+    assert len(result.groups) == len(acts)
+    for g, group in enumerate(result.groups):
+        assert group.losses.shape == (len(LRS), SEEDS, steps)
+        for i, j in itertools.product(range(len(LRS)), range(SEEDS)):
+            ref = refs[g, i, j]
             chex.assert_trees_all_close(model(group, i, j), ref.params, rtol=1e-6, atol=1e-12)
             np.testing.assert_allclose(group.losses[i, j], ref.losses, rtol=1e-6)
             assert int(group.diverged_at[i, j]) == int(ref.diverged_at) == -1
-            expected = {
-                "train_loss": funcmlp.loss(ref.params, x, y, activation=act),
-                "train_accuracy": funcmlp.accuracy(ref.params, x, y, activation=act),
-                "val_loss": funcmlp.loss(ref.params, x_val, y_val, activation=act),
-                "val_accuracy": funcmlp.accuracy(ref.params, x_val, y_val, activation=act),
-            }
-            for name, value in expected.items():
-                assert float(group.metrics[name][i, j]) == pytest.approx(float(value), rel=1e-6), name
+            for split, (xs, ys) in {"train": (x, y), "val": (x_val, y_val)}.items():
+                for name, value in numpy_metrics(ref.params, xs, ys, acts[g]).items():
+                    got = float(group.metrics[f"{split}_{name}"][i, j])
+                    assert got == pytest.approx(value, rel=1e-6), (split, name, g, i, j)
 
 
-def test_widths_and_activations_are_compiled_groups(spiral64):
-    x, y = spiral64
-    key = jax.random.key(4)
-    sizes, acts = [(2, 3, 3), (2, 6, 6, 3)], ["relu", "sigmoid"]
-    result = funcmlp.sweep(
-        key, x, y, sizes=sizes, activation=acts, seeds=2, learning_rates=[0.3], steps=15, dtype=jnp.float64
-    )
-    assert [(g.sizes, g.activation) for g in result.groups] == [(s, a) for s in sizes for a in acts]
-    opt = optax.sgd(0.3)
-    for g in result.groups:
-        ref = reference(
-            key, x, y, sizes=g.sizes, seeds=2, j=1, optimizer=opt, steps=15, activation=g.activation
-        )
-        chex.assert_trees_all_close(model(g, 0, 1), ref.params, rtol=1e-6, atol=1e-12)
+def test_widths_and_activations_are_compiled_groups(shared):
+    result = shared.result
+    assert [(g.sizes, g.activation) for g in result.groups] == [(s, a) for s in SIZES for a in ACTS]
+    for g, group in enumerate(result.groups):
+        for i, j in itertools.product(range(len(LRS)), range(SEEDS)):
+            ref = shared.refs[g, i, j]  # trained alone with this group's sizes and activation
+            chex.assert_trees_all_close(model(group, i, j), ref.params, rtol=1e-6, atol=1e-12)
     rows = result.table()
-    assert len(rows) == 4 * 2
+    assert len(rows) == 4 * len(LRS) * SEEDS
     assert {(r["width"], r["activation"]) for r in rows} == {
         ("3", "relu"),
         ("3", "sigmoid"),
@@ -99,9 +143,9 @@ def test_a_diverging_model_stops_and_the_others_are_undisturbed(spiral64):
     diverged = np.asarray(group.diverged_at)
     assert np.all(diverged[1] > 0) and np.all(diverged[[0, 2]] == -1)
     for i, lr in enumerate(lrs):
-        opt = optax.sgd(lr)
         for j in range(2):
-            ref = reference(key, x, y, sizes=(2, 16, 2), seeds=2, j=j, optimizer=opt, steps=60, head="linear")
+            kw = dict(sizes=(2, 16, 2), seeds=2, j=j, optimizer=optax.sgd, lr=lr, steps=60, head="linear")
+            ref = reference(key, x, y, **kw)
             assert int(group.diverged_at[i, j]) == int(ref.diverged_at)
             chex.assert_trees_all_close(model(group, i, j), ref.params, rtol=1e-6, atol=1e-12)
             np.testing.assert_allclose(group.losses[i, j], ref.losses, rtol=1e-6)  # NaN where ref is NaN
@@ -136,39 +180,54 @@ def test_one_compile_serves_any_learning_rates():
     assert not np.allclose(runs[2].groups[0].losses, runs[3].groups[0].losses)
 
 
-def test_chunks_give_the_same_result_and_report_progress(spiral64):
-    x, y = spiral64
+def test_chunks_give_the_same_result_and_report_progress(shared, x64):
+    # the shared sweep's first group (2-3-3 relu), again alone in chunks of 10 steps, the last one partial
     seen, last = [], []
-    kw = dict(sizes=(2, 4, 3), seeds=2, learning_rates=[0.5], steps=25, dtype=jnp.float64)
-    whole = funcmlp.sweep(jax.random.key(2), x, y, **kw)
+    whole = shared.result.groups[0]
 
     def callback(g, s, losses):
         seen.append((g, s))
         last.append(losses)
 
-    chunked = funcmlp.sweep(jax.random.key(2), x, y, chunk_size=10, callback=callback, **kw)
+    chunked = funcmlp.sweep(
+        shared.key,
+        shared.x,
+        shared.y,
+        sizes=SIZES[0],
+        activation=ACTS[0],
+        x_val=shared.x_val,
+        y_val=shared.y_val,
+        chunk_size=10,
+        callback=callback,
+        **shared.opts,
+    )
     assert seen == [(0, 10), (0, 20), (0, 25)]
     for (_, s), losses in zip(seen, last, strict=True):  # every model's loss at its last step so far
-        np.testing.assert_allclose(losses, whole.groups[0].losses[:, :, s - 1], rtol=1e-6)
-    chex.assert_trees_all_close(chunked.groups[0].params, whole.groups[0].params, rtol=1e-6)
-    np.testing.assert_allclose(chunked.groups[0].losses, whole.groups[0].losses, rtol=1e-6)
+        np.testing.assert_allclose(losses, whole.losses[:, :, s - 1], rtol=1e-6)
+    chex.assert_trees_all_close(chunked.groups[0].params, whole.params, rtol=1e-6)
+    np.testing.assert_allclose(chunked.groups[0].losses, whole.losses, rtol=1e-6)
 
 
-def test_table_summary_and_exports(spiral64, tmp_path, x64):
-    x, y = spiral64
-    lrs = [0.1, 1.0]
-    opts = dict(seeds=4, learning_rates=lrs, steps=20, dtype=jnp.float64, x_val=x[:30], y_val=y[:30])
-    result = funcmlp.sweep(jax.random.key(5), x, y, sizes=[(2, 3, 3), (2, 8, 3)], **opts)
+def test_table_summary_and_exports(shared, tmp_path, x64):
+    result, lrs = shared.result, LRS
+
+    def group_of(r):
+        return next(
+            g
+            for g in result.groups
+            if "-".join(map(str, g.sizes)) == r["sizes"] and g.activation == r["activation"]
+        )
+
     rows = result.table()
-    assert len(rows) == 2 * 2 * 4
+    assert len(rows) == 4 * 2 * SEEDS
     for r in rows:
-        g = next(g for g in result.groups if "-".join(map(str, g.sizes)) == r["sizes"])
+        g = group_of(r)
         i, j = lrs.index(r["learning_rate"]), r["seed"]
         assert r["val_accuracy"] == pytest.approx(float(g.metrics["val_accuracy"][i, j]))
     summary = result.summary()
-    assert len(summary) == 4
+    assert len(summary) == 4 * 2
     for s in summary:
-        g = next(g for g in result.groups if "-".join(map(str, g.sizes)) == s["sizes"])
+        g = group_of(s)
         acc = np.asarray(g.metrics["val_accuracy"][lrs.index(s["learning_rate"])])
         assert (s["val_accuracy_mean"], s["val_accuracy_min"], s["val_accuracy_max"]) == pytest.approx(
             (acc.mean(), acc.min(), acc.max())
@@ -183,8 +242,9 @@ def test_table_summary_and_exports(spiral64, tmp_path, x64):
     assert doc["models"] == rows and doc["summary"] == summary
     g, i, j = result.best()
     best = max(result.table(), key=lambda r: (r["val_accuracy"], -r["val_loss"]))
-    assert (result.groups[g].sizes, lrs[i], j) == (
+    assert (result.groups[g].sizes, result.groups[g].activation, lrs[i], j) == (
         tuple(map(int, best["sizes"].split("-"))),
+        best["activation"],
         best["learning_rate"],
         best["seed"],
     )
@@ -229,21 +289,16 @@ def test_bad_arguments():
         call(devices=[])
 
 
-def test_models_in_padded_groups_equal_their_single_training_runs(spiral64, monkeypatch):
+def test_models_in_padded_groups_equal_their_single_training_runs(shared, x64, monkeypatch):
     # 2 learning rates x 3 seeds in groups of 4: the second group is padded with 2 copies of the last model.
+    # The models are the shared sweep's 2-3-3 relu ones, so their own train runs are shared.refs[0, i, j].
     from funcmlp.engine import plan
 
     monkeypatch.setattr(plan, "CPU_GROUP", 4)
     jax.clear_caches()
-    x, y = spiral64
-    key, lrs = jax.random.key(4), [0.1, 0.7]
-    result = funcmlp.sweep(
-        key, x, y, sizes=(2, 5, 3), seeds=3, learning_rates=lrs, steps=25, dtype=jnp.float64
-    )
+    result = funcmlp.sweep(shared.key, shared.x, shared.y, sizes=SIZES[0], activation=ACTS[0], **shared.opts)
     (group,) = result.groups
-    for i, lr in enumerate(lrs):
-        opt = optax.sgd(lr)
-        for j in range(3):
-            ref = reference(key, x, y, sizes=(2, 5, 3), seeds=3, j=j, optimizer=opt, steps=25)
-            chex.assert_trees_all_close(model(group, i, j), ref.params, rtol=1e-6, atol=1e-12)
-            np.testing.assert_allclose(group.losses[i, j], ref.losses, rtol=1e-6)
+    for i, j in itertools.product(range(len(LRS)), range(SEEDS)):
+        ref = shared.refs[0, i, j]
+        chex.assert_trees_all_close(model(group, i, j), ref.params, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(group.losses[i, j], ref.losses, rtol=1e-6)

@@ -1,6 +1,11 @@
 import os
 
-import jax
+# The tests' programs are small and run a few steps: compiling them is most of the suite's time. XLA's
+# backend optimisation level 0 compiles them about a quarter faster; what they compute is the same (the tests
+# compare with references at their tolerances). Set before JAX starts its backend.
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+
+import jax  # noqa: E402
 import pytest
 
 # The command line's persistent compilation cache stays out of the tests' home folder (tests/test_cli.py

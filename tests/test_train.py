@@ -130,7 +130,9 @@ def test_divergence_stops_updates_and_keeps_last_finite_params(spiral):
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.params))
     assert bool(jnp.isfinite(funcmlp.loss(result.params, x, y, head="linear")))
     before = funcmlp.train(params, x, y, steps=t - 1, **kw)  # the params of step t - 1
-    chex.assert_trees_all_close(result.params, before.params)
+    # Two programs (200 steps, t - 1 steps) on an exploding float32 trajectory: equal to rounding (1e-5);
+    # the parameters of the steps around t differ by far more.
+    chex.assert_trees_all_close(result.params, before.params, rtol=1e-5)
 
 
 def test_bad_arguments(spiral):

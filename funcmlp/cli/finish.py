@@ -89,7 +89,8 @@ def finish_run(
     chosen = f"seed {seed} of {cfg.seeds}" if cfg.seeds > 1 else "one seed"
     data = cfg.data.name if cfg.data is not None else cfg.dataset
     metrics["seconds"] = time.perf_counter() - run.t0
-    title = f"{name} on {data}, {chosen}"
+    values = "".join(f", {k} {v:g}" for k, v in {**setting, "l2": l2}.items() if given)  # a sweep's choice
+    title = f"{name} on {data}, {chosen}" + (f"\n{values[2:]}" if values else "")  # figures: 2 lines
     write_run(
         cfg,
         run,
@@ -104,7 +105,6 @@ def finish_run(
     if not interrupted:  # an interrupted run ends without figures
         scores.draw(cfg, samples, scored, run.out, title=title)
     final = "n/a (diverged)" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"
-    values = "".join(f", {k} {v:g}" for k, v in {**setting, "l2": l2}.items() if given)
     scored_text = scores.summary(metrics)
     summary = f"{headline}{name}, lr {lr:g}{values}, on {data}, {chosen}: {scored_text}, final loss {final}"
     print(f"{summary}, {metrics['seconds']:.1f} s -> {run.out}")

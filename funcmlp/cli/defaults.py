@@ -25,6 +25,8 @@ from typing import Any, get_args
 
 import tyro
 
+from funcmlp.cli import task
+
 # The values of the toy data set's options when they are not given.
 TOY_DEFAULTS: dict[str, Any] = {"dataset": "spiral", "n_per_class": 100, "noise": 0.2}
 LECTURE_HIDDEN = (4,)  # funcmlp train's hidden widths on a toy data set
@@ -107,6 +109,6 @@ def l2_choices(cfg: Any, n_val: int) -> tuple[float, ...]:
     ``--data`` with ``n_val`` > 0 validation rows to choose on; else 0."""
     if cfg.l2 is not None:
         return (float(cfg.l2),)
-    if cfg.data is not None and cfg.head == "linear" and n_val > 0:
+    if cfg.data is not None and task.is_regression(cfg) and n_val > 0:
         return L2_CHOICES
     return (0.0,)

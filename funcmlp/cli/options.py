@@ -13,7 +13,7 @@ import dataclasses
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import tyro
 
@@ -161,16 +161,14 @@ def make_optimizer(name: str, learning_rate, **hyperparams):
     return optax.sgd(learning_rate) if momentum is None else optax.sgd(learning_rate, momentum=momentum)
 
 
+@functools.cache
 def optimizer_factory(name: str):
     """The optimizer as a function of the learning rate and the arguments of its axes (what
     ``funcmlp.sweep`` takes, and ``funcmlp.train`` with ``hyperparams=``). The same object for the same
     name: it is a static argument of the compiled loops, which one process then compiles once, whatever
     the learning rate."""
     make_optimizer(name, 1.0)  # fails early on an unknown name
-    return _FACTORIES.setdefault(name, functools.partial(make_optimizer, name))
-
-
-_FACTORIES: dict[str, Any] = {}
+    return functools.partial(make_optimizer, name)
 
 
 @contextlib.contextmanager

@@ -18,8 +18,8 @@ types, tables and summaries are in ``funcmlp.sweeps.results``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import jax
@@ -29,11 +29,12 @@ import optax
 from jax.sharding import NamedSharding
 
 from funcmlp import activations, checks, engine, heads, training
-from funcmlp.chunking import Losses
 from funcmlp.mlp import SCHEMES
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps import programs
 from funcmlp.sweeps.axes import Grid, grid_of, pad_configs, pad_seeds
+from funcmlp.sweeps.curves import Curves, joined_history, stopping
+from funcmlp.sweeps.group import last_losses, run_group, schedule
 from funcmlp.sweeps.results import GroupResult, SweepResult
 
 # the compiled training steps of a group, public for inspection (their HLO, their calls)
@@ -64,6 +65,9 @@ def sweep(
     callback: Callable[[int, int, np.ndarray | None], None] | None = None,
     devices: Sequence[Any] | None = None,
     start: SweepResult | None = None,
+    log_every: int | None = None,
+    evaluate: dict[str, tuple[Any, Any]] | None = None,
+    patience: int | None = None,
 ) -> SweepResult:
     """Train every (sizes, activation, configuration, seed) combination; one compiled program per group.
 
@@ -98,6 +102,13 @@ def sweep(
       devices: devices to spread the models over (default ``jax.devices()``: every process's).
       start: a previous ``SweepResult`` of the same grid to continue (its parameters, optimizer states,
         divergences and step); ``key`` is then unused. N steps, then N more, equal 2N steps.
+      log_every: record every model's curves (``GroupResult.history``: loss and accuracy on the training
+        data, the validation data and each ``evaluate`` set) at the first step, every ``log_every`` steps
+        and the last, inside the sweep (``funcmlp.sweeps.curves``); chunks then divide ``log_every``.
+      evaluate: more sets to measure at the logged steps, name -> (x, y), shared by every model.
+      patience: with ``log_every`` and validation data, early stopping per model: each model's result is
+        the parameters of its best logged row (``GroupResult.early_stop``), and the sweep ends once no
+        model has improved for ``patience`` rows.
 
     Returns:
       ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (*grid shape, seeds).
@@ -132,8 +143,13 @@ def sweep(
         if batch_key is None:
             raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
         checks.check_key(batch_key, "batch_key")
-    length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
     first = 0 if start is None else _check_start(start, grid, seeds, size_list, acts, hd)
+    plan = schedule(first, steps, chunk_size, log_every)
+    if patience is not None:
+        checks.check_positive_int(patience, "patience")
+        if x_val is None:
+            raise ValueError("patience: expected validation data x_val, y_val to watch, got none")
+    extra = _checked_sets(evaluate, size_list, hd, dtype, seeds)
 
     mesh = sharding.grid_mesh(grid.size, seeds, devices)
     c_pad = sharding.padded(grid.size, mesh.devices.shape[0])
@@ -155,6 +171,10 @@ def sweep(
     else:
         l2_arr = None if grid.settings["l2"] == 0 else jnp.asarray(grid.settings["l2"], dtype)
     statics = dict(per_seed=per_seed, per_seed_val=per_seed_val, l2_axis=grid.l2_is_axis)
+    sets = {"train": (g_x, g_y)} | ({} if x_val is None else {"val": g_val})
+    sets |= {k: tuple(sharding.put(np.asarray(a), rep) for a in v) for k, v in extra.items()}
+    set_axes = (0 if per_seed else None, *([0 if per_seed_val else None] * (x_val is not None)))
+    set_axes += (None,) * len(extra)
 
     groups = []
     for g, (s, (name, act)) in enumerate(
@@ -170,26 +190,55 @@ def sweep(
             carry = programs.start(g_keys, g_hp, g_bkey, cfg=cfg)
         else:
             carry = _resumed(start.groups[g], grid, cfg, g_hp, g_bkey, first, c_pad, s_pad)
-        chunks, stopped = Losses(), False
-        for c in range(math.ceil(steps / length)):
-            begin, end = jnp.int32(first + c * length), jnp.int32(first + steps)
-            carry, losses = train_steps(carry, g_x, g_y, g_bkey, l2_arr, begin, end, cfg=cfg, length=length)
-            chunks.append(losses)
-            if callback is not None:
-                done = min(steps, (c + 1) * length)
-                last = None  # another process's models cannot be read here
-                if losses.is_fully_addressable:
-                    last = np.asarray(losses[:, :, done - c * length - 1])[: grid.size, :seeds]
-                    last = last.reshape(*grid.shape, seeds)
-                if stopped := callback(g, done, last) is True:
-                    break
-        shape = (grid.shape, seeds, done if stopped else steps)
-        out = programs.finish(carry, tuple(chunks), g_x, g_y, *g_val, cfg=cfg, shape=shape)
-        params, opt_state, losses, diverged_at, metrics = out
-        groups.append(GroupResult(s, name, params, losses, diverged_at, metrics, opt_state))
-        if stopped:
+        curves = None
+        if plan.log_every is not None:
+            curves = Curves(sets, set_axes, objective, patience)
+        elif patience is not None:
+            raise ValueError(f"patience: expected log_every with patience (rows to watch), got {patience}")
+
+        def report(done, losses, g=g):
+            if callback is None:
+                return False
+            return callback(g, done, last_losses(losses, done, plan.length, grid.shape, grid.size, seeds))
+
+        out = run_group(carry, (g_x, g_y, g_bkey, l2_arr), plan, cfg=cfg, curves=curves, report=report)
+        carry, shape = out.carry, (grid.shape, seeds, out.done)
+        unfold = partial(programs.unfold, grid_shape=grid.shape, seeds=seeds)
+        if curves is not None and curves.best is not None:
+            carry = carry._replace(params=curves.best.params)  # each model's best row's parameters
+        result = programs.finish(carry, tuple(out.chunks), g_x, g_y, *g_val, cfg=cfg, shape=shape)
+        params, opt_state, losses, diverged_at, metrics = result
+        history = None if curves is None else curves.columns(unfold)
+        if history is not None and start is not None and start.groups[g].history is not None:
+            history = joined_history(start.groups[g].history, history)
+        early = stopping(None if curves is None else curves.best, patience, unfold)
+        groups.append(
+            GroupResult(s, name, params, losses, diverged_at, metrics, opt_state, history, early or None)
+        )
+        if out.stopped:
             break
     return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + shape[2], grid.settings)
+
+
+def _checked_sets(evaluate, size_list, head, dtype, seeds: int) -> dict[str, tuple[Any, Any]]:
+    """The ``evaluate`` sets, each (x, y) checked like the training data (shared by every model)."""
+    if evaluate is None:
+        return {}
+    if not isinstance(evaluate, dict):
+        raise TypeError(f"evaluate: expected a dict name -> (x, y), got {type(evaluate).__name__}")
+    out = {}
+    for name, pair in evaluate.items():
+        if name in ("train", "val") or not isinstance(name, str):
+            raise ValueError(f"evaluate: expected set names other than 'train' and 'val', got {name!r}")
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(f"evaluate[{name!r}]: expected a pair (x, y), got {type(pair).__name__}")
+        x, y, per_seed = _checked_data(*pair, size_list, head, dtype, seeds, f"evaluate[{name!r}] x", "y")
+        if per_seed:
+            raise ValueError(
+                f"evaluate[{name!r}]: expected (n, d) data shared by every seed, got per-seed data"
+            )
+        out[name] = (x, y)
+    return out
 
 
 def _put_data(x, y, per_seed: bool, s_pad: int, seed, rep):

@@ -8,6 +8,7 @@ weight are traced data; per seed, the training data may be the seed's own (``Sta
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from funcmlp import engine
 from funcmlp.mlp import init_params
+from funcmlp.sweeps.curves import set_metrics
 
 GRID, CONFIG, SEED, REP = (
     PartitionSpec("config", "seed"),
@@ -114,35 +116,24 @@ def train_steps(state, x, y, batch_key, l2, start, end, *, cfg: Static, length: 
     return _per_device(local, cfg, specs, (GRID, GRID))(state, x, y, batch_key, l2, start, end)
 
 
+def unfold(a, *, grid_shape: tuple[int, ...], seeds: int):
+    """(C_pad, S_pad, ...) -> (n_1, ..., n_k, seeds, ...): the padded models dropped, the configuration axis
+    unfolded into the grid's axes."""
+    n_config = math.prod(grid_shape)
+    return a[:n_config, :seeds].reshape(*grid_shape, seeds, *a.shape[2:])
+
+
 @partial(jax.jit, static_argnames=("cfg", "shape"))
 def finish(state, losses, x, y, x_val, y_val, *, cfg: Static, shape: tuple[tuple[int, ...], int, int]):
     """Metrics at the final parameters; the padded models (and steps) dropped and the configuration axis
     unfolded: every array (C_pad, S_pad, ...) -> (n_1, ..., n_k, S, ...)."""
     grid_shape, n_seeds, steps = shape
-    n_config = 1
-    for n in grid_shape:
-        n_config *= n
-    objective = cfg.spec.objective
     names = ("train",) if x_val is None else ("train", "val")
     sets = ((x, y),) if x_val is None else ((x, y), (x_val, y_val))
     set_axes = (0 if cfg.per_seed else None,) + (() if x_val is None else (0 if cfg.per_seed_val else None,))
-
-    def metrics(params, sets):
-        out = {}
-        evaluated = engine.evaluate(params, sets, act_fn=objective.act.fn, head=objective.head)
-        for name, (value, correct), (_, ys) in zip(names, evaluated, sets, strict=True):
-            accuracy = correct / ys.shape[0] if objective.head.classifies else jnp.nan
-            out[f"{name}_loss"], out[f"{name}_accuracy"] = value, jnp.asarray(accuracy, value.dtype)
-        return out
-
-    per_seed = jax.vmap(metrics, in_axes=(0, tuple((a, a) for a in set_axes)))
-    m = jax.vmap(per_seed, in_axes=(0, None))(state.params, sets)
+    m = set_metrics(state.params, sets, names, set_axes, cfg.spec.objective)
     out = (state.params, state.opt_state, jnp.concatenate(losses, axis=2)[..., :steps], state.diverged_at, m)
-
-    def unfold(a):
-        return a[:n_config, :n_seeds].reshape(*grid_shape, n_seeds, *a.shape[2:])
-
-    out = jax.tree.map(unfold, out)
+    out = jax.tree.map(partial(unfold, grid_shape=grid_shape, seeds=n_seeds), out)
     d_config, d_seed = cfg.mesh.devices.shape
     lead = ["config" if grid_shape and grid_shape[0] % d_config == 0 else None] if grid_shape else []
     spec = PartitionSpec(*lead, *[None] * (len(grid_shape) - 1), "seed" if n_seeds % d_seed == 0 else None)

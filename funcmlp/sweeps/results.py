@@ -37,6 +37,10 @@ class GroupResult(NamedTuple):
         (no L2 term); accuracy is the fraction of correct predictions (NaN for the linear head).
       opt_state: every model's optimizer state, leaves with leading axes (*grid, seeds) (from
         ``load_sweep``: the list of its leaves), to continue with ``sweep(..., start=result)``.
+      history: with ``sweep(..., log_every=k)``, every model's curves: ``step`` (rows,) and each
+        ``<set>_loss`` / ``<set>_accuracy`` (*grid, seeds, rows) (``funcmlp.sweeps.curves``); else None.
+      early_stop: with ``sweep(..., patience=N)``, per model (*grid, seeds): ``best_step`` (the row whose
+        parameters ``params`` holds) and ``stopped`` (patience ran out); else None.
     """
 
     sizes: tuple[int, ...]
@@ -46,6 +50,8 @@ class GroupResult(NamedTuple):
     diverged_at: jax.Array
     metrics: dict[str, jax.Array]
     opt_state: Any = None
+    history: dict[str, Any] | None = None
+    early_stop: dict[str, Any] | None = None
 
 
 def width_label(sizes: tuple[int, ...]) -> str:

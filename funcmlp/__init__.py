@@ -2,7 +2,14 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from funcmlp import activations, checks, data, heads
+from funcmlp import (
+    activations,
+    checks,
+    data,
+    fitting,  # noqa: E402  (after the modules it builds on)
+    heads,
+)
+from funcmlp.fitting import Fit, fit, save_run  # noqa: E402
 from funcmlp.io import datafile, runs
 from funcmlp.io.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.io.runs import load_run
@@ -31,6 +38,7 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Fit",
     "Params",
     "TrainResult",
     "accuracy",
@@ -41,6 +49,8 @@ __all__ = [
     "data",
     "datafile",
     "diagnostics",
+    "fit",
+    "fitting",
     "forward",
     "heads",
     "init_params",
@@ -56,6 +66,7 @@ __all__ = [
     "read_metadata",
     "runs",
     "save",
+    "save_run",
     "save_state",
     "save_sweep",
     "sweep",

@@ -1,21 +1,10 @@
-"""Defaults that depend on the data, and the options that go only with, or only without, ``--data``.
+"""The options that go only with, or only without, ``--data``, and the toy data set's defaults.
 
 The toy data set's options (``--dataset``, ``--n-per-class``, ``--noise``) default to None, "not given",
-so that giving one with ``--data`` is refused; ``resolved`` fills in their values (spiral, 100 points per
-class, noise 0.2) for a toy run, and the hidden widths of ``funcmlp train``:
-
-- without ``--data``, the lecture's one hidden layer of 4 units;
-- with ``--data``, one hidden layer of ``hidden_width(d, K)`` = 2 (d + K) units clipped to [8, 128], for d
-  features and K outputs (the classes, with the softmax head), e.g. 14 for iris (d = 4, K = 3) and 128
-  for the 8 x 8 digits (d = 64, K = 10).
-
-The L2 weight of ``funcmlp train`` when ``--l2`` is not given (``l2_choices``): 0, but for a regression
-(``--data`` with ``--head linear``) with validation rows, where every seed is trained with each weight of
-``L2_CHOICES`` and the lowest validation loss picks the weight with the seed. Real targets are noisy and
-a diabetes-sized file (265 training rows) is fitted to its noise within a few hundred steps: on
-scikit-learn's diabetes data, test R^2 -0.12 without the penalty, 0.56 with the weight chosen.
-
-``config.json`` holds the values a run used.
+so that giving one with ``--data`` is refused; ``toy_options`` gives their values (spiral, 100 points per
+class, noise 0.2) for a toy run, which trains the lecture's one hidden layer of 4 units unless --hidden is
+given. The defaults that depend on the data (the hidden width, the L2 weights a regression chooses among)
+are the library's (``funcmlp.fitting.task``).
 """
 
 from __future__ import annotations
@@ -25,20 +14,10 @@ from typing import Any, get_args
 
 import tyro
 
-from funcmlp.cli import task
-
 # The values of the toy data set's options when they are not given.
 TOY_DEFAULTS: dict[str, Any] = {"dataset": "spiral", "n_per_class": 100, "noise": 0.2}
 LECTURE_HIDDEN = (4,)  # funcmlp train's hidden widths on a toy data set
-WIDTH_RANGE = (8, 128)  # the hidden width chosen for a --data file: 2 (d + K) clipped to this range
-L2_CHOICES = (0.0, 0.001, 0.01, 0.1, 1.0)  # the L2 weights a regression run chooses among
-
-
-def hidden_width(n_features: int, n_outputs: int) -> int:
-    """The hidden width for d = ``n_features`` inputs and K = ``n_outputs`` outputs: 2 (d + K) clipped to
-    ``WIDTH_RANGE``."""
-    low, high = WIDTH_RANGE
-    return min(high, max(low, 2 * (int(n_features) + int(n_outputs))))
+READ_OPTIONS = ("missing", "drop")  # the options of --data's reader, where the command has them
 
 
 def choice_of(names: tuple[str, ...] | Any):
@@ -89,26 +68,26 @@ def toy_options(cfg: Any) -> dict[str, Any]:
     return {k: v if getattr(cfg, k) is None else getattr(cfg, k) for k, v in TOY_DEFAULTS.items()}
 
 
-def resolved(cfg: Any, n_features: int | None = None, n_outputs: int | None = None) -> Any:
-    """``cfg`` with the defaults filled in: the toy data set's options without ``--data``, and the hidden
-    widths of ``funcmlp train`` when --hidden is not given (from ``n_features`` and ``n_outputs`` with
-    ``--data``)."""
-    changes = toy_options(cfg) if cfg.data is None else {}
-    if getattr(cfg, "hidden", ()) is None:
-        if cfg.data is None:
-            changes["hidden"] = LECTURE_HIDDEN
-        elif n_features is None or n_outputs is None:
-            raise TypeError("resolved: the hidden width of a --data run needs n_features and n_outputs")
-        else:
-            changes["hidden"] = (hidden_width(n_features, n_outputs),)
-    return dataclasses.replace(cfg, **changes)
+def resolved(cfg: Any) -> Any:
+    """``cfg`` with the toy data set's options at their values when it runs on a toy data set."""
+    return cfg if cfg.data is not None else dataclasses.replace(cfg, **toy_options(cfg))
 
 
-def l2_choices(cfg: Any, n_val: int) -> tuple[float, ...]:
-    """The L2 weights ``funcmlp train`` tries: --l2 if given; else ``L2_CHOICES`` for a regression on
-    ``--data`` with ``n_val`` > 0 validation rows to choose on; else 0."""
-    if cfg.l2 is not None:
-        return (float(cfg.l2),)
-    if cfg.data is not None and task.is_regression(cfg) and n_val > 0:
-        return L2_CHOICES
-    return (0.0,)
+def read_options(cfg: Any) -> dict[str, Any]:
+    """The file reader's options of a ``--data`` run (``funcmlp.io.datafile.prepare``); none for toy data."""
+    if cfg.data is None:
+        return {}
+    return {k: getattr(cfg, k) for k in READ_OPTIONS if hasattr(cfg, k)}
+
+
+def check_head(cfg: Any) -> None:
+    """--head linear needs --data; --class-weight balanced needs a classification head."""
+    if cfg.head == "linear" and cfg.data is None:
+        raise ValueError(
+            "--head: expected --data with --head linear (the toy data sets hold classes, not real "
+            "targets), got no --data"
+        )
+    if cfg.class_weight != "none" and cfg.head == "linear":
+        raise ValueError(
+            f"--class-weight: expected a classification head (softmax or sigmoid), got --head {cfg.head}"
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -138,37 +137,9 @@ class SweepConfig(RunOptions):
     the options left out are read back from DIR/config.json, those given must match them."""
 
 
-# The optimizer arguments that --optimizer NAME takes as options of `funcmlp sweep` (axes of its grid).
-OPTIMIZER_AXES = {"sgd": ("momentum",), "momentum": ("momentum",), "adam": ("b1", "b2")}
 # The file of a sweep's run directory that holds the whole sweep (for `funcmlp sweep --resume` and
 # `funcmlp predict --ensemble`).
 SWEEP_FILE = "sweep.safetensors"
-
-
-def make_optimizer(name: str, learning_rate, **hyperparams):
-    """The optax optimizer of --optimizer ``name`` with its learning rate and the arguments of its axes
-    (``OPTIMIZER_AXES``: momentum for sgd and momentum, b1 and b2 for adam; left out: optax's defaults)."""
-    import optax
-
-    if name not in OPTIMIZER_AXES:
-        raise ValueError(f"optimizer: expected one of sgd, momentum, adam, got {name!r}")
-    unknown = sorted(set(hyperparams) - set(OPTIMIZER_AXES[name]))
-    if unknown:
-        raise TypeError(f"optimizer: {name!r} takes {', '.join(OPTIMIZER_AXES[name])}, got {unknown}")
-    if name == "adam":
-        return optax.adam(learning_rate, **hyperparams)
-    momentum = hyperparams.get("momentum", 0.9 if name == "momentum" else None)
-    return optax.sgd(learning_rate) if momentum is None else optax.sgd(learning_rate, momentum=momentum)
-
-
-@functools.cache
-def optimizer_factory(name: str):
-    """The optimizer as a function of the learning rate and the arguments of its axes (what
-    ``funcmlp.sweep`` takes, and ``funcmlp.train`` with ``hyperparams=``). The same object for the same
-    name: it is a static argument of the compiled loops, which one process then compiles once, whatever
-    the learning rate."""
-    make_optimizer(name, 1.0)  # fails early on an unknown name
-    return functools.partial(make_optimizer, name)
 
 
 @contextlib.contextmanager
@@ -203,6 +174,8 @@ def validate_sweep(cfg: SweepConfig) -> None:
     checks.check_positive_int(cfg.depth, "--depth")
     for name in cfg.activations:
         check_activation(name, "--activations")
+    from funcmlp.fitting.optimizers import OPTIMIZER_AXES
+
     takes = OPTIMIZER_AXES[cfg.optimizer]
     for name in ("momentum", "b1", "b2"):
         values, flag = getattr(cfg, name), "--" + name
@@ -220,14 +193,14 @@ def validate_sweep(cfg: SweepConfig) -> None:
 def validate_shared(cfg: TrainConfig | SweepConfig) -> None:
     """Check the options that ``funcmlp train`` and ``funcmlp sweep`` share."""
     from funcmlp import checks
-    from funcmlp.cli import defaults, task
+    from funcmlp.cli import defaults
 
     for flag, value in (("--val", cfg.val), ("--test", cfg.test), ("--standardize", cfg.standardize or None)):
         if value is not None and cfg.data is None:
             raise ValueError(
                 f"{flag}: expected only with --data (a toy data set draws its own samples), got {value}"
             )
-    task.check_head(cfg)
+    defaults.check_head(cfg)
     defaults.check_data_options(cfg)
     defaults.check_stopping(cfg)
     checks.check_positive_int(cfg.seeds, "--seeds")

@@ -23,69 +23,117 @@ import time
 from pathlib import Path
 from typing import Any
 
-from funcmlp.cli import defaults, interrupt, stopped, task
-from funcmlp.cli.finish import finish_run
-from funcmlp.cli.options import OPTIMIZER_AXES, SWEEP_FILE, SweepConfig, flags, validate_sweep
-from funcmlp.cli.train import Run, draw_samples, start_run, sweep_models
+from funcmlp.cli import defaults, interrupt, stopped
+from funcmlp.cli.options import DEFAULT_HELD_OUT, SWEEP_FILE, SweepConfig, flags, validate_sweep
+from funcmlp.cli.train import FLAGS, finish, open_run, toy_samples
 
 # The options of a resumed sweep that come from the command, not from DIR/config.json.
 NOT_READ_BACK = ("steps", "quiet", "resume")
+
+
+def load_samples(cfg: SweepConfig) -> tuple[Any, Any]:
+    """(``funcmlp.fitting.Samples``, ``Task``) of the toy data set or the --data file."""
+    from funcmlp.fitting import run_keys, samples
+
+    if cfg.data is None:
+        (x, y), val, test = toy_samples(cfg)
+        return samples.load(x, y, key=None, head=cfg.head, val=val, test=test, standardize=False)
+    val, test = (DEFAULT_HELD_OUT if v is None else v for v in (cfg.val, cfg.test))
+    key = run_keys(cfg.seed)["train"]
+    with flags(**FLAGS):
+        read = defaults.read_options(cfg)
+        return samples.load(
+            cfg.data, None, key=key, head=cfg.head, val=val, test=test, standardize=cfg.standardize, **read
+        )
 
 
 def run_sweep(cfg: SweepConfig) -> int:
     import rich
 
     import funcmlp
+    from funcmlp import fitting
 
-    start = None
-    if cfg.resume is None:
-        run = start_run(cfg, validate_sweep)
-    else:
-        t0 = time.perf_counter()
+    t0, start = time.perf_counter(), None
+    if cfg.resume is not None:
         cfg = resumed_config(cfg)
-        validate_sweep(cfg)
-        run = Run(t0, cfg.resume, *draw_samples(cfg, cfg.seed))
+    validate_sweep(cfg)
+    data, task = load_samples(cfg)
+    task = task._replace(class_weight=cfg.class_weight)
+    if cfg.resume is None:
+        out = open_run(cfg)
+    else:
+        out = cfg.resume
         with flags(path="--resume"):
             start = funcmlp.load_sweep(cfg.resume / SWEEP_FILE)
-    cfg = defaults.resolved(cfg)  # the toy data set's options at their defaults when left out
-    n, k = run.samples.n_features, task.n_outputs(cfg, run.samples)
-    sizes = [(n, *[w] * cfg.depth, k) for w in cfg.widths]
-    with flags(start="--resume"):
-        result = sweep_models(cfg, run, sizes, list(cfg.activations), start=start, **grid_options(cfg))
+    result, every = sweep_models(cfg, data, task, start)
     if interrupt.requested():  # SIGINT or SIGTERM: keep what is cheap to keep (funcmlp.cli.stopped)
-        return stopped.sweep(cfg, run, result, start)
-    if start is not None:
-        result = with_earlier_losses(result, start)
-    funcmlp.save_sweep(run.out / SWEEP_FILE, result)
+        return stopped.sweep(cfg, out, result, start)
+    funcmlp.save_sweep(out / SWEEP_FILE, result)
     rich.print(result.summary_table())
-    result.to_csv(run.out / "models.csv")
-    result.to_json(run.out / "models.json")
+    result.to_csv(out / "models.csv")
+    result.to_json(out / "models.json")
     best = result.best_configuration()
-    draw_figures(result, best, run.out)
+    draw_figures(result, best, out)
     n_models = len(result.groups) * math.prod(result.shape) * result.seeds
-    seconds = time.perf_counter() - run.t0
-    print(f"{n_models} models on {cfg.data or cfg.dataset} in {seconds:.1f} s -> {run.out}")
+    print(
+        f"{n_models} models on {cfg.data or defaults.toy_options(cfg)['dataset']} in {time.perf_counter() - t0:.1f} s -> {out}"
+    )
     stats = configuration_stats(result, best)
     print(best_line(result, best, stats))
-    g, *index, j = result.best(configuration=best)  # its best seed: trained again alone, logged and saved
-    group, selected = result.groups[g], result.model(g, *index, j)
-    setting = {k: v for k, v in best.items() if k not in ("sizes", "activation", "learning_rate")}
-    cfg = dataclasses.replace(cfg, steps=result.step, resume=None)  # config.json: the steps trained in all
-    return finish_run(
-        cfg,
-        run,
-        group.sizes,
-        best["learning_rate"],
-        group.activation,
-        seed=j,
-        selected=selected,
-        headline="best: ",
-        setting=setting,
-        extra=stats,
-    )
+    shown = [k for k in best if k not in ("sizes", "activation", "learning_rate")]
+    options = {"log_every": every, "steps": result.step}
+    fit = fitting.select(result, data, task, options=options, shown=shown, configuration=best, extra=stats)
+    return finish(cfg, fit, out, t0, headline="best: ", steps=result.step, resume=None)
+
+
+def sweep_models(cfg: SweepConfig, data: Any, task: Any, start: Any) -> tuple[Any, int]:
+    """``funcmlp.sweep`` of the options' grid behind a progress bar, every model's curves logged; and the
+    logging interval."""
+    import funcmlp
+    from funcmlp import chunking
+    from funcmlp.cli import progress
+    from funcmlp.fitting.optimizers import optimizer_factory
+    from funcmlp.history import chunk_size
+
+    n, k = data.n_features, task.n_outputs
+    sizes = [(n, *[w] * cfg.depth, k) for w in cfg.widths]
+    grid = grid_options(cfg)
+    per_group = grid.pop("configurations") * cfg.seeds
+    n_models = len(sizes) * len(cfg.activations) * per_group
+    every = cfg.log_every or chunking.round_interval(chunk_size(cfg.steps))
+    work = chunking.step_work(sizes, cfg.batch_size or len(data.train[1]), per_group)
+    keys = funcmlp.fitting.run_keys(cfg.seed)
+    n_val = len(data.val[1])
+    total = len(sizes) * len(cfg.activations) * cfg.steps
+    bar = progress.Progress(total, description=f"{n_models} models", quiet=cfg.quiet)
+    with bar, flags(start="--resume", batch_size="--batch-size"):
+        result = funcmlp.sweep(
+            keys["init"],
+            *data.train,
+            sizes=sizes,
+            seeds=cfg.seeds,
+            steps=cfg.steps,
+            activation=list(cfg.activations),
+            optimizer=optimizer_factory(cfg.optimizer),
+            batch_size=cfg.batch_size,
+            batch_key=keys["shuffle"],
+            scheme=cfg.init,
+            x_val=data.val[0] if n_val else None,
+            y_val=data.val[1] if n_val else None,
+            evaluate={"test": data.test} if len(data.test[1]) else None,
+            chunk_size=chunking.short_chunk(every, work),
+            log_every=every,
+            callback=interrupt.stopping(bar.for_sweep(cfg.steps)),
+            head=task.training_head(data.train[1]),
+            start=start,
+            **grid,
+        )
+    return result, every
 
 
 def grid_options(cfg: SweepConfig) -> dict[str, Any]:
+    from funcmlp.fitting.optimizers import OPTIMIZER_AXES
+
     """``funcmlp.sweep``'s grid of the options: ``learning_rates=``, or ``hyperparams=`` when the optimizer's
     own options are given, and ``l2=``; one value is a fixed setting, several an axis. With
     ``configurations``: the number of configurations."""
@@ -153,19 +201,6 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
             )
         values[field.name] = value
     return dataclasses.replace(cfg, **values)
-
-
-def with_earlier_losses(result, start):
-    """``result`` with each model's losses of the steps before (``start``'s) in front: the whole history."""
-    import numpy as np
-
-    from funcmlp.sweeps.mesh import to_host
-
-    groups = tuple(
-        g._replace(losses=np.concatenate([to_host(old.losses), to_host(g.losses)], axis=-1))
-        for g, old in zip(result.groups, start.groups, strict=True)
-    )
-    return dataclasses.replace(result, groups=groups)
 
 
 def configuration_stats(result, configuration: dict[str, Any]) -> dict[str, Any]:

@@ -79,11 +79,12 @@ def first_best(row: dict[str, jax.Array], params: Any, step: int) -> Best:
 
 
 @jax.jit
-def update_best(best: Best, row: dict[str, jax.Array], params: Any, step) -> Best:
+def update_best(best: Best, row: dict[str, jax.Array], params: Any, step, patience) -> Best:
     """Take the row logged at ``step``: a model whose row improves keeps these parameters and waits 0 rows;
-    the others wait one row more."""
+    the others wait one row more. A model that has waited ``patience`` rows has stopped: it keeps its best."""
     acc, loss, finite = _key(row)
-    better = finite & ((acc > best.accuracy) | ((acc == best.accuracy) & (loss < best.loss)))
+    active = best.waited < patience
+    better = active & finite & ((acc > best.accuracy) | ((acc == best.accuracy) & (loss < best.loss)))
 
     def pick(new, old):
         b = better.reshape(better.shape + (1,) * (new.ndim - better.ndim))
@@ -94,7 +95,7 @@ def update_best(best: Best, row: dict[str, jax.Array], params: Any, step) -> Bes
         jnp.where(better, loss, best.loss),
         jnp.where(better, step, best.step).astype(jnp.int32),
         jax.tree.map(pick, params, best.params),
-        jnp.where(better, 0, best.waited + 1).astype(jnp.int32),
+        jnp.where(better, 0, jnp.where(active, best.waited + 1, best.waited)).astype(jnp.int32),
     )
 
 
@@ -125,14 +126,14 @@ class Curves:
         if self.best is None:
             self.best = first_best(row, params, step)
             return False
-        self.best = update_best(self.best, row, params, jnp.int32(step))
+        self.best = update_best(self.best, row, params, jnp.int32(step), jnp.int32(self.patience))
         return bool(jnp.all(self.best.waited >= self.patience))
 
     def columns(self, unfold) -> dict[str, Any]:
         """``step`` (rows,) and every metric as an array (*grid, seeds, rows), ``unfold`` taking (C_pad,
         S_pad, ...) to (*grid, seeds, ...)."""
         out: dict[str, Any] = {"step": np.asarray(self.steps, np.int64)}
-        for name in self.rows[0] if self.rows else ():
+        for name in (f"{s}_{m}" for s in self.names for m in ("loss", "accuracy")):
             out[name] = unfold(jnp.stack([r[name] for r in self.rows], axis=-1))
         return out
 

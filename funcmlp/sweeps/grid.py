@@ -209,8 +209,11 @@ def sweep(
         result = programs.finish(carry, tuple(out.chunks), g_x, g_y, *g_val, cfg=cfg, shape=shape)
         params, opt_state, losses, diverged_at, metrics = result
         history = None if curves is None else curves.columns(unfold)
-        if history is not None and start is not None and start.groups[g].history is not None:
-            history = joined_history(start.groups[g].history, history)
+        if start is not None:  # the whole history: the earlier calls' steps, then this call's
+            earlier = start.groups[g]
+            losses = np.concatenate([sharding.to_host(earlier.losses), sharding.to_host(losses)], axis=-1)
+            if history is not None and earlier.history is not None:
+                history = joined_history(earlier.history, history)
         early = stopping(None if curves is None else curves.best, patience, unfold)
         groups.append(
             GroupResult(s, name, params, losses, diverged_at, metrics, opt_state, history, early or None)

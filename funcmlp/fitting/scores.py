@@ -1,9 +1,9 @@
-"""The scores of a finished ``funcmlp train`` or ``funcmlp sweep`` run, for metrics.json, the summary line
-and the figures (``funcmlp.metrics`` does the arithmetic, ``funcmlp.plots`` the drawing).
+"""The scores of a finished run, for metrics.json, the summary line and the figures (``funcmlp.metrics``
+does the arithmetic, ``funcmlp.plots`` the drawing).
 
 Classification: accuracy on train / validation / test, and on validation and test the balanced accuracy,
-per-class precision, recall and F1 and the confusion matrix (confusion_matrix.png). Regression (--head
-linear): MAE, RMSE and R^2 on train / validation / test in the targets' own units, the network's
+per-class precision, recall and F1 and the confusion matrix (confusion_matrix.png). Regression (the
+linear head): MAE, RMSE and R^2 on train / validation / test in the targets' own units, the network's
 standardised predictions mapped back by y = y' std + mean (predicted_vs_true.png).
 """
 
@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from funcmlp.cli.task import is_regression
 
 SPLITS = ("train", "validation", "test")
 # The splits whose per-class scores and confusion matrix metrics.json holds.
@@ -36,17 +34,13 @@ class Scored(NamedTuple):
     pairs: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def _classes(samples: Any) -> tuple[Any, ...]:
-    p = samples.prepared
-    return tuple(p.classes) if p is not None else tuple(range(samples.n_classes))
-
-
-def evaluate(cfg: Any, samples: Any, params: Any, *, activation: str) -> Scored:
-    """Apply ``params`` to every split of ``samples`` and score the predictions."""
+def evaluate(task: Any, samples: Any, params: Any, *, activation: Any) -> Scored:
+    """Apply ``params`` to every split of ``samples`` (a ``funcmlp.fitting.Samples``) and score the
+    predictions for ``task``."""
     import funcmlp
     from funcmlp import metrics
 
-    regression = is_regression(cfg)
+    regression = task.regression
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     accuracy: dict[str, float] = {}  # funcmlp.accuracy's, as the library computes it (float32)
     for i, (split, (x, y)) in enumerate(zip(SPLITS, samples[:3], strict=True)):
@@ -59,9 +53,9 @@ def evaluate(cfg: Any, samples: Any, params: Any, *, activation: str) -> Scored:
             pred = z * st.std.astype(np.float64) + st.mean.astype(np.float64)
             pairs[split] = (np.asarray(p.raw[2 * i + 1], np.float64)[:, 0], pred[:, 0])
         else:
-            pred = funcmlp.predict(params, x, activation=activation, head=cfg.head)
+            pred = funcmlp.predict(params, x, activation=activation, head=task.head)
             pairs[split] = (np.asarray(y), np.asarray(pred))
-            accuracy[split] = float(funcmlp.accuracy(params, x, y, activation=activation, head=cfg.head))
+            accuracy[split] = float(funcmlp.accuracy(params, x, y, activation=activation, head=task.head))
     headline: dict[str, Any] = {}
     details: dict[str, Any] = {}
     if regression:
@@ -69,7 +63,7 @@ def evaluate(cfg: Any, samples: Any, params: Any, *, activation: str) -> Scored:
             scores = metrics.regression(*pairs[split]) if split in pairs else {}
             headline |= {f"{split}_{k}": scores.get(k) for k in ("mae", "rmse", "r2")}
         return Scored(headline, details, pairs)
-    classes = _classes(samples)
+    classes = tuple(task.classes)
     details["classes"] = list(classes)
     for split in SPLITS:
         report = metrics.classification(*pairs[split], classes) if split in pairs else None
@@ -97,18 +91,18 @@ def summary(scores: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def loss_label(cfg: Any) -> str:
+def loss_label(task: Any) -> str:
     """The loss axis's label of the figures."""
-    if is_regression(cfg):
+    if task.regression:
         return "loss J (mean squared error, standardised targets)"
-    return "loss J (mean cross-entropy" + (", class-weighted)" if cfg.class_weight != "none" else ")")
+    return "loss J (mean cross-entropy" + (", class-weighted)" if task.class_weight != "none" else ")")
 
 
-def draw(cfg: Any, samples: Any, scored: Scored, out: Path, *, title: str) -> None:
+def draw(task: Any, scored: Scored, out: Path, *, title: str) -> None:
     """confusion_matrix.png (validation and test, else train) or predicted_vs_true.png (every split)."""
     from funcmlp import plots
 
-    if is_regression(cfg):
+    if task.regression:
         target = "target"
         r2 = scored.headline.get("test_r2")
         extra = "" if r2 is None else f", test R$^2$ {r2:.3f}"

@@ -1,0 +1,257 @@
+"""``fit``: the whole run on your data in one call, what ``funcmlp train --data`` does.
+
+1. The rows are split into training, validation and test rows with the run's key (stratified for classes;
+   ``funcmlp.fitting.samples``), standardised with the training rows' statistics if asked; the task is the
+   head given, or read from the labels (``funcmlp.fitting.task``).
+2. The hidden width and the L2 weights to try come from the data (``task.hidden_width``,
+   ``task.l2_choices``).
+3. ``seeds`` initialisations x the L2 weights train as one ``funcmlp.sweep``, every model's curves logged
+   inside it (train / validation / test loss and accuracy every ``log_every`` steps), with early stopping
+   per model under ``patience``.
+4. The model with the best validation score (accuracy, ties to the lower loss; the linear head: loss) is
+   chosen, never on the test rows; its curves, losses and parameters are the sweep's (nothing is trained
+   twice), and it is scored on every split (``funcmlp.fitting.scores``).
+
+``select`` does step 4 for any ``SweepResult``: ``funcmlp sweep`` keeps its best configuration's best seed
+with it. ``funcmlp.fitting.report.save_run`` writes a ``Fit`` as a run directory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from funcmlp import checks, chunking, early_stopping
+from funcmlp.fitting import scores
+from funcmlp.fitting.optimizers import optimizer_factory
+from funcmlp.fitting.samples import Samples, load, run_keys
+from funcmlp.fitting.task import Task, check_options, hidden_width, l2_choices
+from funcmlp.history import chunk_size
+from funcmlp.sweeps.curves import model_history
+from funcmlp.sweeps.grid import sweep
+from funcmlp.sweeps.mesh import to_host
+from funcmlp.sweeps.results import SweepResult
+
+
+class Fit(NamedTuple):
+    """What ``fit`` returns.
+
+    Attributes:
+      params: the chosen model's parameters (its best row's under ``patience``).
+      history: its curves, name -> (rows,) float64: ``step``, ``<split>_loss`` (and ``_accuracy`` for
+        classes) of train, val and test: the rows of a run's metrics.csv.
+      losses: (steps,) its training loss J(theta_t) at every step (NaN after a divergence).
+      choice: what was chosen and why: ``seed``, ``l2`` (and a sweep's axis values), ``why``.
+      scores: ``funcmlp.fitting.scores.Scored`` on every split (accuracy, per-class scores, confusion
+        matrices; or MAE, RMSE, R^2 in the targets' units).
+      metrics: the run's summary (metrics.json): scores, final loss, divergence, chosen seed, seconds.
+      samples: the split (and standardised) samples, with the preprocessing (``samples.prepared``).
+      task: classes or targets (``funcmlp.fitting.task.Task``).
+      sizes, activation: the network.
+      sweep: the ``SweepResult`` every model came from.
+      options: the options the run used, defaults filled in (config.json).
+    """
+
+    params: Any
+    history: dict[str, np.ndarray]
+    losses: np.ndarray
+    choice: dict[str, Any]
+    scores: scores.Scored
+    metrics: dict[str, Any]
+    samples: Samples
+    task: Task
+    sizes: tuple[int, ...]
+    activation: str
+    sweep: SweepResult
+    options: dict[str, Any]
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether a callback stopped the run before its last step."""
+        return bool(self.metrics.get("interrupted"))
+
+
+def fit(
+    data: Any,
+    y: Any = None,
+    *,
+    head: str | None = None,
+    hidden: Sequence[int] | None = None,
+    activation: str = "relu",
+    optimizer: str = "adam",
+    learning_rate: float = 0.03,
+    steps: int = 1000,
+    seeds: int = 64,
+    batch_size: int | None = None,
+    l2: float | None = None,
+    init: str = "he",
+    val: float | tuple[Any, Any] | None = None,
+    test: float | tuple[Any, Any] | None = None,
+    standardize: bool = False,
+    class_weight: str = "none",
+    patience: int | None = None,
+    log_every: int | None = None,
+    seed: int = 0,
+    callback: Callable[[int, int, Any], Any] | None = None,
+    **read: Any,
+) -> Fit:
+    """Train ``seeds`` networks on your data at once and keep the one best on the validation rows.
+
+    Args:
+      data: a data file (CSV, Parquet or .npz; the last column the label) or x (n, d) with ``y``.
+      y: with x: class labels (any sortable values) or real-valued targets.
+      head: ``"softmax"``, ``"sigmoid"`` (two classes) or ``"linear"`` (targets); None: from the labels.
+      hidden: hidden widths; default one layer of 2 (d + K) units clipped to [8, 128].
+      activation, optimizer (sgd, momentum, adam), learning_rate, steps, batch_size, init: the training.
+      seeds: initialisations trained at once (one ``funcmlp.sweep``).
+      l2: L2 weight 0.5 l2 sum ||W||^2; None: 0, or for a regression chosen on the validation rows among
+        0, 0.001, 0.01, 0.1 and 1.
+      val, test: fractions of the rows held out (default 0.2 each); or, both as (x, y) pairs, the
+        validation and test samples as they are (x, y then the training sample).
+      standardize: rescale each feature with the training rows' mean and standard deviation.
+      class_weight: ``"balanced"`` weighs each sample's loss by n / (K n_k).
+      patience: early stopping per model after this many logged rows without improvement.
+      log_every: steps between logged rows (default about 50 rows).
+      seed: every random key of the run comes from it (``samples.run_keys``).
+      callback: ``callback(group, steps_done, losses)`` between compiled chunks (``funcmlp.sweep``'s);
+        returning True stops the run there, keeping the best model so far (``Fit.interrupted``).
+      read: options of the file reader (``funcmlp.io.datafile.prepare``).
+
+    Returns:
+      ``Fit``.
+    """
+    t0 = time.perf_counter()
+    check_options(head, class_weight)
+    steps, seeds = checks.check_positive_int(steps, "steps"), checks.check_positive_int(seeds, "seeds")
+    every = chunking.round_interval(chunk_size(steps))
+    every = every if log_every is None else checks.check_positive_int(log_every, "log_every")
+    keys = run_keys(seed)
+    samples, task = load(
+        data, y, key=keys["train"], head=head, val=val, test=test, standardize=standardize, **read
+    )
+    task = task._replace(class_weight=class_weight)
+    n, n_val = len(samples.train[1]), len(samples.val[1])
+    if batch_size is not None and batch_size > n:
+        raise ValueError(f"batch_size: expected at most {n} (the training rows), got {batch_size}")
+    if patience is not None and n_val == 0:
+        raise ValueError(
+            "patience: expected validation rows to watch, got none (give val a positive fraction)"
+        )
+    hidden = (hidden_width(samples.n_features, task.n_outputs),) if hidden is None else tuple(hidden)
+    sizes = (samples.n_features, *hidden, task.n_outputs)
+    choices = l2_choices(l2, task, n_val)
+    work = chunking.step_work(sizes, batch_size or n, len(choices) * seeds)
+    stopped = []
+
+    def report(*args):
+        halt = callback is not None and callback(*args) is True
+        stopped.append(halt)
+        return halt
+
+    result = sweep(
+        keys["init"],
+        *samples.train,
+        sizes=sizes,
+        seeds=seeds,
+        steps=steps,
+        activation=activation,
+        optimizer=optimizer_factory(optimizer),
+        learning_rates=[learning_rate],
+        l2=list(choices) if len(choices) > 1 else choices[0],
+        batch_size=batch_size,
+        batch_key=keys["shuffle"],
+        scheme=init,
+        head=task.training_head(samples.train[1]),
+        x_val=samples.val[0] if n_val else None,
+        y_val=samples.val[1] if n_val else None,
+        evaluate={"test": samples.test} if len(samples.test[1]) else None,
+        chunk_size=chunking.short_chunk(every, work),
+        log_every=every,
+        patience=patience,
+        callback=report,
+    )
+    options = dict(
+        head=task.head, hidden=list(hidden), activation=activation, optimizer=optimizer,
+        learning_rate=learning_rate, steps=steps, seeds=seeds, batch_size=batch_size,
+        l2=None if len(choices) > 1 else choices[0], init=init, standardize=standardize,
+        class_weight=class_weight, patience=patience, log_every=every, seed=seed,
+    )  # fmt: skip
+    shown = ("l2",) if len(choices) > 1 else ()
+    return select(result, samples, task, options=options, shown=shown, interrupted=any(stopped), t0=t0)
+
+
+def select(
+    result: SweepResult,
+    samples: Samples,
+    task: Task,
+    *,
+    options: dict[str, Any],
+    shown: Sequence[str] = (),
+    configuration: dict[str, Any] | None = None,
+    interrupted: bool = False,
+    extra: dict[str, Any] | None = None,
+    t0: float | None = None,
+) -> Fit:
+    """The ``Fit`` of the best model of ``result`` (of ``configuration``, if given), scored on
+    ``samples``. ``shown``: the configuration's values reported with the run (metrics.json, the title);
+    ``extra``: more entries for metrics.json; ``options``: the run's options (``log_every``,
+    ``patience``, ``steps``)."""
+    g, *index, j = result.best(configuration=configuration)
+    group, at = result.groups[g], (*index, j)
+    conf = result.configuration(g, tuple(index))
+    params = result.model(g, *index, j)
+    losses = np.asarray(to_host(group.losses)[at], np.float64)
+    diverged_at = int(to_host(group.diverged_at)[at])
+    history, stop = _history(group, at, task, diverged_at, options)
+    scored = scores.evaluate(task, samples, params, activation=group.activation)
+    final = None
+    if diverged_at < 0:
+        import funcmlp
+
+        head = task.training_head(samples.train[1])
+        final = funcmlp.loss(params, *samples.train, activation=group.activation, head=head, l2=conf["l2"])
+    setting = {k: conf[k] for k in shown}
+    metrics = {
+        **scored.headline,
+        "final_loss": None if final is None else float(final),
+        "diverged_at": diverged_at if diverged_at >= 0 else None,
+        "selected_seed": j,
+        "seeds": result.seeds,
+        "sizes": list(group.sizes),
+        "learning_rate": conf["learning_rate"],
+        "activation": group.activation,
+        **({**setting, **(extra or {})} if shown else {}),
+        **scored.details,
+        **({} if stop is None else {"best_step": stop.best_step, "stopped_step": stop.stopped_step}),
+        **({"interrupted": True, "step": result.step} if interrupted else {}),
+        "seconds": 0.0 if t0 is None else time.perf_counter() - t0,
+    }
+    values = {k: v for k, v in conf.items() if k not in ("sizes", "activation")}
+    why = f"the best {result.metric} of {len(result.groups) * int(np.prod(result.shape))} x {result.seeds} models"
+    choice = {"seed": j, **values, "shown": tuple(shown), "why": why}
+    return Fit(
+        params, history, losses, choice, scored, metrics, samples, task, tuple(group.sizes),
+        group.activation, result, dict(options),
+    )  # fmt: skip
+
+
+def _history(group, at, task: Task, diverged_at: int, options: dict[str, Any]):
+    """The chosen model's curves, cut after a divergence (the row after it is the last) and where its
+    patience ran out; and its ``EarlyStop`` (None without patience)."""
+    columns = model_history(group.history, at)
+    if task.regression:
+        columns = {k: v for k, v in columns.items() if not k.endswith("_accuracy")}
+    steps, every, patience = columns["step"], options["log_every"], options.get("patience")
+    keep = np.ones(len(steps), bool) if diverged_at < 0 else steps - every <= diverged_at
+    stop = None
+    if patience is not None and group.early_stop is not None:
+        best = int(to_host(group.early_stop["best_step"])[at])
+        ran_out = bool(to_host(group.early_stop["stopped"])[at])
+        last = int(steps[keep][-1])
+        stopped_step = min(best + patience * every, last) if ran_out else last
+        keep &= steps <= stopped_step
+        stop = early_stopping.EarlyStop(patience, best, stopped_step, ran_out)
+    return {k: v[keep] for k, v in columns.items()}, stop

@@ -29,6 +29,7 @@ class Cell:
         (multiples of n // batch_size).
       models: 1 for ``funcmlp.train``; more for ``funcmlp.sweep`` (seeds = models, one learning rate).
       torch_steps: steps per timed PyTorch run (an eager loop is slower on small nets); None: ``steps``.
+      optimizer: the optax factory's name (``optax.<optimizer>(lr)``), ``"sgd"`` or ``"adam"``.
     """
 
     name: str
@@ -41,6 +42,7 @@ class Cell:
     batch_size: int | None = None
     models: int = 1
     torch_steps: int | None = None
+    optimizer: str = "sgd"
 
     def __post_init__(self):
         if self.batch_size is not None:
@@ -64,6 +66,12 @@ CELLS: tuple[Cell, ...] = (
     Cell("784-512-512-10 full batch", (784, 512, 512, 10), "synthetic", 2048, 0.01, 6, 2),
     Cell(
         "20-32-2 batch 32", (20, 32, 2), "synthetic", 5000, 0.1, 15_600, 156, batch_size=32, torch_steps=1_560
+    ),
+    # model counts that are not a multiple of the CPU group of 64 (funcmlp.engine.plan.groups)
+    *(
+        Cell(f"2-4-3 {opt} x{m}", (2, 4, 3), "spiral", 300, lr, steps, 3, models=m, optimizer=opt)
+        for m, steps in ((72, 400), (100, 300), (1000, 40))
+        for opt, lr in (("sgd", 1.0), ("adam", 0.01))
     ),
 )
 

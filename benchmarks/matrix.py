@@ -3,11 +3,13 @@
 Each cell is one training problem (network sizes, data, batch size, number of models). For each, the same
 initial parameters and data are trained by
 
-* funcmlp: ``funcmlp.train`` (one model) or ``funcmlp.sweep`` (many models, one learning rate), plain SGD;
-* plain JAX: ``jax.value_and_grad(funcmlp.loss)`` and ``optax.sgd`` in ``jax.jit(lax.scan)``, with
+* funcmlp: ``funcmlp.train`` (one model) or ``funcmlp.sweep`` (many models, one learning rate), with the
+  cell's optax factory (SGD unless it says Adam);
+* plain JAX: ``jax.value_and_grad(funcmlp.loss)`` and the same optimizer in ``jax.jit(lax.scan)``, with
   ``jax.vmap`` over a stack of initial parameters for many models; mini-batches are ``x[idx]`` with a fresh
   ``jax.random.permutation`` per epoch (the last partial batch of an epoch is dropped, so every step sees
-  ``batch_size`` samples, as in funcmlp, whose schedule differs);
+  ``batch_size`` samples, as in funcmlp, whose schedule differs), and, as a second plain run of the
+  mini-batch cells (``plain_randint``), with ``jax.random.randint`` indices drawn at every step;
 * PyTorch, where ``import torch`` works: an eager ``torch.nn.Linear`` stack with ``torch.optim.SGD`` and
   the same batch size (single-model cells only).
 
@@ -60,6 +62,7 @@ class Runs:
     plain: Callable[[], Any]
     torch: Callable[[], Any] | None
     losses: Callable[[str, Any], np.ndarray]
+    plain_randint: Callable[[], Any] | None = None
 
 
 def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
@@ -67,6 +70,7 @@ def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
     x, y = make_data(c)
     params = initial_params(c)
     sgd = {"learning_rate": c.lr}
+    factory = getattr(optax, c.optimizer)
     init_key, batch_key = jax.random.key(INIT_SEED), jax.random.key(BATCH_SEED)
 
     if c.models == 1:
@@ -76,7 +80,7 @@ def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
                 params,
                 x,
                 y,
-                optimizer=optax.sgd,
+                optimizer=factory,
                 hyperparams=sgd,
                 steps=steps,
                 batch_size=c.batch_size,
@@ -93,22 +97,31 @@ def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
                 seeds=c.models,
                 learning_rates=[c.lr],
                 steps=steps,
-                optimizer=optax.sgd,
+                optimizer=factory,
                 batch_size=c.batch_size,
                 batch_key=batch_key,
             )
             jax.block_until_ready(result.groups)  # SweepResult is a dataclass, not a pytree
             return result
 
-    def plain():
+    def plain(sampling="perm"):
         return plain_train(
-            params, x, y, batch_key, lr=c.lr, steps=steps, batch_size=c.batch_size, models=c.models > 1
+            params,
+            x,
+            y,
+            batch_key,
+            lr=c.lr,
+            steps=steps,
+            batch_size=c.batch_size,
+            models=c.models > 1,
+            optimizer=c.optimizer,
+            sampling=sampling,
         )
 
     def losses(which: str, out) -> np.ndarray:
         if which == "funcmlp":
             return np.asarray(out.losses if c.models == 1 else out.groups[0].losses[0])
-        if which == "plain":
+        if which.startswith("plain"):
             return np.asarray(out[1])
         return np.asarray(out)
 
@@ -116,7 +129,8 @@ def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
     if c.models == 1 and baselines.installed("torch"):
         torch_losses = baselines.torch_losses(params, x, y, c.lr, c.batch_size)
         torch_run = partial(torch_losses, torch_steps or steps)
-    return Runs(fm, plain, torch_run, losses)
+    randint = None if c.batch_size is None else partial(plain, "randint")
+    return Runs(fm, plain, torch_run, losses, randint)
 
 
 def _final_loss(losses: np.ndarray) -> float:
@@ -138,6 +152,8 @@ def measure(c: Cell, *, quick: bool = False, repeats: int = 5, cold: bool = Fals
     if cold:
         jax.clear_caches()
     fns = {"funcmlp": r.funcmlp, "plain": r.plain}
+    if r.plain_randint is not None:
+        fns["plain_randint"] = r.plain_randint
     if r.torch is not None:
         fns["torch"] = r.torch
     if c.models > 1 and short < steps:
@@ -152,6 +168,7 @@ def measure(c: Cell, *, quick: bool = False, repeats: int = 5, cold: bool = Fals
         "batch_size": c.batch_size,
         "models": c.models,
         "lr": c.lr,
+        "optimizer": c.optimizer,
         "steps": steps,
         "funcmlp_s": t["funcmlp"]["wall"] / per,
         "plain_s": t["plain"]["wall"] / per,
@@ -166,6 +183,9 @@ def measure(c: Cell, *, quick: bool = False, repeats: int = 5, cold: bool = Fals
     }
     row["ratio"] = row["funcmlp_s"] / row["plain_s"]
     row["cpu_ratio"] = row["funcmlp_cpu_s"] / row["plain_cpu_s"]
+    if "plain_randint" in t:
+        row["plain_randint_s"] = t["plain_randint"]["wall"] / per
+        row["ratio_randint"] = row["funcmlp_s"] / row["plain_randint_s"]
     if "torch" in t:
         row["torch_s"] = t["torch"]["wall"] / torch_steps
         row["torch_steps"] = torch_steps

@@ -58,9 +58,22 @@ def matrix_tables(result: dict):
         title=f"funcmlp vs plain JAX on {result['backend']} ({result['device_kind']}, {result['devices']} "
         f"device(s)), jax {result['jax']}, median of {result['repeats']}{quick}",
         caption=f"ratio = funcmlp / plain wall time (< 1: funcmlp faster), cpu: the same for process CPU "
-        f"time; load average {load} (start, end)",
+        f"time; randint: plain JAX with jax.random.randint mini-batches, ratio r = funcmlp / it; load "
+        f"average {load} (start, end)",
     )
-    for col in ("cell", "per", "funcmlp", "plain JAX", "ratio", "cpu", "PyTorch", "funcmlp plan"):
+    cols = (
+        "cell",
+        "per",
+        "funcmlp",
+        "plain JAX",
+        "ratio",
+        "cpu",
+        "randint",
+        "ratio r",
+        "PyTorch",
+        "funcmlp plan",
+    )
+    for col in cols:
         left = col in ("cell", "per", "funcmlp plan")
         main.add_column(col, justify="left" if left else "right", no_wrap=col != "funcmlp plan")
     for r in result["cells"]:
@@ -70,7 +83,8 @@ def matrix_tables(result: dict):
             plan += f", {p['sums']}" + ("" if p["group"] is None else f", {p['group']}")
         times = (_time(r[k]) for k in ("funcmlp_s", "plain_s"))
         ratios = (f"{r['ratio']:.2f}", f"{r['cpu_ratio']:.2f}")
-        main.add_row(r["name"], r["per"], *times, *ratios, _time(r["torch_s"]), plan)
+        randint = (_time(r.get("plain_randint_s")), _fmt(r.get("ratio_randint"), ".2f"))
+        main.add_row(r["name"], r["per"], *times, *ratios, *randint, _time(r["torch_s"]), plan)
     out = [main]
     sweeps = [r for r in result["cells"] if "sweep_fixed_s" in r]
     if sweeps:

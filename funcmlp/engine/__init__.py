@@ -2,10 +2,9 @@
 mini-batches a compiled loop sees (``batches``), the plan that picks a derivative per backend and size
 (``plan``), and the registered derivative it may pick (``fastpath``)."""
 
-from funcmlp.engine import batches, fastpath, plan
-from funcmlp.engine.batches import Data, epoch_perm, minibatch
+from funcmlp.engine import batches, fastpath, finite, plan
+from funcmlp.engine.batches import Data, epoch_perm, minibatch, shuffle
 from funcmlp.engine.core import (
-    CHUNK,
     Fixed,
     Objective,
     Spec,
@@ -13,13 +12,11 @@ from funcmlp.engine.core import (
     all_finite,
     evaluate,
     extra_args,
-    in_groups,
     init_state,
-    run,
-    settle,
     step,
 )
 from funcmlp.engine.plan import Plan, choose
+from funcmlp.engine.runner import CHUNK, in_groups, run, run_fast, settle
 
 __all__ = [
     "batches",
@@ -36,11 +33,14 @@ __all__ = [
     "evaluate",
     "extra_args",
     "fastpath",
+    "finite",
     "in_groups",
     "init_state",
     "minibatch",
     "plan",
     "run",
+    "run_fast",
     "settle",
+    "shuffle",
     "step",
 ]

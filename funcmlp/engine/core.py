@@ -21,14 +21,14 @@ last step, to parameters whose loss is not finite: ``settle``), the parameters o
 ``diverged_at`` is t as well. Steps
 run in chunks of ``CHUNK``: first without the rule (``step(careful=False)``), then, only if a chunk's losses
 or parameters are not all finite, again from the chunk's start with the rule at every step. Both give the
-same numbers. ``run`` takes a state with a leading model axis (``models=True``) to train many models in
-one program: that is how ``funcmlp.sweep`` trains its grid.
+same numbers. The chunked runner (``run``, ``run_fast``, ``settle``) is ``funcmlp.engine.runner``; ``run``
+takes a state with a leading model axis (``models=True``) to train many models in one program: that is how
+``funcmlp.sweep`` trains its grid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -41,9 +41,6 @@ from funcmlp.engine import fastpath
 from funcmlp.engine.batches import Data, epoch_perm, minibatch
 from funcmlp.engine.plan import Plan
 from funcmlp.heads import Head
-
-# Steps per chunk: one finiteness check each (docs/performance.md).
-CHUNK = 1024
 
 
 class Objective(NamedTuple):
@@ -166,108 +163,6 @@ def step(state: TrainState, t, *, spec: Spec, data: Data, careful: bool = True):
         perm=perm,
     )
     return new_state, jnp.where(state.diverged_at < 0, value, jnp.nan).astype(value.dtype)
-
-
-def _clean(state: TrainState, fast: TrainState, values, ts, end) -> jax.Array:
-    """Whether fast steps ts from ``state`` (giving ``fast`` and losses ``values``) equal careful ones: the
-    model had not diverged, and every loss before ``end`` and every final parameter is finite."""
-    finite = jnp.all(jnp.isfinite(values) | (ts >= end)) & all_finite(fast.params)
-    return (state.diverged_at < 0) & finite
-
-
-def in_groups(fn, tree, size: int | None):
-    """``fn`` over the leading (model) axis of ``tree``, ``size`` models at a time (``lax.map`` over groups;
-    the last group is padded with copies of the last model, whose results are dropped). None: all at once."""
-    m = jax.tree.leaves(tree)[0].shape[0]
-    if size is None or size >= m:
-        return fn(tree)
-    n_groups = -(-m // size)
-
-    def grouped(a):
-        a = jnp.concatenate([a, jnp.repeat(a[-1:], n_groups * size - m, axis=0)])
-        return a.reshape(n_groups, size, *a.shape[1:])
-
-    out = jax.lax.map(fn, jax.tree.map(grouped, tree))
-    return jax.tree.map(lambda a: a.reshape(n_groups * size, *a.shape[2:])[:m], out)
-
-
-def _per_model(data: Data, per_model: tuple[str, ...]):
-    """The fields of ``data`` that carry a leading model axis, and ``join``, which puts one model's slice of
-    them back into ``data`` (the other fields are shared by every model)."""
-    fields = {f: getattr(data, f) for f in per_model}
-
-    def join(own):
-        return data._replace(**own)
-
-    return fields, join
-
-
-def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool, per_model: tuple[str, ...] = ()):
-    """Steps ts (k,): fast steps, kept when every model is clean; otherwise redone carefully."""
-
-    def steps(s, d, careful):
-        return jax.lax.scan(partial(step, spec=spec, data=d, careful=careful), s, ts)
-
-    # A chunk that reaches past the end (the last one, when the steps do not divide evenly) runs carefully.
-    live = ts[-1] < data.end
-    if not models:
-        fast, values = steps(state, data, False)
-        ok = live & _clean(state, fast, values, ts, data.end)
-        return jax.lax.cond(ok, lambda: (fast, values), lambda: steps(state, data, True))
-    own, join = _per_model(data, per_model)
-
-    def careful():
-        return jax.vmap(lambda s, o: steps(s, join(o), True))(state, own)
-
-    fast, values = in_groups(
-        jax.vmap(lambda so: steps(so[0], join(so[1]), False)), (state, own), spec.objective.plan.group
-    )
-    ok = live & jnp.all(jax.vmap(lambda s, f, v: _clean(s, f, v, ts, data.end))(state, fast, values))
-    return jax.lax.cond(ok, lambda: (fast, values), careful)
-
-
-def settle(state: TrainState, *, spec: Spec, data: Data, last) -> TrainState:
-    """After a call's last step: a model whose final parameters give a non-finite loss on all the data
-    diverged at that step (its update landed where the loss is not finite): keep the parameters before it."""
-    value = spec.objective(state.params, data.x, data.y, None, data.l2)
-    bad = (state.diverged_at < 0) & ~jnp.isfinite(value)
-    return state._replace(
-        params=_select(bad, state.prev_params, state.params),
-        diverged_at=jnp.where(bad, last, state.diverged_at).astype(jnp.int32),
-    )
-
-
-def run(
-    state: TrainState,
-    data: Data,
-    start,
-    *,
-    spec: Spec,
-    length: int,
-    models: bool = False,
-    per_model: tuple[str, ...] = (),
-    chunk=CHUNK,
-):
-    """Steps start .. start + length - 1 (those >= ``data.end`` are no-ops) in chunks of ``chunk`` steps.
-
-    Pure and not jitted: ``train`` jits it, ``sweep`` runs it per device. With ``models`` the state has a
-    leading model axis and the losses come back as (models, length); the data is shared by every model,
-    except the fields named in ``per_model`` (of ``"x"``, ``"y"``, ``"l2"``), which have a leading model
-    axis too (each model's own data set or L2 weight).
-    """
-    n_chunks = -(-length // chunk)
-    k = -(-length // n_chunks)  # chunks as even as possible: most step counts need no padded chunk
-    data = data._replace(end=jnp.minimum(data.end, start + length))
-    ts = start + jnp.arange(n_chunks * k, dtype=jnp.int32).reshape(n_chunks, k)
-    chunk_fn = partial(_chunk, spec=spec, data=data, models=models, per_model=per_model)
-    state, values = jax.lax.scan(chunk_fn, state, ts)
-    last = data.end - 1
-    if not models:
-        return settle(state, spec=spec, data=data, last=last), values.reshape(-1)[:length]
-    own, join = _per_model(data, per_model)
-    state = jax.vmap(lambda s, o: settle(s, spec=spec, data=join(o), last=last))(state, own)
-    values = jnp.moveaxis(values, 0, 1)  # (n_chunks, m, k) -> (m, n_chunks * k)
-    return state, values.reshape(values.shape[0], -1)[:, :length]
 
 
 def evaluate(params, sets, *, act_fn, head: Head):

@@ -14,6 +14,8 @@ A ``Plan`` has three choices, each made per backend and network size from the be
   vmapped over many.
 * ``group``: how many models are vmapped together in a sweep. On a CPU groups of ``CPU_GROUP`` models keep
   each group's arrays in cache; on an accelerator one vmap over all of a device's models fills it best.
+  ``groups`` cuts a model count into such groups without padding: equal groups of a divisor of the count
+  near ``group`` where there is one, else full groups and one smaller remainder group.
 """
 
 from __future__ import annotations
@@ -25,6 +27,22 @@ from typing import NamedTuple
 NARROW = 8
 # Models per vmapped group of a sweep on a CPU (cache-sized); None means all at once.
 CPU_GROUP = 64
+
+
+def groups(models: int, group: int | None) -> tuple[int, int, int]:
+    """(size, count, rest): ``models`` cut into ``count`` groups of ``size`` and one group of ``rest`` < size.
+
+    The largest divisor of ``models`` in [group / 2, group] gives equal groups (72 -> 2 x 36, 100 -> 2 x 50,
+    1,000 -> 20 x 50: no padded copies); without one, groups of ``group`` and the remainder (97 -> 1 x 64 +
+    33). ``group`` None or at least ``models``: one group of all. On the CPU a group of 32-64 models costs
+    the same per model as one of 64 (docs/performance.md).
+    """
+    if group is None or group >= models:
+        return models, 1, 0
+    for size in range(group, (group + 1) // 2 - 1, -1):
+        if models % size == 0:
+            return size, models // size, 0
+    return group, models // group, models % group
 
 
 class Plan(NamedTuple):

@@ -30,6 +30,7 @@ class Cell:
       models: 1 for ``funcmlp.train``; more for ``funcmlp.sweep`` (seeds = models, one learning rate).
       torch_steps: steps per timed PyTorch run (an eager loop is slower on small nets); None: ``steps``.
       optimizer: the optax factory's name (``optax.<optimizer>(lr)``), ``"sgd"`` or ``"adam"``.
+      devices: how many JAX devices a sweep spreads its models over (None: all).
     """
 
     name: str
@@ -43,6 +44,7 @@ class Cell:
     models: int = 1
     torch_steps: int | None = None
     optimizer: str = "sgd"
+    devices: int | None = None
 
     def __post_init__(self):
         if self.batch_size is not None:
@@ -67,11 +69,12 @@ CELLS: tuple[Cell, ...] = (
     Cell(
         "20-32-2 batch 32", (20, 32, 2), "synthetic", 5000, 0.1, 15_600, 156, batch_size=32, torch_steps=1_560
     ),
-    # model counts that are not a multiple of the CPU group of 64 (funcmlp.engine.plan.groups)
+    # model counts that are not a multiple of the CPU group of 64 (funcmlp.engine.plan.groups), on one
+    # device so that the whole count is grouped; 2-16-3 is autodiff, 2-4-3 the registered derivative
     *(
-        Cell(f"2-4-3 {opt} x{m}", (2, 4, 3), "spiral", 300, lr, steps, 3, models=m, optimizer=opt)
-        for m, steps in ((72, 400), (100, 300), (1000, 40))
-        for opt, lr in (("sgd", 1.0), ("adam", 0.01))
+        Cell(f"{name} {opt} x{m}", sizes, "spiral", 300, lr, steps, 3, models=m, optimizer=opt, devices=1)
+        for m, steps in ((72, 300), (100, 200), (1000, 24))
+        for name, sizes, opt, lr in (("2-16-3", (2, 16, 3), "sgd", 0.5), ("2-4-3", (2, 4, 3), "adam", 0.01))
     ),
 )
 

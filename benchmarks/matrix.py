@@ -20,10 +20,9 @@ model-step for the sweeps (time / (models * steps)). funcmlp's time includes its
 sweeps the initialisation of the models and their final metrics; the plain run starts from parameters built
 beforehand (for the sweeps, a second funcmlp run of a quarter of the steps splits its time into that
 fixed cost per call and the cost per model-step beyond it). The process CPU time of the same runs is kept
-too (``*_cpu_s``). ``ratio`` is funcmlp / plain: below 1, funcmlp is faster. The first call of
-``funcmlp.train`` and of the plain loop on the 2-4-3 cell, after ``jax.clear_caches()``, gives their
-compile-and-first-run time (where JAX's persistent compilation cache is on, ``jax_compilation_cache_dir``,
-which ``python -m benchmarks`` leaves as it finds it, a first call may load a compiled program instead).
+too (``*_cpu_s``). ``ratio`` is funcmlp / plain: below 1, funcmlp is faster. The first calls of
+``funcmlp.train``, of the engine's two-program form and of the plain loop on the 2-4-3 cell, each in a fresh
+process, give their compile-and-first-run times (``benchmarks.first_call``).
 
 The cells and their data are in ``benchmarks.cells``, the plain-JAX loop in ``benchmarks.plain``, the
 PyTorch loop in ``benchmarks.baselines``. ``run_matrix`` returns a JSON-ready dict,
@@ -44,10 +43,11 @@ import numpy as np
 import optax
 
 import funcmlp
-from benchmarks import baselines, timing
+from benchmarks import baselines, first_call, timing
 from benchmarks.cells import BATCH_SEED, CELLS, INIT_SEED, Cell, cell, initial_params, make_data
 from benchmarks.plain import plain_train
 from funcmlp import training
+from funcmlp.engine import plan as engine_plan
 
 
 @dataclasses.dataclass
@@ -100,6 +100,7 @@ def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
                 optimizer=factory,
                 batch_size=c.batch_size,
                 batch_key=batch_key,
+                devices=None if c.devices is None else jax.devices()[: c.devices],
             )
             jax.block_until_ready(result.groups)  # SweepResult is a dataclass, not a pytree
             return result
@@ -180,6 +181,7 @@ def measure(c: Cell, *, quick: bool = False, repeats: int = 5, cold: bool = Fals
         "funcmlp_final_loss": _final_loss(r.losses("funcmlp", t["funcmlp"]["out"])),
         "plain_final_loss": _final_loss(r.losses("plain", t["plain"]["out"])),
         "plan": plan_of(c)._asdict(),
+        "groups": list(groups_of(c)),
     }
     row["ratio"] = row["funcmlp_s"] / row["plain_s"]
     row["cpu_ratio"] = row["funcmlp_cpu_s"] / row["plain_cpu_s"]
@@ -204,8 +206,14 @@ def plan_of(c: Cell):
     """The ``funcmlp.plan.Plan`` that funcmlp chooses for a cell on the default backend."""
     models = c.models
     if models > 1:  # a sweep plans for each device's share of the models
-        models = -(-models // len(jax.devices()))
+        models = -(-models // (c.devices or len(jax.devices())))
     return training.make_objective("relu", "softmax", c.sizes, models=models, batch_size=c.batch_size).plan
+
+
+def groups_of(c: Cell) -> tuple[int, int, int]:
+    """(size, count, rest) of the model groups of a device's share of a sweep cell (``plan.groups``)."""
+    per_device = -(-c.models // (c.devices or len(jax.devices())))
+    return engine_plan.groups(per_device, plan_of(c).group)
 
 
 def run_matrix(*, quick: bool = False, repeats: int = 5, names: Sequence[str] | None = None) -> dict:
@@ -227,7 +235,7 @@ def run_matrix(*, quick: bool = False, repeats: int = 5, names: Sequence[str] | 
     t0 = time.perf_counter()
     chosen = CELLS if names is None else tuple(cell(n) for n in names)
     start_load = timing.load_average()
-    rows = [measure(c, quick=quick, repeats=repeats, cold=c.name == "2-4-3 train") for c in chosen]
+    rows = [measure(c, quick=quick, repeats=repeats) for c in chosen]
     result: dict[str, Any] = {
         "backend": jax.default_backend(),
         "device_kind": jax.devices()[0].device_kind,
@@ -242,16 +250,8 @@ def run_matrix(*, quick: bool = False, repeats: int = 5, names: Sequence[str] | 
         "repeats": repeats,
         "cells": rows,
     }
-    cold = next((r for r in rows if "first_call_s" in r), None)
-    if cold is not None:
-        result["compile"] = {
-            "cell": cold["name"],
-            "steps": cold["steps"],
-            "funcmlp_first_call_s": cold["first_call_s"]["funcmlp"],
-            "funcmlp_compile_s": cold["compile_s"]["funcmlp"],
-            "plain_first_call_s": cold["first_call_s"]["plain"],
-            "plain_compile_s": cold["compile_s"]["plain"],
-        }
+    if any(c.name == "2-4-3 train" for c in chosen):
+        result["compile"] = first_call.measure("2-4-3 train", repeats=1 if quick else 3)
     result["total_s"] = time.perf_counter() - t0
     return result
 

@@ -80,7 +80,8 @@ def matrix_tables(result: dict):
         p = r["plan"]
         plan = "registered" if p["registered"] else "autodiff"
         if r["models"] > 1:
-            plan += f", {p['sums']}" + ("" if p["group"] is None else f", {p['group']}")
+            size, count, rest = r.get("groups") or (r["models"], 1, 0)
+            plan += f", {p['sums']}, {count}x{size}" + (f"+{rest}" if rest else "")
         times = (_time(r[k]) for k in ("funcmlp_s", "plain_s"))
         ratios = (f"{r['ratio']:.2f}", f"{r['cpu_ratio']:.2f}")
         randint = (_time(r.get("plain_randint_s")), _fmt(r.get("ratio_randint"), ".2f"))
@@ -105,14 +106,19 @@ def matrix_tables(result: dict):
         out.append(split)
     if "compile" in result:
         c = result["compile"]
-        cache = result.get("compilation_cache_dir")
         first = Table(
-            title=f"First call after jax.clear_caches(): {c['cell']}, {c['steps']} steps",
-            caption="persistent compilation cache: " + (cache or "off"),
+            title=f"First call in a fresh process: {c['cell']}, median of {c['repeats']} processes",
+            caption=f"compile: funcmlp.train / plain {c['compile_ratio']:.2f}, the engine's two-program form "
+            f"(run_fast, run only when needed) / plain {c['engine_compile_ratio']:.2f}",
         )
         for col in ("", "first call", "of which compile (first - warm)"):
             first.add_column(col, justify="right" if col else "left")
-        for who, label in (("funcmlp", "funcmlp.train"), ("plain", "plain JAX jit(scan)")):
+        labels = (
+            ("funcmlp", "funcmlp.train"),
+            ("engine", "engine.run_fast (+ run)"),
+            ("plain", "plain JAX jit(scan)"),
+        )
+        for who, label in labels:
             first.add_row(label, f"{c[f'{who}_first_call_s']:.2f} s", f"{c[f'{who}_compile_s']:.2f} s")
         out.append(first)
     return tuple(out)

@@ -63,7 +63,8 @@ class WandB(sinks.Closing):
         keys = {t: prefix + t for t in tags}
         for key in keys.values():
             if key not in self._defined:
-                self.run.define_metric(key, step_metric=step_key)
+                # W&B reads '.' in a metric's name as nesting (0.1 -> 0, 1) unless escaped
+                self.run.define_metric(_escaped(key), step_metric=_escaped(step_key))
                 self._defined.add(key)
         return keys, step_key
 
@@ -110,3 +111,7 @@ class WandB(sinks.Closing):
             self.run.log({"hparams": self._wandb.Table(columns=["run", *names, *tags], data=data)})
         self.run.finish()
         self.run = None
+
+
+def _escaped(key: str) -> str:
+    return key.replace(".", "\\.")

@@ -1,13 +1,19 @@
-"""Your own data: read a CSV or ``.npz`` file, standardise it, split it into train / validation / test.
+"""Your own data: read a CSV, Parquet or ``.npz`` file, preprocess it, split it into train / validation /
+test.
 
-A CSV holds one sample per line: the feature columns x_1 .. x_d, then the label column. A header row is
-allowed (it is recognised by a field that is not a number) and gives the feature names. Labels may be
+A table holds one sample per row: the feature columns, then the label column. A CSV is read by pandas:
+quoted fields, a comma, semicolon, tab or pipe separator, UTF-8 or Latin-1 text; a header row is allowed
+(it is recognised by a field that is not a number above numbers) and gives the column names. Labels may be
 integers or words ("setosa"); either way they become class indices 0 .. K-1 in sorted order, and the
-original labels are kept in ``classes`` so predictions can be reported in the file's own terms.
+original labels are kept in ``classes`` so predictions can be reported in the file's own terms. A row
+without a label is dropped and counted.
 
-Points to predict (``read_features``, ``funcmlp predict``) are matched to a trained model's features by the
-header row's names, in any order, with at most one other column (the label, wherever it stands); a file
-without a header row is read by position.
+Feature columns of numbers are read as numbers, columns of text are one-hot encoded; a gap (an empty cell,
+or NA) in a number column is filled with the training rows' median and marked in a missing-indicator
+column (``missing="drop"`` drops such rows instead); ``drop=`` leaves columns out (an identifier column is
+refused until it is dropped). All of it is learned on the training rows only (``preprocess``) and kept
+with a saved model, so points to predict (``read_points``, ``funcmlp predict``) are read in the file's own
+form, their columns matched by name in any order.
 
 An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
 
@@ -17,31 +23,41 @@ constant column, so no information leaks from the validation or test points.
 Real-valued targets (regression) are read by ``load_targets``, which keeps the label column as numbers (n, 1)
 float32; ``continuous_labels`` says when labels read as classes look like such numbers.
 
-Reading a table into a ``Dataset`` is ``tables``'s, real-valued targets ``targets``'s, matching points to
-predict to a model's features ``features``'s, and splitting and standardising ``splits``'s; this module
-offers all of their names.
+Reading a file is ``tables``'s, its cells ``cells``'s, its label column ``labels``'s, real-valued targets
+``targets``'s, the preprocessing ``preprocess``'s, points to predict ``features``'s, and splitting and
+standardising ``splits``'s; this module offers all of their names.
 """
 
-from funcmlp.io.features import Features, load_features, read_features
+from funcmlp.io.features import Features, Points, load_features, read_features, read_points
+from funcmlp.io.labels import load
+from funcmlp.io.preprocess import Preprocessing, describe, encode, fit, summary, transform
 from funcmlp.io.splits import Prepared, Split, Standardizer, prepare, split, standardizer
-from funcmlp.io.tables import Dataset, check_path, load, parse_label, read_table
+from funcmlp.io.tables import Dataset, check_path, parse_label, read_frame
 from funcmlp.io.targets import continuous_labels, load_targets
 
 __all__ = [
     "Dataset",
     "Features",
+    "Points",
     "Prepared",
+    "Preprocessing",
     "Split",
     "Standardizer",
     "check_path",
     "continuous_labels",
+    "describe",
+    "encode",
+    "fit",
     "load",
     "load_features",
     "load_targets",
     "parse_label",
     "prepare",
     "read_features",
-    "read_table",
+    "read_frame",
+    "read_points",
     "split",
     "standardizer",
+    "summary",
+    "transform",
 ]

@@ -1,12 +1,15 @@
 """A trained network saved in a run directory: ``save_model`` writes ``params.safetensors`` with what is
-needed to apply it to new points (activation, head, standardisation, class labels, feature names), and
-``load_model`` gives it back as a ``Model`` whose ``predict`` takes raw feature rows, as they appear in a
-data file.
+needed to apply it to new points (activation, head, the whole preprocessing: column names and kinds,
+categories, medians, standardisation; class labels), and ``load_model`` gives it back as a ``Model`` whose
+``predict`` takes raw rows as they appear in a data file: a path, a data frame, or the number matrix.
+
+A run saved before the preprocessing was kept loads as number columns under its feature names.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,8 +18,10 @@ import numpy as np
 
 from funcmlp import activations, heads
 from funcmlp.io import checkpoint
+from funcmlp.io import preprocess
+from funcmlp.io.preprocess import Preprocessing
 from funcmlp.io.rundir import jsonable
-from funcmlp.io.splits import Standardizer
+from funcmlp.io.standardize import Standardizer
 from funcmlp.mlp import Params
 
 CHECKPOINT = "params.safetensors"
@@ -32,6 +37,8 @@ class Model(NamedTuple):
       feature_names: names of the d input features.
       target_standardizer: for a regression network trained on standardised targets, the ``Standardizer``
         y' = (y - mean) / std whose inverse, y = y' std + mean, gives predictions in the targets' units.
+      preprocessing: how raw rows become the inputs (``preprocess.Preprocessing``); None: number columns
+        named ``feature_names``.
     """
 
     params: Params
@@ -41,22 +48,40 @@ class Model(NamedTuple):
     classes: tuple[Any, ...] | None
     feature_names: tuple[str, ...]
     target_standardizer: Standardizer | None = None
+    preprocessing: Preprocessing | None = None
 
     @property
     def n_features(self) -> int:
         return int(np.shape(self.params[0]["w"])[0])
 
+    @property
+    def reader(self) -> Preprocessing:
+        """The preprocessing that reads raw rows (``preprocessing``, else number columns ``feature_names``)."""
+        return self.preprocessing or preprocess.numeric(self.feature_names)
+
+    def inputs(self, x) -> np.ndarray:
+        """The inputs (n, d) before standardisation of ``x``: a data file's path (``features.read_points``),
+        a data frame of raw rows (columns by name, ``preprocess.encode``), or an array (n, d) as it is."""
+        if isinstance(x, (str, os.PathLike)):
+            from funcmlp.io.features import read_points
+
+            return read_points(x, self.reader).x
+        pd = sys.modules.get("pandas")  # a data frame is pandas', loaded by whoever made it
+        if pd is not None and isinstance(x, pd.DataFrame):
+            return preprocess.encode(self.reader, x)
+        return np.asarray(x, np.float32)
+
     def logits(self, x) -> np.ndarray:
-        """z^L (n, d_L) for raw feature rows x (n, d)."""
+        """z^L (n, d_L) for raw rows x (a path, a data frame, or an array (n, d): ``inputs``)."""
         from funcmlp.mlp import forward
 
-        x = np.asarray(x, np.float32)
+        x = self.inputs(x)
         if self.standardizer is not None:
             x = self.standardizer(x)
         return np.asarray(forward(self.params, x, activation=self.activation))
 
     def predict(self, x) -> list[Any]:
-        """Predicted labels for raw feature rows x (n, d), in the training file's own labels; for a
+        """Predicted labels for raw rows x (``inputs``), in the training file's own labels; for a
         regression network (a head that does not classify), the predicted values in the targets' units
         (one float per row for one output, else a list per row)."""
         from funcmlp.heads import get
@@ -94,9 +119,12 @@ def save_model(
     feature_names: tuple[str, ...] | None = None,
     config: dict[str, Any] | None = None,
     target_standardizer: Standardizer | None = None,
+    preprocessing: Preprocessing | None = None,
 ) -> Path:
-    """Save ``params`` to ``run_dir/params.safetensors`` with what ``load_model`` needs; returns the path."""
+    """Save ``params`` to ``run_dir/params.safetensors`` with what ``load_model`` needs (the preprocessing in
+    its metadata, as ``Preprocessing.to_json``); returns the path."""
     model = {
+        "preprocessing": None if preprocessing is None else preprocessing.to_json(),
         "activation": activation,
         "head": head,
         "standardize": None if standardizer is None else standardizer.to_json(),
@@ -131,6 +159,7 @@ def load_model(run_dir: str | os.PathLike, *, activation: Any = None, head: Any 
     std, targets = model.get("standardize"), model.get("standardize_targets")
     classes = model.get("classes")
     names = model.get("feature_names")
+    prep = model.get("preprocessing")
     recorded = {
         "activation": model.get("activation", config.get("activation", "relu")),
         "head": model.get("head", config.get("head", "softmax")),
@@ -155,4 +184,5 @@ def load_model(run_dir: str | os.PathLike, *, activation: Any = None, head: Any 
         classes=None if classes is None else tuple(classes),
         feature_names=tuple(names) if names else tuple(f"x{i + 1}" for i in range(d)),
         target_standardizer=None if targets is None else Standardizer.from_json(targets),
+        preprocessing=None if prep is None else Preprocessing.from_json(prep),
     )

@@ -1,4 +1,5 @@
-"""A data set made ready for training: split into train / validation / test, optionally standardised.
+"""A data set made ready for training: split into train / validation / test, preprocessed (``preprocess``)
+and optionally standardised.
 
 Class labels are split stratified: every class keeps its share of the data in every part, to within one
 row. With n rows, n_c of class c and n_s rows in part s, class c puts floor(q) or ceil(q) of its rows in
@@ -19,8 +20,13 @@ import jax
 import numpy as np
 
 from funcmlp import checks
-from funcmlp.io.tables import load
-from funcmlp.io.targets import load_targets
+from funcmlp.io import cells, preprocess
+from funcmlp.io.labels import encode_classes, read_labelled
+from funcmlp.io.preprocess import Preprocessing
+from funcmlp.io.standardize import Standardizer, standardizer
+from funcmlp.io.targets import read_targets
+
+__all__ = ["Prepared", "Split", "Standardizer", "prepare", "split", "standardizer"]
 
 
 class Split(NamedTuple):
@@ -32,31 +38,6 @@ class Split(NamedTuple):
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-
-
-class Standardizer(NamedTuple):
-    """x' = (x - mean) / std, per feature; ``mean`` and ``std`` are (d,)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    def __call__(self, x) -> np.ndarray:
-        return ((np.asarray(x, np.float32) - self.mean) / self.std).astype(np.float32)
-
-    def to_json(self) -> dict[str, list[float]]:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
-
-    @classmethod
-    def from_json(cls, d: dict[str, list[float]]) -> Standardizer:
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
-
-
-def standardizer(x_train) -> Standardizer:
-    """Per-feature mean mu and standard deviation sigma of the training points (sigma = 1 where constant)."""
-    x = np.asarray(x_train, np.float64)
-    std = x.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return Standardizer(x.mean(axis=0).astype(np.float32), std.astype(np.float32))
 
 
 def split(
@@ -152,15 +133,18 @@ def _rounded_shares(counts: np.ndarray, sizes: tuple[int, ...], order) -> np.nda
 
 
 class Prepared(NamedTuple):
-    """A data file made ready for training: split, optionally standardised (with the training statistics).
+    """A data file made ready for training: split, preprocessed and optionally standardised, with the
+    training rows' statistics.
 
     Attributes:
       split: ``Split`` of the network inputs (standardised if asked).
-      raw: ``Split`` of the file's own values (for figures in the file's units).
-      standardizer: the ``Standardizer`` applied, or None.
-      classes, feature_names: as in ``Dataset``.
+      raw: ``Split`` of the inputs before standardisation: the file's own numbers (gaps filled), one-hot
+        and missing-indicator columns (for figures in the file's units).
+      standardizer: the ``Standardizer`` applied (mean 0, std 1 on one-hot and indicator columns), or None.
+      classes: as in ``Dataset``; feature_names: the D inputs' names (``preprocess.Column.encoded``).
       target_standardizer: with real-valued targets, the ``Standardizer`` of the training targets that
         turned ``raw``'s y into ``split``'s, y' = (y - mean) / std; else None.
+      preprocessing: the ``preprocess.Preprocessing`` fitted on the training rows (None for arrays).
     """
 
     split: Split
@@ -169,6 +153,7 @@ class Prepared(NamedTuple):
     classes: tuple[Any, ...]
     feature_names: tuple[str, ...]
     target_standardizer: Standardizer | None = None
+    preprocessing: Preprocessing | None = None
 
 
 def prepare(
@@ -179,15 +164,47 @@ def prepare(
     val: float = 0.0,
     test: float = 0.2,
     targets: bool = False,
+    missing: str = "impute",
+    drop: tuple[str, ...] = (),
 ) -> Prepared:
-    """``load`` a file, ``split`` it with ``key``, and standardise every part with the training part's
-    mean and standard deviation if ``standardize``. With ``targets`` the label column holds real-valued
-    targets (``targets.load_targets``), always standardised with the training targets' mean and std."""
-    ds = load_targets(path) if targets else load(path)
-    raw = split(key, ds.x, ds.y, val=val, test=test)
-    ts = standardizer(raw.y_train) if targets else None
-    if not standardize and ts is None:
-        return Prepared(raw, raw, None, ds.classes, ds.feature_names)
-    st = standardizer(raw.x_train) if standardize else None
-    parts = Split(*(a if s is None else s(a) for a, s in zip(raw, (st, ts) * 3, strict=True)))
-    return Prepared(parts, raw, st, ds.classes, ds.feature_names, ts)
+    """Read a file, ``split`` its rows with ``key``, fit the preprocessing on the training rows
+    (``preprocess.fit``: text one-hot, gaps filled, number columns standardised if ``standardize``) and
+    apply it to every part.
+
+    Rows without a label are dropped (``Preprocessing.unlabelled`` counts them); with ``missing="drop"`` so
+    are rows with a gap in a feature column used (``Preprocessing.incomplete``). With ``targets`` the label
+    column holds real-valued targets (``targets.read_targets``), always standardised with the training
+    targets' mean and std.
+
+    Args:
+      path: a ``.csv``, ``.parquet`` or ``.npz`` file; key: ``jax.random.key`` of the split.
+      standardize, val, test: as above and in ``split``.
+      missing: "impute" or "drop"; drop: feature columns to leave out (an identifier column).
+
+    Returns:
+      ``Prepared``.
+    """
+    if targets:
+        rows, y = read_targets(path)
+        classes: tuple[Any, ...] = ()
+    else:
+        rows = read_labelled(path)
+        y, classes = encode_classes(rows.values, rows.source)
+    names = list(rows.features.columns)
+    preprocess.check_options(missing, drop, names, rows.source)
+    features = cells.typed(rows.features, rows.source, skip=tuple(drop))
+    incomplete = 0
+    if missing == "drop":
+        complete = ~features[[c for c in names if c not in drop]].isna().any(axis=1).to_numpy()
+        features, y, incomplete = features[complete], y[complete], int((~complete).sum())
+    parts = split(key, np.arange(len(y)), y, val=val, test=test)
+    prep = preprocess.fit(
+        features.iloc[parts.x_train], standardize=standardize, missing=missing, drop=tuple(drop),
+        source=rows.source,
+    )  # fmt: skip
+    prep = prep._replace(label=rows.label, unlabelled=rows.unlabelled, incomplete=incomplete)
+    x = [preprocess.encode(prep, features.iloc[i], source=rows.source) for i in parts[0::2]]
+    raw = Split(x[0], parts.y_train, x[1], parts.y_val, x[2], parts.y_test)
+    st, ts = prep.standardizer, standardizer(raw.y_train) if targets else None
+    scaled = Split(*(a if s is None else s(a) for a, s in zip(raw, (st, ts) * 3, strict=True)))
+    return Prepared(scaled, raw, st, classes, prep.feature_names, ts, prep)

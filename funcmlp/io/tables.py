@@ -1,38 +1,48 @@
-"""Labelled data tables: a CSV or ``.npz`` file read into a ``Dataset``.
+"""Data tables: a CSV, Parquet or ``.npz`` file read into a pandas data frame of its cells.
 
-A CSV holds one sample per line: the feature columns x_1 .. x_d, then the label column. A header row is
-allowed (it is recognised by a field that is not a number) and gives the feature names. Labels may be
-numbers or words ("setosa"); either way they become class indices 0 .. K-1 in sorted order, and the
-original labels are kept in ``classes`` so predictions can be reported in the file's own terms. (For
-regression, ``funcmlp.io.targets`` reads the label column as real-valued targets instead.)
+A CSV is read by pandas (its pyarrow reader): quoted fields (with the separator or a line break inside),
+the separator sniffed among comma, semicolon, tab and pipe, the text decoded as UTF-8 (a byte order mark
+allowed) or else as Latin-1. Blank lines and lines starting with ``#`` are skipped. A header row is
+recognised when a field of the first row is not a number where the column's other rows mostly are, or
+when every field of the first row is a distinct word; a file without one names its columns ``x1 .. xd``. The
+cells are kept as text (numbers and gaps are read by ``cells``), the rows indexed by their line in the file.
 
-An ``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,).
-
-The row and ``.npz`` readers here (``read_rows``, ``parse_rows``, ``read_npz``) also serve ``features``, which
-reads points to predict.
+A ``.parquet`` file is read by pandas (pyarrow) with its own column types, the rows indexed from 1. An
+``.npz`` file holds an array ``x`` (n, d) and an array ``y`` (n,): the columns x1 .. xd and the labels.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import re
 import zipfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+from funcmlp.io.cells import F32_MAX, MISSING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["F32_MAX", "Dataset", "Table", "check_path", "parse_label", "parse_number", "read_frame"]
+SEPARATORS = ",;\t|"
+PARQUET = (".parquet", ".pq")
 
 
 class Dataset(NamedTuple):
     """A labelled data set read from a file.
 
     Attributes:
-      x: features (n, d) float32.
+      x: features (n, d) float32 (text columns one-hot encoded, gaps filled: ``preprocess``).
       y: class indices (n,) int32 in [0, K); real targets (n, 1) float32 from ``targets.load_targets``.
       classes: the K original labels, in the order of their indices (``classes[y[i]]`` is sample i's
         label); () for real targets.
-      feature_names: d names (from the header row, else ``x1 .. xd``).
+      feature_names: d names (from the header row, else ``x1 .. xd``; ``site=Dream`` for a one-hot column).
     """
 
     x: np.ndarray
@@ -41,7 +51,14 @@ class Dataset(NamedTuple):
     feature_names: tuple[str, ...]
 
 
-F32_MAX = float(np.finfo(np.float32).max)
+class Table(NamedTuple):
+    """A file's cells: ``frame`` (its columns under their names, in the file's order; the rows indexed by
+    ``line`` or ``row``), ``source`` ("path: 'f.csv'", what messages start with) and whether the file has
+    a header row."""
+
+    frame: pd.DataFrame
+    source: str
+    header: bool
 
 
 def parse_number(field: str) -> float | None:
@@ -60,172 +77,149 @@ def parse_label(field: str) -> int | float | str:
     return int(v) if v == int(v) else v
 
 
-def _sniff_delimiter(first_line: str) -> str:
-    for delim in (",", ";", "\t"):
-        if delim in first_line:
-            return delim
-    return ","
-
-
-def read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """The non-blank, non-comment lines of a CSV file as ``(line number from 1, stripped fields)``.
-
-    Raises:
-      ValueError: the file does not exist, is not UTF-8 text, or has no data rows.
-    """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValueError(f"path: file {str(path)!r} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"path: {str(path)!r} is not a UTF-8 text file ({e.reason} at byte {e.start})"
-        ) from None
-    lines = [
-        (i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")
-    ]
-    if not lines:
-        raise ValueError(f"path: {str(path)!r} has no data rows (the file is empty)")
-    delim = _sniff_delimiter(lines[0][1])
-    return [
-        (no, [f.strip() for f in fields])
-        for (no, _), fields in zip(
-            lines, csv.reader([text for _, text in lines], delimiter=delim), strict=True
-        )
-    ]
-
-
-def parse_rows(
-    path: Path,
-    rows: list[tuple[int, list[str]]],
-    first_no: int,
-    n_cols: int,
-    feature_cols: tuple[int, ...],
-    label_col: int | None,
-) -> tuple[np.ndarray, list[str]]:
-    """Numbers from the columns ``feature_cols`` (in that order) and raw fields from ``label_col``.
-
-    Args:
-      path: the file, for messages.
-      rows: ``(line number, fields)`` of the data rows (no header).
-      first_no: the line number of the file's first row (the header, if any), for messages.
-      n_cols: the number of fields every row must have.
-      feature_cols: the 0-based file column of each output feature.
-      label_col: the 0-based label column, or None.
-
-    Returns:
-      ``(x (len(rows), len(feature_cols)) float32, labels: one string per row, empty if no label column)``.
-    """
-    x = np.empty((len(rows), len(feature_cols)), np.float32)
-    in_file_order = sorted(enumerate(feature_cols), key=lambda jc: jc[1])
-    labels: list[str] = []
-    for r, (no, fields) in enumerate(rows):
-        if len(fields) != n_cols:
-            raise ValueError(
-                f"path: {str(path)!r} line {no}: expected {n_cols} columns like line {first_no}, "
-                f"got {len(fields)}"
-            )
-        for j, c in in_file_order:
-            v = parse_number(fields[c])
-            if v is None:
-                raise ValueError(
-                    f"path: {str(path)!r} line {no}, column {c + 1}: expected a number, got {fields[c]!r}"
-                )
-            if not math.isfinite(v) or abs(v) > F32_MAX:
-                raise ValueError(
-                    f"path: {str(path)!r} line {no}, column {c + 1}: "
-                    f"expected a finite float32 number, got {fields[c]!r}"
-                )
-            x[r, j] = v
-        if label_col is not None:
-            if not fields[label_col]:
-                raise ValueError(f"path: {str(path)!r} line {no}, column {label_col + 1}: the label is empty")
-            labels.append(fields[label_col])
-    return x, labels
-
-
-def read_table(
-    path: str | os.PathLike, *, labelled: bool = True
-) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
-    """Parse a CSV file into numeric features, raw label fields and feature names.
-
-    Args:
-      path: the CSV file (comma, semicolon or tab separated; blank lines and lines starting with ``#``
-        are skipped).
-      labelled: whether the last column is a label; False reads feature columns only.
-
-    Returns:
-      ``(x (n, d) float32, labels: n strings (empty if not labelled), feature_names (d,))``.
-
-    Raises:
-      ValueError: naming the file, the line and the problem (wrong column count, a non-number, a
-        non-finite value, an empty label, no data rows).
-    """
-    path = Path(path)
-    rows = read_rows(path)
-    names: tuple[str, ...] | None = None
-    first_no, first = rows[0]
-    feature_part = first[:-1] if labelled else first
-    if any(parse_number(f) is None for f in feature_part):
-        names = tuple(feature_part)
-        rows = rows[1:]
-        if not rows:
-            raise ValueError(f"path: {str(path)!r} has a header row (line {first_no}) but no data rows")
-    expected = len(first)
-    if labelled and expected < 2:
-        raise ValueError(
-            f"path: {str(path)!r} line {first_no}: expected at least 2 columns (features, then a label), "
-            f"got {expected}"
-        )
-    n_feat_cols = expected - 1 if labelled else expected
-    x, labels = parse_rows(
-        path, rows, first_no, expected, tuple(range(n_feat_cols)), expected - 1 if labelled else None
-    )
-    if names is None:
-        names = tuple(f"x{c + 1}" for c in range(n_feat_cols))
-    return x, labels, names
-
-
-def _encode(labels: list[Any], where: str) -> tuple[np.ndarray, tuple[Any, ...]]:
-    values = [parse_label(str(v)) for v in labels]
-    kinds = {str if isinstance(v, str) else float for v in values}
-    if len(kinds) > 1:
-        word = next(str(v) for v in values if isinstance(v, str))
-        raise ValueError(f"path: {where}: labels mix numbers and words (e.g. {word!r}); use one kind")
-    classes = tuple(sorted(set(values)))
-    if len(classes) < 2:
-        raise ValueError(
-            f"path: {where}: expected at least 2 classes in the label column, got {list(classes)}"
-        )
-    index = {c: i for i, c in enumerate(classes)}
-    return np.asarray([index[v] for v in values], np.int32), classes
-
-
-def load(path: str | os.PathLike) -> Dataset:
-    """Read a labelled data set from a ``.csv`` (features then label) or ``.npz`` (arrays x, y) file.
-
-    Returns:
-      ``Dataset(x (n, d) float32, y (n,) int32 in [0, K), classes (K,), feature_names (d,))``.
-
-    Raises:
-      ValueError: for a missing or malformed file; CSV errors name the line and column.
-    """
-    path = check_path(path)
-    if path.suffix.lower() == ".npz":
-        return _load_npz(path)
-    x, labels, names = read_table(path, labelled=True)
-    y, classes = _encode(labels, repr(str(path)))
-    return Dataset(x, y, classes, names)
-
-
 def check_path(path: Any, name: str = "path") -> Path:
     """A str or os.PathLike naming a data file (not a directory)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a str or os.PathLike, got {type(path).__name__}")
     p = Path(path)
     if p.is_dir():
-        raise ValueError(f"{name}: expected a .csv or .npz file, got the directory {str(p)!r}")
+        raise ValueError(f"{name}: expected a .csv, .parquet or .npz file, got the directory {str(p)!r}")
     return p
+
+
+def read_frame(path: str | os.PathLike, *, names: tuple[str, ...] = (), labelled: bool = True) -> Table:
+    """Read a ``.csv`` (or other text), ``.parquet`` or ``.npz`` file into a ``Table`` of its cells.
+
+    Args:
+      path: the file.
+      names: column names expected in a header row: a first row holding them all is one.
+      labelled: an ``.npz`` must hold ``y`` (else it may), read as the last column ``label``.
+
+    Raises:
+      ValueError: naming the file and, for a CSV, the line: no such file, no data rows, a row with another
+        number of columns, a header naming a column twice, a damaged Parquet or ``.npz`` file.
+    """
+    import pandas as pd
+
+    path = check_path(path)
+    source = f"path: {str(path)!r}"
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        frame = _npz_frame(path, labelled)
+    elif suffix in PARQUET:
+        try:
+            frame = pd.read_parquet(path)
+        except FileNotFoundError:
+            raise ValueError(f"path: file {str(path)!r} does not exist") from None
+        except Exception as e:  # pyarrow raises its own errors for a damaged file
+            raise ValueError(f"{source} is not a readable Parquet file ({type(e).__name__}: {e})") from None
+        frame = frame.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        return _read_csv(path, source, names)
+    if len(frame) == 0:
+        raise ValueError(f"{source} has no data rows")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    _check_unique(list(frame.columns), source)
+    return Table(frame, source, True)
+
+
+def _decode(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"path: file {str(path)!r} does not exist") from None
+    if b"\x00" in data:
+        raise ValueError(f"path: {str(path)!r} is not a text file (it holds NUL bytes); expected CSV text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _sniff(lines: list[str]) -> str:
+    """The separator of the first lines: csv.Sniffer's choice among ``SEPARATORS``, else the first of them
+    in the first line, else a comma."""
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return next((s for s in SEPARATORS if s in lines[0]), ",")
+
+
+def _read_csv(path: Path, source: str, names: tuple[str, ...]) -> Table:
+    import pandas as pd
+
+    text = _decode(path)
+    kept = [
+        (no, line.rstrip("\r"))
+        for no, line in enumerate(text.split("\n"), 1)
+        if line.strip() and not line.startswith("#")
+    ]
+    if not kept:
+        raise ValueError(f"{source} has no data rows (the file is empty)")
+    body = "".join(line + "\n" for _, line in kept).encode()
+    sep = _sniff([line for _, line in kept[:20]])
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(body), sep=sep, header=None, dtype=str, keep_default_na=False, engine="pyarrow"
+        )
+    except pd.errors.ParserError as e:
+        raise ValueError(_row_error(str(e), kept, source)) from None
+    frame = frame.map(lambda v: v.strip() if isinstance(v, str) else "").astype(object)  # text: cells decides
+    breaks = frame.map(lambda v: v.count("\n")).to_numpy().sum(axis=1)  # line breaks inside quoted fields
+    starts = np.arange(len(frame)) + np.concatenate([[0], np.cumsum(breaks)[:-1]]).astype(int)
+    frame.index = pd.Index([kept[i][0] for i in starts], name="line")
+    header = _has_header(frame, names)
+    if header:
+        columns = [c or f"x{i + 1}" for i, c in enumerate(frame.iloc[0])]
+        _check_unique(columns, source)
+        first = frame.index[0]
+        frame = frame.iloc[1:]
+        if frame.empty:
+            raise ValueError(f"{source} has a header row (line {first}) but no data rows")
+    else:
+        columns = [f"x{i + 1}" for i in range(frame.shape[1])]
+    frame.columns = columns
+    return Table(frame, source, header)
+
+
+def _row_error(message: str, kept: list[tuple[int, str]], source: str) -> str:
+    """pyarrow's "Expected 3 columns, got 2: 4,5" as "<source> line 3: expected 3 columns like line 1, got 2"."""
+    found = re.search(r"Expected (\d+) columns, got (\d+): (.*)", message, re.S)
+    if found is None:
+        return f"{source} is not a readable CSV file ({message.strip()})"
+    expected, got, row = found.groups()
+    first = row.split("\n")[0]
+    no = next((n for n, line in kept[1:] if line == first or (first and line.startswith(first))), None)
+    where = f" line {no}" if no is not None else ""
+    return f"{source}{where}: expected {expected} columns like line {kept[0][0]}, got {got}"
+
+
+def _has_header(frame: pd.DataFrame, names: tuple[str, ...]) -> bool:
+    """Whether the first row names the columns (see the module's docstring)."""
+    first = [str(v) for v in frame.iloc[0]]
+    if names and set(names) <= set(first):
+        return True
+    if all(f not in MISSING and parse_number(f) is None for f in first) and len(set(first)) == len(first):
+        return True
+    for c, field in enumerate(first):
+        if field in MISSING or parse_number(field) is not None:
+            continue
+        rest = [v for v in frame.iloc[1:, c] if v not in MISSING]
+        if rest and 2 * sum(parse_number(v) is not None for v in rest) >= len(rest):
+            return True
+    return False
+
+
+def _check_unique(columns: list[str], source: str) -> None:
+    seen: dict[str, int] = {}
+    for c, name in enumerate(columns):
+        if name in seen:
+            raise ValueError(
+                f"{source}: the header row names column {name!r} twice (columns {seen[name] + 1} and {c + 1}); "
+                "expected unique column names"
+            )
+        seen[name] = c
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -257,14 +251,6 @@ def check_numeric_finite(x: np.ndarray, path: Path) -> None:
         raise ValueError(f"path: {str(path)!r}: x[{r}, {c}] is {x[r, c]}; expected finite values")
 
 
-def _load_npz(path: Path) -> Dataset:
-    x, y = npz_xy(path, "class labels")
-    labels = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
-    y_idx, classes = _encode(labels, repr(str(path)))
-    names = tuple(f"x{c + 1}" for c in range(x.shape[1]))
-    return Dataset(x.astype(np.float32), y_idx, classes, names)
-
-
 def npz_xy(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
     """The checked arrays x (n, d) (numeric, finite) and y (n,) (finite if floating) of an .npz file."""
     arrays = read_npz(path)
@@ -285,3 +271,22 @@ def npz_xy(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
         raise ValueError(f"path: {str(path)!r}: y has NaN or inf entries; expected {what}")
     return x, y
+
+
+def _npz_frame(path: Path, labelled: bool) -> pd.DataFrame:
+    """The columns x1 .. xd of ``x`` (float32), then ``label`` from ``y`` when there is one."""
+    import pandas as pd
+
+    if labelled:
+        x, y = npz_xy(path, "class labels")  # targets: checked first by targets.read_targets
+    else:
+        arrays = read_npz(path)
+        x, y = arrays.get("x"), arrays.get("y")
+        if x is None or x.ndim != 2:
+            got = "no array 'x'" if x is None else f"x of shape {x.shape}"
+            raise ValueError(f"path: {str(path)!r}: expected an array 'x' of shape (n, d), got {got}")
+        check_numeric_finite(x, path)
+    columns: dict[str, Any] = {f"x{c + 1}": x[:, c].astype(np.float32) for c in range(x.shape[1])}
+    if y is not None and y.shape == (x.shape[0],):
+        columns["label"] = [v.item() if isinstance(v, np.generic) else v for v in y.tolist()]
+    return pd.DataFrame(columns)

@@ -46,6 +46,11 @@ class RunOptions:
     """With --data: fraction of the rows held out for validation (it picks the best seed); default 0.2."""
     test: Annotated[float | None, optional("FRACTION")] = None
     """With --data: fraction of the rows held out for the final test accuracy; default 0.2."""
+    missing: Literal["impute", "drop"] = "impute"
+    """With --data: a gap in a number column is filled with the training rows' median and marked in a
+    missing-indicator input (impute), or its row is dropped (drop). Text columns are one-hot encoded."""
+    drop: tuple[str, ...] = ()
+    """With --data: feature columns to leave out, by header name (an identifier column, which is refused)."""
     head: HeadName = "softmax"
     """Output head: softmax (classes), sigmoid (two classes, one output unit) or linear (regression, with
     --data: the label column read as real targets, standardised with the training rows' mean and std)."""
@@ -195,7 +200,8 @@ def validate_shared(cfg: TrainConfig | SweepConfig) -> None:
     from funcmlp import checks
     from funcmlp.cli import defaults
 
-    for flag, value in (("--val", cfg.val), ("--test", cfg.test), ("--standardize", cfg.standardize or None)):
+    given = (("--val", cfg.val), ("--test", cfg.test), ("--standardize", cfg.standardize or None))
+    for flag, value in (*given, ("--drop", cfg.drop or None)):
         if value is not None and cfg.data is None:
             raise ValueError(
                 f"{flag}: expected only with --data (a toy data set draws its own samples), got {value}"

@@ -57,10 +57,11 @@ def run_show(cfg: ShowConfig) -> int:
 def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     """Apply the run's network to the points of ``--data`` and lay out what to print.
 
-    The file's columns are matched to the model's features by their header names (by position without a
-    header row) and echoed in the file's order under the file's names (the model's feature names and
-    "label" for a file without a header; the numbers as the model reads them, in float32), followed by
-    ``prediction`` and, with ``--probabilities``, one ``p_<class>`` column per class.
+    The file's columns are matched to the model's columns by their header names (by position without a
+    header row), read through the model's preprocessing (``datafile.read_points``) and echoed as the file
+    holds them, in the file's order under the file's names (the training file's names and "label" for a
+    file without a header), followed by ``prediction`` and, with ``--probabilities``, one ``p_<class>``
+    column per class.
 
     Args:
       cfg: the ``funcmlp predict`` options.
@@ -81,7 +82,7 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     with flags(run_dir="DIR"):
         model = runs.load_model(cfg.dir)
     with flags(path="--data"):
-        points = datafile.read_features(cfg.data, model.n_features, model.feature_names)
+        points = datafile.read_points(cfg.data, model.reader)  # raw rows in the training file's own form
     x, labels = points.x, points.labels
     regression = not heads.get(model.head).classifies
     if regression:
@@ -90,14 +91,8 @@ def predictions_table(cfg: PredictConfig) -> tuple[str, str]:
     if cfg.ensemble is not None:
         predicted, probs = ensemble_predictions(cfg, model, x)
     classes = model.classes if model.classes is not None else tuple(range(model.params[-1]["w"].shape[1]))
-    feature_of = {c: j for j, c in enumerate(points.feature_columns)}
-    header = [*points.columns, "prediction"]
-    columns: list[list] = []
-    for c in range(len(points.columns)):  # the file's columns, in the file's order
-        if c == points.label_column:
-            columns.append(labels)
-        else:
-            columns.append([str(v) for v in x[:, feature_of[c]]])  # float32: shortest repr
+    header = [*map(str, points.frame.columns), "prediction"]
+    columns: list[list] = [[str(v) for v in points.frame[c].to_numpy()] for c in points.frame.columns]
     columns.append([str(np.float32(v)) for v in predicted] if regression else predicted)
     if cfg.probabilities:
         probs = model.probabilities(x) if probs is None else probs

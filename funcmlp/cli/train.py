@@ -28,6 +28,8 @@ FLAGS = {
     "patience": "--patience",
     "head": "--head",
     "data": "--data",
+    "drop": "--drop",
+    "missing": "--missing",
 }
 
 
@@ -109,6 +111,7 @@ def finish(cfg: Any, fit: Any, out: Path, t0: float, headline: str = "", **chang
     """Write the run (config.json: the options with ``changes``, the values the run used), print its
     summary line and return the exit code (1 after a divergence, the interrupted code after a signal)."""
     from funcmlp import fitting
+    from funcmlp.io import datafile
 
     fit.metrics["seconds"] = time.perf_counter() - t0
     resolved = dataclasses.replace(cfg, **changes)
@@ -116,6 +119,9 @@ def finish(cfg: Any, fit: Any, out: Path, t0: float, headline: str = "", **chang
     if cfg.data is None:
         config_json |= defaults.toy_options(cfg)
     fitting.save_run(out, fit, config=config_json, data_name=data_name(cfg))
+    prep = getattr(fit.samples.prepared, "preprocessing", None)
+    if prep is not None and not cfg.quiet and datafile.reworks(prep):  # what --data's columns became
+        print(f"--data: {datafile.describe(prep)}", file=sys.stderr)
     print(f"{headline}{fitting.summary(fit, data_name(cfg))}, {fit.metrics['seconds']:.1f} s -> {out}")
     if fit.interrupted:
         return interrupt.report(out, fit.metrics["step"], fit.options["steps"])

@@ -50,7 +50,7 @@ def save_run(
 ) -> Path:
     """Write ``fit`` to ``run_dir`` (made if missing); ``config``: what config.json holds (default
     ``fit.options``). Returns the directory."""
-    from funcmlp.io import runs
+    from funcmlp.io import datafile, runs
 
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,10 @@ def save_run(
             "classes": tuple(p.classes) or None,
             "feature_names": p.feature_names,
             "target_standardizer": p.target_standardizer,
+            "preprocessing": p.preprocessing,
         }
+        if p.preprocessing is not None:  # what was done to which column
+            config["preprocessing"] = datafile.summary(p.preprocessing)
     runs.save_model(out, fit.params, activation=fit.activation, head=fit.task.head, config=config, **prepared)
     runs.write_json(out / "config.json", config)
     runs.write_history(out / "metrics.csv", fit.history)

@@ -81,18 +81,20 @@ def strings(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     return values, missing
 
 
+def as_number(field: str) -> float:
+    """float(field), NaN for a text that is not a number."""
+    try:
+        return float(field)
+    except ValueError:
+        return float("nan")
+
+
 def _parse(values: np.ndarray) -> np.ndarray:
     """float64 of each text (NaN where it is not a number)."""
     try:
         return values.astype(str).astype(np.float64)
     except ValueError:
-        out = np.full(len(values), np.nan)
-        for i, v in enumerate(values):
-            try:
-                out[i] = float(v)
-            except ValueError:
-                pass
-        return out
+        return np.asarray([as_number(v) for v in values], np.float64)
 
 
 def holds_numbers(frame: pd.DataFrame, name: str) -> bool:

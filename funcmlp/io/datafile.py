@@ -30,7 +30,7 @@ standardising ``splits``'s; this module offers all of their names.
 
 from funcmlp.io.features import Features, Points, load_features, read_features, read_points
 from funcmlp.io.labels import load
-from funcmlp.io.preprocess import Preprocessing, describe, encode, fit, summary, transform
+from funcmlp.io.preprocess import Preprocessing, describe, encode, fit, reworks, summary, transform
 from funcmlp.io.splits import Prepared, Split, Standardizer, prepare, split, standardizer
 from funcmlp.io.tables import Dataset, check_path, parse_label, read_frame
 from funcmlp.io.targets import continuous_labels, load_targets
@@ -56,6 +56,7 @@ __all__ = [
     "read_features",
     "read_frame",
     "read_points",
+    "reworks",
     "split",
     "standardizer",
     "summary",

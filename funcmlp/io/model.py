@@ -17,8 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from funcmlp import activations, heads
-from funcmlp.io import checkpoint
-from funcmlp.io import preprocess
+from funcmlp.io import checkpoint, preprocess
 from funcmlp.io.preprocess import Preprocessing
 from funcmlp.io.rundir import jsonable
 from funcmlp.io.standardize import Standardizer

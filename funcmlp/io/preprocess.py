@@ -104,16 +104,25 @@ class Preprocessing(NamedTuple):
     def from_json(cls, d: dict[str, Any]) -> Preprocessing:
         try:
             columns = tuple(Column(**{**c, "categories": tuple(c["categories"])}) for c in d["columns"])
-            return cls(**{**d, "columns": columns, "inputs": tuple(d["inputs"]), "dropped": tuple(d["dropped"])})
+            return cls(
+                **{**d, "columns": columns, "inputs": tuple(d["inputs"]), "dropped": tuple(d["dropped"])}
+            )
         except (KeyError, TypeError) as e:
-            raise ValueError(f"preprocessing: expected a record written by Preprocessing.to_json, got {e}") from None
+            raise ValueError(
+                f"preprocessing: expected a record written by Preprocessing.to_json, got {e}"
+            ) from None
 
 
 def numeric(names: tuple[str, ...], standardizer: Standardizer | None = None) -> Preprocessing:
     """The preprocessing of number columns ``names`` without gaps (a model saved without one)."""
     st = standardizer
     columns = tuple(
-        Column(n, "number", mean=0.0 if st is None else float(st.mean[j]), std=1.0 if st is None else float(st.std[j]))
+        Column(
+            n,
+            "number",
+            mean=0.0 if st is None else float(st.mean[j]),
+            std=1.0 if st is None else float(st.std[j]),
+        )
         for j, n in enumerate(names)
     )
     return Preprocessing(columns, tuple(names), standardize=st is not None)
@@ -162,7 +171,9 @@ def check_options(missing: Any, drop: Any, names: list[str], source: str) -> Non
         raise TypeError(f"drop: expected a tuple of column names, got {drop!r}")
     unknown = [c for c in drop if c not in names]
     if unknown:
-        raise ValueError(f"drop: expected feature columns of {source.removeprefix('path: ')} {names}, got {unknown}")
+        raise ValueError(
+            f"drop: expected feature columns of {source.removeprefix('path: ')} {names}, got {unknown}"
+        )
 
 
 def _fit_column(frame: pd.DataFrame, name: str, standardize: bool, missing: str, source: str) -> Column:
@@ -193,7 +204,9 @@ def _fit_column(frame: pd.DataFrame, name: str, standardize: bool, missing: str,
     return Column(name, "text", int(gaps.sum()), categories=tuple(sorted(counts)), fill=fill)
 
 
-def encode(prep: Preprocessing, frame: pd.DataFrame, *, source: str = "frame:", warn: bool = True) -> np.ndarray:
+def encode(
+    prep: Preprocessing, frame: pd.DataFrame, *, source: str = "frame:", warn: bool = True
+) -> np.ndarray:
     """The network inputs of ``frame``'s rows before standardisation (see the module's docstring).
 
     Args:
@@ -211,7 +224,9 @@ def encode(prep: Preprocessing, frame: pd.DataFrame, *, source: str = "frame:", 
     needed = [c.name for c in prep.columns]
     absent = [n for n in needed if n not in frame.columns]
     if absent:
-        raise ValueError(f"{source} expected the columns {needed}, missing {absent}; got {list(frame.columns)}")
+        raise ValueError(
+            f"{source} expected the columns {needed}, missing {absent}; got {list(frame.columns)}"
+        )
     blocks, unseen = [], []
     for col in prep.columns:
         block, new = _encode_column(col, frame, source)
@@ -230,7 +245,9 @@ def _encode_column(col: Column, frame: pd.DataFrame, source: str) -> tuple[np.nd
         gaps = np.isnan(v)
         if gaps.any() and col.median is None:
             where = cells.locate(frame, frame.index[int(np.argmax(gaps))], col.name)
-            raise ValueError(f"{source} {where}: expected a number, got a gap (this model keeps no median to fill it)")
+            raise ValueError(
+                f"{source} {where}: expected a number, got a gap (this model keeps no median to fill it)"
+            )
         v = np.where(gaps, col.median if col.median is not None else 0.0, v)
         return (np.stack([v, gaps], axis=1) if col.indicator else v[:, None]), {}
     values, gaps = cells.strings(frame, col.name)
@@ -256,8 +273,9 @@ def summary(prep: Preprocessing) -> dict[str, Any]:
         "one_hot": {c.name: list(c.categories) for c in prep.columns if c.kind == "text"},
         "median_imputed": {c.name: {"median": c.median, "gaps": c.gaps} for c in numbers if c.gaps},
         "missing_indicator": [c.name for c in numbers if c.indicator],
-        "most_frequent_imputed": {c.name: {"value": c.fill, "gaps": c.gaps} for c in prep.columns
-                                  if c.kind == "text" and c.gaps},  # fmt: skip
+        "most_frequent_imputed": {
+            c.name: {"value": c.fill, "gaps": c.gaps} for c in prep.columns if c.kind == "text" and c.gaps
+        },  # fmt: skip
         "standardized": [c.name for c in numbers] if prep.standardize else [],
         "dropped_columns": list(prep.dropped),
         "dropped_rows": {"missing_label": prep.unlabelled, "gaps": prep.incomplete},
@@ -276,7 +294,10 @@ def describe(prep: Preprocessing) -> str:
         how = "median + indicator" if prep.missing == "impute" else "median"
         parts.append(f"{how} " + ", ".join(f"{n} ({v['gaps']} gaps)" for n, v in s["median_imputed"].items()))
     if s["most_frequent_imputed"]:
-        parts.append("most frequent " + ", ".join(f"{n} ({v['gaps']} gaps)" for n, v in s["most_frequent_imputed"].items()))
+        parts.append(
+            "most frequent "
+            + ", ".join(f"{n} ({v['gaps']} gaps)" for n, v in s["most_frequent_imputed"].items())
+        )
     if s["standardized"]:
         parts.append(f"{len(s['standardized'])} number columns standardised")
     if s["dropped_columns"]:
@@ -293,5 +314,8 @@ def reworks(prep: Preprocessing) -> bool:
     """Whether the preprocessing does more than read numbers (and standardise them): text columns, gaps,
     dropped columns or rows."""
     return bool(
-        prep.dropped or prep.unlabelled or prep.incomplete or any(c.kind == "text" or c.gaps for c in prep.columns)
+        prep.dropped
+        or prep.unlabelled
+        or prep.incomplete
+        or any(c.kind == "text" or c.gaps for c in prep.columns)
     )

@@ -28,9 +28,10 @@ Reading a file is ``tables``'s, its cells ``cells``'s, its label column ``labels
 standardising ``splits``'s; this module offers all of their names.
 """
 
+from funcmlp.io.describe import describe, reworks, summary
 from funcmlp.io.features import Features, Points, load_features, read_features, read_points
 from funcmlp.io.labels import load
-from funcmlp.io.preprocess import Preprocessing, describe, encode, fit, reworks, summary, transform
+from funcmlp.io.preprocess import Preprocessing, encode, fit, transform
 from funcmlp.io.splits import Prepared, Split, Standardizer, prepare, split, standardizer
 from funcmlp.io.tables import Dataset, check_path, parse_label, read_frame
 from funcmlp.io.targets import continuous_labels, load_targets

@@ -90,8 +90,11 @@ class Preprocessing(NamedTuple):
         """x' = (x - mean) / std over the D inputs (mean 0, std 1 for one-hot and indicator columns)."""
         if not self.standardize:
             return None
-        pairs = [(c.mean, c.std) if c.kind == "number" and i == 0 else (0.0, 1.0) for c in self.columns
-                 for i in range(len(c.encoded))]  # fmt: skip
+        pairs = [
+            (c.mean, c.std) if c.kind == "number" and i == 0 else (0.0, 1.0)
+            for c in self.columns
+            for i in range(len(c.encoded))
+        ]
         mean, std = (np.asarray(v, np.float32).reshape(-1) for v in zip(*pairs, strict=True))
         return Standardizer(mean, std)
 
@@ -187,8 +190,15 @@ def _fit_column(frame: pd.DataFrame, name: str, standardize: bool, missing: str,
         median = float(np.median(v[~gaps]))
         filled = np.where(gaps, median, v).astype(np.float32).astype(np.float64)
         mean, std = (float(filled.mean()), float(filled.std())) if standardize else (0.0, 1.0)
-        return Column(name, "number", int(gaps.sum()), median, bool(gaps.any() and missing == "impute"),
-                      float(np.float32(mean)), float(np.float32(std if std > 0 else 1.0)))  # fmt: skip
+        return Column(
+            name,
+            "number",
+            int(gaps.sum()),
+            median,
+            bool(gaps.any() and missing == "impute"),
+            float(np.float32(mean)),
+            float(np.float32(std if std > 0 else 1.0)),
+        )
     values, gaps = cells.strings(frame, name)
     present = values[~gaps]
     if not len(present):
@@ -233,8 +243,11 @@ def encode(
         blocks.append(block)
         unseen += [f"{col.name!r} = {v!r} ({k} row{'s' if k > 1 else ''})" for v, k in new.items()]
     if unseen and warn:
-        print(f"funcmlp: warning: {source} categories not seen in training, encoded as all zeros: "
-              f"{', '.join(unseen)}", file=sys.stderr)  # fmt: skip
+        print(
+            f"funcmlp: warning: {source} categories not seen in training, encoded as all zeros: "
+            f"{', '.join(unseen)}",
+            file=sys.stderr,
+        )
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(frame), 0))
     return x.astype(np.float32)
 
@@ -264,58 +277,3 @@ def transform(prep: Preprocessing, frame: pd.DataFrame, **kw: Any) -> np.ndarray
     x = encode(prep, frame, **kw)
     st = prep.standardizer
     return x if st is None else st(x)
-
-
-def summary(prep: Preprocessing) -> dict[str, Any]:
-    """What was done to which column, for config.json."""
-    numbers = [c for c in prep.columns if c.kind == "number"]
-    return {
-        "one_hot": {c.name: list(c.categories) for c in prep.columns if c.kind == "text"},
-        "median_imputed": {c.name: {"median": c.median, "gaps": c.gaps} for c in numbers if c.gaps},
-        "missing_indicator": [c.name for c in numbers if c.indicator],
-        "most_frequent_imputed": {
-            c.name: {"value": c.fill, "gaps": c.gaps} for c in prep.columns if c.kind == "text" and c.gaps
-        },  # fmt: skip
-        "standardized": [c.name for c in numbers] if prep.standardize else [],
-        "dropped_columns": list(prep.dropped),
-        "dropped_rows": {"missing_label": prep.unlabelled, "gaps": prep.incomplete},
-        "missing": prep.missing,
-        "inputs": len(prep.feature_names),
-    }
-
-
-def describe(prep: Preprocessing) -> str:
-    """One line of ``summary``: "one-hot site (3), sex (2); median + indicator bill (2 gaps); ..."."""
-    s = summary(prep)
-    parts = []
-    if s["one_hot"]:
-        parts.append("one-hot " + ", ".join(f"{n} ({len(c)})" for n, c in s["one_hot"].items()))
-    if s["median_imputed"]:
-        how = "median + indicator" if prep.missing == "impute" else "median"
-        parts.append(f"{how} " + ", ".join(f"{n} ({v['gaps']} gaps)" for n, v in s["median_imputed"].items()))
-    if s["most_frequent_imputed"]:
-        parts.append(
-            "most frequent "
-            + ", ".join(f"{n} ({v['gaps']} gaps)" for n, v in s["most_frequent_imputed"].items())
-        )
-    if s["standardized"]:
-        parts.append(f"{len(s['standardized'])} number columns standardised")
-    if s["dropped_columns"]:
-        parts.append("dropped " + ", ".join(s["dropped_columns"]))
-    rows = s["dropped_rows"]
-    if rows["missing_label"]:
-        parts.append(f"{rows['missing_label']} rows without a label dropped")
-    if rows["gaps"]:
-        parts.append(f"{rows['gaps']} rows with a gap dropped")
-    return "; ".join(parts) + f" -> {s['inputs']} inputs"
-
-
-def reworks(prep: Preprocessing) -> bool:
-    """Whether the preprocessing does more than read numbers (and standardise them): text columns, gaps,
-    dropped columns or rows."""
-    return bool(
-        prep.dropped
-        or prep.unlabelled
-        or prep.incomplete
-        or any(c.kind == "text" or c.gaps for c in prep.columns)
-    )

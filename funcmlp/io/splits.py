@@ -199,9 +199,12 @@ def prepare(
         features, y, incomplete = features[complete], y[complete], int((~complete).sum())
     parts = split(key, np.arange(len(y)), y, val=val, test=test)
     prep = preprocess.fit(
-        features.iloc[parts.x_train], standardize=standardize, missing=missing, drop=tuple(drop),
+        features.iloc[parts.x_train],
+        standardize=standardize,
+        missing=missing,
+        drop=tuple(drop),
         source=rows.source,
-    )  # fmt: skip
+    )
     prep = prep._replace(label=rows.label, unlabelled=rows.unlabelled, incomplete=incomplete)
     x = [preprocess.encode(prep, features.iloc[i], source=rows.source) for i in parts[0::2]]
     raw = Split(x[0], parts.y_train, x[1], parts.y_val, x[2], parts.y_test)

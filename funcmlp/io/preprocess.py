@@ -95,7 +95,7 @@ class Preprocessing(NamedTuple):
             for c in self.columns
             for i in range(len(c.encoded))
         ]
-        mean, std = (np.asarray(v, np.float32).reshape(-1) for v in zip(*pairs, strict=True))
+        mean, std = (np.asarray(v, np.float64).reshape(-1) for v in zip(*pairs, strict=True))
         return Standardizer(mean, std)
 
     def to_json(self) -> dict[str, Any]:
@@ -196,8 +196,8 @@ def _fit_column(frame: pd.DataFrame, name: str, standardize: bool, missing: str,
             int(gaps.sum()),
             median,
             bool(gaps.any() and missing == "impute"),
-            float(np.float32(mean)),
-            float(np.float32(std if std > 0 else 1.0)),
+            mean,
+            std if std > 0 else 1.0,
         )
     values, gaps = cells.strings(frame, name)
     present = values[~gaps]

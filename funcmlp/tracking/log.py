@@ -48,17 +48,26 @@ def log_history(sink: Sink, columns: Mapping[str, Any], run: str | None = None, 
         sink.scalars(start + int(step), {k: float(a[i]) for k, a in arrays.items()}, run)
 
 
-def log_losses(sink: Sink, losses: Any, start: int = 0, run: str | None = None, *, tag: str = "loss") -> None:
-    """Per-step losses (steps,): ``scalars(start + t, {tag: losses[t]}, run)`` for every t."""
+def log_losses(
+    sink: Sink, losses: Any, start: int = 0, run: str | None = None, *, tag: str = "loss", every: int = 1
+) -> None:
+    """Per-step losses (steps,): ``scalars(start + t, {tag: losses[t]}, run)`` for t = 0, every, 2 every,
+    ... and the last step (every t by default).
+
+    Each point costs tensorboardX about 0.1 ms, so the whole curve of a long run costs seconds; TensorBoard
+    shows 1,000 points of a curve by default, which ``every = steps // 1000`` keeps.
+    """
     a = to_host(losses)
     if a.ndim != 1 or not checks.is_real(a.dtype):
         raise ValueError(
             f"losses: expected a (steps,) array of real numbers, got shape {a.shape} dtype {a.dtype}"
         )
     start = sinks.check_step(start, "start")
+    every = checks.check_positive_int(every, "every")
     sinks.check_tag(tag)
-    for t, v in enumerate(a.astype(np.float64).tolist()):
-        sink.scalars(start + t, {tag: v}, run)
+    values = a.astype(np.float64).tolist()
+    for t in [*range(0, len(values) - 1, every), len(values) - 1][: len(values)]:
+        sink.scalars(start + t, {tag: values[t]}, run)
 
 
 def log_sweep(sink: Sink, result: SweepResult, *, losses: bool = True, history: bool = True) -> None:
@@ -67,8 +76,9 @@ def log_sweep(sink: Sink, result: SweepResult, *, losses: bool = True, history: 
 
     Per model (i_1, ..., i_k, j) of group g: its per-step ``loss`` (``groups[g].losses[i, j]``, from the
     sweep's first step) and, with ``sweep(log_every=...)``, its history (``train_loss``, ``val_loss``,
-    ``val_accuracy``, ...). Per configuration: ``hparams(configuration, result.configuration(g, i),
-    {"final/<m>": mean over seeds of metrics[m], "final/diverged": diverged seeds}, step=result.step)``.
+    ``val_accuracy``, ...). Per configuration: ``hparams(configuration, values, {"final/<m>": mean over
+    seeds of metrics[m], "final/diverged": diverged seeds}, step=result.step)``, where values are
+    ``result.configuration(g, i)`` but its functions (sizes, activation, axes, settings).
 
     Args:
       losses, history: whether to write the per-step losses and the histories (False when a callback
@@ -93,7 +103,8 @@ def log_sweep(sink: Sink, result: SweepResult, *, losses: bool = True, history: 
                     log_history(sink, model_history(group.history, at), run=runs[g][at])
             final = {f"final/{k}": _mean(v[index]) for k, v in metrics.items()}
             final["final/diverged"] = float(np.sum(diverged[index]))
-            sink.hparams(configs[g][index], result.configuration(g, index), final, step=result.step)
+            config = {k: v for k, v in result.configuration(g, index).items() if not callable(v)}
+            sink.hparams(configs[g][index], config, final, step=result.step)
 
 
 def _mean(values: np.ndarray) -> float:

@@ -163,3 +163,14 @@ def test_image_file_must_be_png(tmp_path):
         pytest.raises(ValueError, match="image: expected a PNG"),
     ):
         sink.image("fig", tmp_path / "a.png")
+
+
+@pytest.mark.parametrize(
+    "n, every, steps", [(7, 3, [0, 3, 6]), (6, 3, [0, 3, 5]), (1, 4, [0]), (3, 1, [0, 1, 2])]
+)
+def test_log_losses_every(tmp_path, read, n, every, steps):
+    losses = np.linspace(2.0, 1.0, n)
+    with tracking.TensorBoard(tmp_path) as sink:
+        tracking.log_losses(sink, losses, start=10, run="r", every=every)
+    logged = read.scalars(tmp_path)["r"]["loss"]
+    assert logged == [(10 + t, pytest.approx(losses[t], rel=1e-6)) for t in steps]

@@ -180,3 +180,22 @@ def test_the_record_survives_json(csv_file):
     assert datafile.Preprocessing.from_json(prep.to_json()) == prep
     with pytest.raises(ValueError, match="preprocessing: expected a record"):
         datafile.Preprocessing.from_json({"columns": []})
+
+
+def test_a_quoted_line_break_keeps_the_line_numbers(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text('a,note,y\n1,"two\nlines",0\n# c\n2,x,1\nthree,y,0\n')
+    with pytest.raises(ValueError, match=r"notes\.csv' line 6, column 1: expected a number, got 'three'$"):
+        datafile.load(path)
+    frame = tables.read_frame(path).frame
+    assert frame.index.tolist() == [2, 5, 6] and frame["note"].tolist() == ["two\nlines", "x", "y"]
+
+
+def test_a_headerless_table_with_text_is_read_by_position(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("Torgersen,39.1,A\nBiscoe,40.2,B\nDream,,A\n")
+    table = tables.read_frame(path)
+    assert not table.header and list(table.frame.columns) == ["x1", "x2", "x3"]
+    ds = datafile.load(path)
+    assert ds.feature_names == ("x1=Biscoe", "x1=Dream", "x1=Torgersen", "x2", "x2 (missing)")
+    np.testing.assert_allclose(ds.x[2], [0, 1, 0, 39.65, 1], rtol=1e-6)

@@ -172,6 +172,12 @@ def test_the_bound_proves_a_loss_finite_only_where_it_is(head):
                 assert not sure or np.isfinite(loss), (name, scale, l2)
                 proven.append(sure)
         assert proven[0] and proven[1] and not proven[-1], name
+        # zero inputs and biases: the logits are 0 whatever the weights, but the L2 term overflows
+        flat = [{"w": layer["w"] * 1e20, "b": layer["b"] * 0} for layer in base]
+        zero = jnp.zeros_like(x)
+        assert bool(finite.surely_finite(flat, zero, y, None, act=act)) or name in ("sigmoid", "step", "tanh")
+        assert not bool(finite.surely_finite(flat, zero, y, jnp.float32(0.1), act=act))
+        assert not np.isfinite(funcmlp.mlp.mean_loss(flat, zero, y, act.fn, hd, jnp.float32(0.1)))
     assert not finite.knows(activations.get(jnp.sin), hd)
     assert not finite.knows(activations.get("relu"), heads.custom(heads.squared_error))
 

@@ -52,12 +52,15 @@ def run_sweep(cfg: SweepConfig) -> int:
 
     import funcmlp
     from funcmlp import fitting
+    from funcmlp.fitting import samples
 
     t0, start = time.perf_counter(), None
     if cfg.resume is not None:
         cfg = resumed_config(cfg)
     validate_sweep(cfg)
     data, task = load_samples(cfg)
+    with flags(**FLAGS):
+        samples.check_batch_size(cfg.batch_size, len(data.train[1]))
     task = task._replace(class_weight=cfg.class_weight)
     if cfg.resume is None:
         out = open_run(cfg)
@@ -80,7 +83,7 @@ def run_sweep(cfg: SweepConfig) -> int:
     )
     stats = configuration_stats(result, best)
     print(best_line(result, best, stats))
-    shown = [k for k in best if k not in ("sizes", "activation", "learning_rate")]
+    shown = [k for k in best if k not in ("sizes", "activation", "activation_fn", "learning_rate")]
     options = {"log_every": every, "steps": result.step}
     fit = fitting.select(result, data, task, options=options, shown=shown, configuration=best, extra=stats)
     return finish(cfg, fit, out, t0, headline="best: ", steps=result.step, resume=None)

@@ -27,7 +27,7 @@ import numpy as np
 from funcmlp import checks, chunking, early_stopping
 from funcmlp.fitting import scores
 from funcmlp.fitting.optimizers import optimizer_factory
-from funcmlp.fitting.samples import Samples, load, run_keys
+from funcmlp.fitting.samples import Samples, check_batch_size, load, run_keys
 from funcmlp.fitting.task import Task, check_options, hidden_width, l2_choices
 from funcmlp.history import chunk_size
 from funcmlp.sweeps.curves import model_history
@@ -134,8 +134,7 @@ def fit(
     )
     task = task._replace(class_weight=class_weight)
     n, n_val = len(samples.train[1]), len(samples.val[1])
-    if batch_size is not None and batch_size > n:
-        raise ValueError(f"batch_size: expected at most {n} (the training rows), got {batch_size}")
+    check_batch_size(batch_size, n)
     if patience is not None and n_val == 0:
         raise ValueError(
             "patience: expected validation rows to watch, got none (give val a positive fraction)"

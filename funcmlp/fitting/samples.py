@@ -46,6 +46,12 @@ class Samples(NamedTuple):
         return int(np.shape(self.train[0])[1])
 
 
+def check_batch_size(batch_size: int | None, n: int) -> None:
+    """A mini-batch no larger than the ``n`` training rows."""
+    if batch_size is not None and batch_size > n:
+        raise ValueError(f"batch_size: expected at most {n} (the training set's size), got {batch_size}")
+
+
 def is_path(data: Any) -> bool:
     return isinstance(data, (str, os.PathLike))
 
@@ -114,3 +120,10 @@ def _given(x, y, val, test, head) -> tuple[Samples, Task]:
     head = head or infer_head(y)
     k = 0 if head == "linear" else int(max(np.max(b) for _, b in pairs if len(b))) + 1
     return Samples(*pairs), Task(head, tuple(range(k)))
+
+
+def load_samples(data: Any, y: Any = None, *, seed: int = 0, head: str | None = None, **options: Any):
+    """(``Samples``, ``Task``) exactly as ``fit(data, y, seed=seed, ...)`` makes them: ``load`` with the
+    run's ``train`` key. ``options``: ``val``, ``test``, ``standardize`` and the reader's options."""
+    options = {"val": None, "test": None, "standardize": False} | options
+    return load(data, y, key=run_keys(seed)["train"], head=head, **options)

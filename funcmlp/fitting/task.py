@@ -88,7 +88,9 @@ def check_classes(task: Task, n_rows: int) -> None:
         return
     k = len(task.classes)
     if task.head == "sigmoid" and k != 2:
-        raise ValueError(f"head: expected two classes for the sigmoid head (one output unit), got {k}")
+        raise ValueError(
+            f"head: expected two classes for the sigmoid head (one output unit), got {k}; use the softmax head"
+        )
     from funcmlp.io import datafile
 
     why = datafile.continuous_labels(task.classes, n_rows)

@@ -48,10 +48,9 @@ def trained(tmp_path_factory):
 
 
 def reference_samples(path):
-    from funcmlp.cli.options import TrainConfig
-    from funcmlp.cli.train import draw_samples
+    from funcmlp.fitting import load_samples, run_keys
 
-    return draw_samples(TrainConfig(data=path), 0)
+    return run_keys(0), load_samples(path, head="softmax")[0]
 
 
 @pytest.mark.parametrize("split", ["validation", "test"])
@@ -108,8 +107,8 @@ def test_continuous_labels_warn_in_one_line_and_the_run_goes_on(tmp_path):
     code, stdout, stderr = call(["train", "--data", path, "--out", tmp_path / "run", *COMMON])
     assert code == 0
     assert stderr.splitlines() == [
-        "funcmlp: warning: --data: the labels look like real-valued targets (numbers that are not whole, "
-        "such as 0.5), read as 3 classes; for regression use --head linear"
+        "funcmlp: warning: data: the labels look like real-valued targets (numbers that are not whole, "
+        "such as 0.5), read as 3 classes; for regression use head='linear' (--head linear)"
     ]
     assert "test accuracy" in stdout
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["classes"] == [0.5, 1.5, 2.5]
@@ -120,6 +119,6 @@ def test_sigmoid_head_needs_two_classes(trained, tmp_path):
     code, _, stderr = call(["train", "--data", path, "--head", "sigmoid", "--out", tmp_path / "run"])
     assert code == 2 and not (tmp_path / "run").exists()
     assert stderr.strip() == (
-        "funcmlp: error: --head: expected two classes for --head sigmoid (one output unit), got 3; "
-        "use --head softmax"
+        "funcmlp: error: --head: expected two classes for the sigmoid head (one output unit), got 3; "
+        "use the softmax head"
     )

@@ -12,7 +12,7 @@ import funcmlp
 from funcmlp.cli import defaults, progress
 from funcmlp.cli.app import main
 from funcmlp.cli.options import TrainConfig
-from funcmlp.cli.train import load_samples
+from funcmlp.fitting import load_samples, task
 from funcmlp.io import runs
 
 COUNTS = (50, 30, 10)  # an imbalanced, noisy 3-class file: its validation accuracy peaks early
@@ -39,10 +39,10 @@ def stopped_run(noisy, tmp_path_factory):
 
 
 def test_the_hidden_width_rule():
-    assert defaults.hidden_width(4, 3) == 14  # iris: no longer the lecture's 4 units
-    assert defaults.hidden_width(64, 10) == 128  # the 8 x 8 digits: 2 (64 + 10) = 148, clipped
-    assert defaults.hidden_width(2, 2) == 8  # clipped from below
-    assert defaults.hidden_width(20, 5) == 50
+    assert task.hidden_width(4, 3) == 14  # iris: no longer the lecture's 4 units
+    assert task.hidden_width(64, 10) == 128  # the 8 x 8 digits: 2 (64 + 10) = 148, clipped
+    assert task.hidden_width(2, 2) == 8  # clipped from below
+    assert task.hidden_width(20, 5) == 50
 
 
 def test_a_data_file_without_hidden_gets_a_width_from_the_data(stopped_run):
@@ -53,9 +53,7 @@ def test_a_data_file_without_hidden_gets_a_width_from_the_data(stopped_run):
 
 
 def test_the_data_file_is_split_stratified(noisy):
-    import jax
-
-    s = load_samples(TrainConfig(data=noisy), jax.random.key(0)).prepared.split
+    s = load_samples(noisy, head="softmax")[0].prepared.split
     n = sum(COUNTS)
     for part in (s.y_train, s.y_val, s.y_test):
         quota = np.asarray(COUNTS) * len(part) / n
@@ -79,13 +77,14 @@ def test_patience_stops_keeps_the_best_and_records_both_steps(stopped_run):
 
 
 def test_toy_runs_keep_the_lecture_defaults():
-    from funcmlp.cli.train import draw_samples
+    from funcmlp.cli.train import fit_options, toy_samples
 
-    cfg = defaults.resolved(TrainConfig(), n_features=2, n_outputs=3)
-    assert cfg.hidden == (4,) and (cfg.dataset, cfg.n_per_class, cfg.noise) == ("spiral", 100, 0.2)
-    _, samples = draw_samples(TrainConfig(), 0)  # the options left out: the lecture's 3 x 100 spiral
-    assert samples.train[0].shape == (300, 2) and samples.n_classes == 3
-    assert defaults.resolved(TrainConfig(hidden=(8, 32), data=None)).hidden == (8, 32)
+    cfg = defaults.resolved(TrainConfig())
+    assert fit_options(TrainConfig())["hidden"] == (4,)
+    assert (cfg.dataset, cfg.n_per_class, cfg.noise) == ("spiral", 100, 0.2)
+    (x, y), _, _ = toy_samples(TrainConfig())  # the options left out: the lecture's 3 x 100 spiral
+    assert x.shape == (300, 2) and int(y.max()) + 1 == 3
+    assert fit_options(TrainConfig(hidden=(8, 32)))["hidden"] == (8, 32)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +104,6 @@ def test_meaningless_options_exit_2_in_one_line(noisy, tmp_path, capsys, monkeyp
         raise AssertionError("training started despite bad input")
 
     monkeypatch.setattr(funcmlp, "sweep", no_training)
-    monkeypatch.setattr(progress, "train_logged", no_training)
     out = tmp_path / "run"
     assert main(["train", "--data", str(noisy), *argv, "--out", str(out)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()

@@ -63,11 +63,11 @@ def test_train_keeps_the_seed_with_the_best_validation_accuracy(toy_run):
     assert np.argmax(val) != np.argmax(test) and np.argmax(val) != 0  # the case is telling
     assert metrics["seeds"] == 8
     # The saved network is the sweep's selected model, bit for bit, and metrics.json scores it.
-    from funcmlp.cli.options import TrainConfig
-    from funcmlp.cli.train import draw_samples
+    from funcmlp.fitting import run_keys
 
-    keys, samples = draw_samples(TrainConfig(seeds=8, steps=300), 0)  # the command's own data, bit for bit
-    (x, y), (xv, yv), (xt, yt) = samples.train, samples.val, samples.test
+    keys = run_keys(0)  # the command's own data, bit for bit: the lecture's spiral, one key per sample
+    draw = jax.jit(lambda k: funcmlp.data.spiral(k, 100, noise=0.2))  # as the command draws them
+    (x, y), (xv, yv), (xt, yt) = (draw(keys[k]) for k in ("train", "val", "test"))
     sweep = funcmlp.sweep(
         keys["init"],
         x,

@@ -50,10 +50,9 @@ def trained(data):
 
 
 def reference_samples(path):
-    from funcmlp.cli.options import TrainConfig
-    from funcmlp.cli.train import draw_samples
+    from funcmlp.fitting import load_samples, run_keys
 
-    return draw_samples(TrainConfig(data=path, head="linear", standardize=True), 0)
+    return run_keys(0), load_samples(path, head="linear", standardize=True)[0]
 
 
 def test_metrics_are_mae_rmse_r2_in_the_targets_units(data, trained):
@@ -79,7 +78,7 @@ def test_metrics_are_mae_rmse_r2_in_the_targets_units(data, trained):
 
 
 def test_the_l2_weight_and_seed_with_the_lowest_validation_loss_are_kept(data, trained):
-    from funcmlp.cli.defaults import L2_CHOICES
+    from funcmlp.fitting.task import L2_CHOICES
 
     _, path, _ = data
     out, stdout, metrics = trained
@@ -108,8 +107,7 @@ def test_the_l2_weight_and_seed_with_the_lowest_validation_loss_are_kept(data, t
 
 
 def test_a_given_l2_weight_is_used_as_given(data):
-    from funcmlp.cli import defaults
-    from funcmlp.cli.options import TrainConfig
+    from funcmlp.fitting import task
 
     folder, path, _ = data
     out = folder / "given_l2"
@@ -119,11 +117,11 @@ def test_a_given_l2_weight_is_used_as_given(data):
     assert code == 0, stderr
     assert json.loads((out / "config.json").read_text())["l2"] == 0.02
     assert "l2" not in json.loads((out / "metrics.json").read_text())  # a setting, not a choice
-    linear = TrainConfig(data=path, head="linear")
-    assert defaults.l2_choices(linear, n_val=18) == defaults.L2_CHOICES
-    assert defaults.l2_choices(linear, n_val=0) == (0.0,)  # no validation rows to choose on
-    assert defaults.l2_choices(TrainConfig(data=path), n_val=18) == (0.0,)  # classes: no penalty
-    assert defaults.l2_choices(TrainConfig(), n_val=18) == (0.0,)  # the toy data sets
+    linear, classes = task.Task("linear"), task.Task("softmax", (0, 1))
+    assert task.l2_choices(None, linear, n_val=18) == task.L2_CHOICES
+    assert task.l2_choices(None, linear, n_val=0) == (0.0,)  # no validation rows to choose on
+    assert task.l2_choices(None, classes, n_val=18) == (0.0,)  # classes: no penalty
+    assert task.l2_choices(0.02, linear, n_val=18) == (0.02,)
 
 
 def test_predict_prints_values_in_the_targets_units(data, trained):

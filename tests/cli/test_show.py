@@ -373,7 +373,7 @@ def test_progress_goes_to_stderr_unless_quiet(tmp_path, monkeypatch, capsys, qui
         assert err == ""
     else:
         lines = err.strip().splitlines()
-        assert lines[0].startswith("2 models: step ") and lines[-1].startswith("seed ")
+        assert lines[0].startswith("2 seeds: step ") and lines[-1].startswith("2 seeds: step ")
         assert "step 400/400 (100%)" in lines[-1] and "loss " in lines[-1]
 
 

@@ -174,3 +174,13 @@ def test_log_losses_every(tmp_path, read, n, every, steps):
         tracking.log_losses(sink, losses, start=10, run="r", every=every)
     logged = read.scalars(tmp_path)["r"]["loss"]
     assert logged == [(10 + t, pytest.approx(losses[t], rel=1e-6)) for t in steps]
+
+
+def test_multi_writes_every_sink_and_callbacks_return_then(tmp_path, read):
+    with tracking.Multi(tracking.TensorBoard(tmp_path / "a"), tracking.TensorBoard(tmp_path / "b")) as sink:
+        assert tracking.train_callback(sink, start=100, then=lambda d, v: True)(5, 0.25) is True
+        assert tracking.history_callback(sink, run="r")(3, {"val_loss": 0.5}) is None
+    for d in ("a", "b"):
+        assert read.scalars(tmp_path / d) == {".": {"loss": [(104, 0.25)]}, "r": {"val_loss": [(3, 0.5)]}}
+    with pytest.raises(TypeError, match="sinks\\[1\\]: expected a sink"):
+        tracking.Multi(tracking.TensorBoard(tmp_path / "c"), object())

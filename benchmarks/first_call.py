@@ -34,7 +34,7 @@ from funcmlp import engine, training
 from benchmarks.cells import BATCH_SEED, cell, initial_params, make_data
 from benchmarks.plain import plain_train
 
-who, name = sys.argv[1], sys.argv[2]
+who, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 c = cell(name)
 x, y = make_data(c)
 params = initial_params(c)
@@ -44,7 +44,7 @@ factory = getattr(optax, c.optimizer)
 
 if who == "funcmlp":
     def call():
-        return funcmlp.train(params, x, y, optimizer=factory, hyperparams=hp, steps=c.steps,
+        return funcmlp.train(params, x, y, optimizer=factory, hyperparams=hp, steps=steps,
                              batch_size=c.batch_size, key=key)
 elif who == "engine":
     @partial(jax.jit, static_argnames=("spec", "length", "fast"))
@@ -58,15 +58,15 @@ elif who == "engine":
         spec = engine.Spec(objective, factory, c.batch_size)
         traced = {k: jnp.float32(v) for k, v in hp.items()}
         state = engine.init_state(params, spec, key, 0, x.shape[0], traced)
-        data = engine.Data(x, y, key, None, jnp.int32(c.steps))
-        kw = dict(spec=spec, length=c.steps)
+        data = engine.Data(x, y, key, None, jnp.int32(steps))
+        kw = dict(spec=spec, length=steps)
         new, losses, clean = program(state, data, jnp.int32(0), fast=True, **kw)
         if not bool(clean):
             new, losses = program(state, data, jnp.int32(0), fast=False, **kw)
         return new.params, losses
 else:
     def call():
-        return plain_train(params, x, y, key, lr=c.lr, steps=c.steps, batch_size=c.batch_size,
+        return plain_train(params, x, y, key, lr=c.lr, steps=steps, batch_size=c.batch_size,
                            optimizer=c.optimizer)
 
 times = []
@@ -78,29 +78,35 @@ print(json.dumps({"first": times[0], "warm": times[1]}))
 """
 
 
-def fresh(who: str, cell: str) -> dict:
-    """{"first", "warm"} seconds of ``who``'s first two calls on ``cell`` in a new Python process."""
+def fresh(who: str, cell: str, steps: int) -> dict:
+    """{"first", "warm"} seconds of ``who``'s first two calls of ``steps`` steps on ``cell`` in a new Python
+    process."""
     env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     env["FUNCMLP_NO_CACHE"] = "1"
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, who, cell], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-c", _SCRIPT, who, cell, str(steps)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"first call of {who} on {cell!r} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(cell: str = "2-4-3 train", repeats: int = 3) -> dict:
-    """Median first-call, warm-call and compile (first - warm) seconds of each of ``WHO`` on ``cell``, each
-    call in a fresh process; a JSON-ready dict with ``{who}_first_call_s``, ``{who}_compile_s`` and the
-    ratios ``compile_ratio`` (funcmlp / plain) and ``engine_compile_ratio`` (engine / plain)."""
+def measure(cell: str = "2-4-3 train", repeats: int = 3, steps: int = 2000) -> dict:
+    """Median first-call, warm-call and compile (first - warm) seconds of each of ``WHO`` on ``cell`` (its
+    first ``steps`` steps: few, so that the run's own time adds little noise), each in a fresh process; a
+    JSON-ready dict with ``{who}_first_call_s``, ``{who}_compile_s`` and the ratios ``compile_ratio``
+    (funcmlp / plain) and ``engine_compile_ratio`` (engine / plain)."""
     runs: dict[str, list[dict]] = {w: [] for w in WHO}
     for _ in range(repeats):
         for w in WHO:
-            runs[w].append(fresh(w, cell))
-    out: dict = {"cell": cell, "repeats": repeats}
+            runs[w].append(fresh(w, cell, steps))
+    out: dict = {"cell": cell, "steps": steps, "repeats": repeats}
     for w in WHO:
         out[f"{w}_first_call_s"] = statistics.median(r["first"] for r in runs[w])
         out[f"{w}_warm_s"] = statistics.median(r["warm"] for r in runs[w])

@@ -107,7 +107,7 @@ def matrix_tables(result: dict):
     if "compile" in result:
         c = result["compile"]
         first = Table(
-            title=f"First call in a fresh process: {c['cell']}, median of {c['repeats']} processes",
+            title=f"First call in a fresh process: {c['cell']}, {c['steps']} steps, median of {c['repeats']}",
             caption=f"compile: funcmlp.train / plain {c['compile_ratio']:.2f}, the engine's two-program form "
             f"(run_fast, run only when needed) / plain {c['engine_compile_ratio']:.2f}",
         )

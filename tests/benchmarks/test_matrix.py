@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from benchmarks import cells, matrix, report, timing
+import funcmlp
+from benchmarks import cells, first_call, matrix, report, timing
+from benchmarks.plain import plain_train
 from benchmarks.run import main
+from funcmlp.engine import batches
 
 NAMES = [
     "2-4-3 train",
@@ -24,13 +27,20 @@ NAMES = [
     "784-512-512-10 batch 128",
     "784-512-512-10 full batch",
     "20-32-2 batch 32",
+    "2-16-3 sgd x72",
+    "2-4-3 adam x72",
+    "2-16-3 sgd x100",
+    "2-4-3 adam x100",
+    "2-16-3 sgd x1000",
+    "2-4-3 adam x1000",
 ]
 
 
-def test_the_matrix_has_the_seven_cells():
+def test_the_matrix_has_its_cells():
     assert [c.name for c in cells.CELLS] == NAMES
-    assert [c.models for c in cells.CELLS] == [1, 1024, 16384, 1, 1, 1, 1]
-    assert [c.batch_size for c in cells.CELLS] == [None, None, None, None, 128, None, 32]
+    assert [c.models for c in cells.CELLS] == [1, 1024, 16384, 1, 1, 1, 1, 72, 72, 100, 100, 1000, 1000]
+    assert [c.batch_size for c in cells.CELLS][:7] == [None, None, None, None, 128, None, 32]
+    assert [c.optimizer for c in cells.CELLS][7:] == ["sgd", "adam"] * 3
     assert all(c.quick_steps <= c.steps for c in cells.CELLS)
 
 
@@ -44,12 +54,25 @@ def test_a_mini_batch_cell_needs_whole_epochs_and_names_must_exist():
 def _fake_runs(c, steps, torch_steps=None):
     """Instant stand-ins for a cell's runs: the matrix's bookkeeping without any training."""
     losses = np.ones((c.models, steps) if c.models > 1 else (steps,), np.float32)
-    return matrix.Runs(lambda: losses, lambda: losses, None, lambda which, out: out)
+    randint = None if c.batch_size is None else (lambda: losses)
+    return matrix.Runs(lambda: losses, lambda: losses, None, lambda which, out: out, randint)
+
+
+def _fake_first_calls(cell, repeats, steps=2000):
+    keys = [f"{w}_{k}" for w in first_call.WHO for k in ("first_call_s", "warm_s", "compile_s")]
+    fixed = {
+        "cell": cell,
+        "steps": steps,
+        "repeats": repeats,
+        "compile_ratio": 1.0,
+        "engine_compile_ratio": 1.0,
+    }
+    return fixed | dict.fromkeys(keys, 1.0)
 
 
 def test_result_has_every_cell_with_ratio_funcmlp_over_plain_and_is_json(monkeypatch, tmp_path):
     monkeypatch.setattr(matrix, "runs", _fake_runs)
-    monkeypatch.setattr(jax, "clear_caches", lambda: None)  # the fake 2-4-3 cell must not drop real programs
+    monkeypatch.setattr(first_call, "measure", _fake_first_calls)
     result = matrix.run_matrix(quick=True, repeats=2)
     assert [r["name"] for r in result["cells"]] == NAMES
     assert result["backend"] == jax.default_backend() and result["jax"] == jax.__version__
@@ -58,6 +81,8 @@ def test_result_has_every_cell_with_ratio_funcmlp_over_plain_and_is_json(monkeyp
         assert r["per"] == ("model-step" if c.models > 1 else "step") and r["steps"] == c.quick_steps
         assert r["funcmlp_s"] > 0 and r["plain_s"] > 0 and r["torch_s"] is None
         assert ("sweep_fixed_s" in r) is (c.models > 1)
+        assert ("ratio_randint" in r) is (c.batch_size is not None)
+    assert result["cells"][8]["groups"] == [36, 2, 0]  # 72 models on one CPU device: 2 groups of 36
     assert set(result["compile"]) >= {"funcmlp_first_call_s", "funcmlp_compile_s", "plain_first_call_s"}
     timing.save(result, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text())["cells"][0]["name"] == "2-4-3 train"
@@ -104,12 +129,35 @@ def test_plain_vmapped_baseline_has_every_sweep_models_loss_trajectory():
 
 
 def test_mini_batch_baseline_sees_the_same_samples_per_step():
-    """With n a multiple of the batch size both draw epoch e's permutation from fold_in(key, e) and cut it
-    the same way, so they see the same samples at every step (not required of the baseline, which only has
-    to see as many samples per step, but a check of its x[idx] batches)."""
+    """With n a multiple of the batch size and funcmlp's epoch order (``batches.shuffle``) both draw epoch
+    e's order from fold_in(key, e) and cut it the same way, so they see the same samples at every step (not
+    required of the baseline, which uses jax.random.permutation and only has to see as many samples per
+    step, but a check of its x[idx] batches)."""
     c = dataclasses.replace(cells.cell("20-32-2 batch 32"), n=320, quick_steps=20)
-    fm, plain = _trajectories(c)
-    np.testing.assert_allclose(fm, plain, rtol=1e-4)
+    fm = matrix.runs(c, c.quick_steps)
+    x, y = cells.make_data(c)
+    out = plain_train(
+        cells.initial_params(c),
+        x,
+        y,
+        jax.random.key(cells.BATCH_SEED),
+        lr=c.lr,
+        steps=c.quick_steps,
+        batch_size=c.batch_size,
+        permutation=batches.shuffle,
+    )
+    np.testing.assert_allclose(fm.losses("funcmlp", fm.funcmlp()), out[1], rtol=1e-4)
+
+
+def test_randint_baseline_samples_with_replacement_and_trains():
+    """The randint rule: step t's batch is randint(fold_in(key, t), (B,), 0, n); its losses are the plain
+    loss of those rows."""
+    c = dataclasses.replace(cells.cell("20-32-2 batch 32"), n=320, quick_steps=20)
+    x, y = cells.make_data(c)
+    params, key = cells.initial_params(c), jax.random.key(cells.BATCH_SEED)
+    _, losses = plain_train(params, x, y, key, lr=c.lr, steps=3, batch_size=32, sampling="randint")
+    idx = jax.random.randint(jax.random.fold_in(key, 0), (32,), 0, 320)
+    assert float(losses[0]) == pytest.approx(float(funcmlp.loss(params, x[idx], y[idx])), rel=1e-5)
 
 
 def test_matrix_command_times_a_cell_and_writes_json(tmp_path, capsys):

@@ -1,9 +1,16 @@
 """The registered derivative of the built-in networks: backpropagation by hand, features-major.
 
 ``loss(params, x, t, weights, l2, act=..., head=...)`` is the mean loss of ``funcmlp.mlp`` for a built-in
-activation and head, with a ``jax.custom_vjp``: callers write ``jax.value_and_grad`` as for any loss, and
-this rule replaces autodiff's. It computes the lecture's backward pass with every activation stored
-transposed, (features, n), so the n samples run along the vector lanes:
+activation and head, with a ``jax.custom_jvp`` whose rule is built from the hand-derived gradient,
+
+    dJ = sum over the inputs u of <dJ/du, du>     (u = params, x, T, the weights, l2),
+
+linear in the tangents du. ``jax.grad`` transposes it: the forward pass computes J and every dJ/du once by
+hand and the backward pass only scales them by the output's cotangent, the cost of a hand-written
+backward pass; ``jax.jvp`` and ``jax.jacfwd`` use the rule as it is; higher derivatives (``jax.hessian``)
+differentiate the hand rule by autodiff. Callers write ``jax.value_and_grad`` as for any loss. The rule
+computes the lecture's backward pass with every activation stored transposed, (features, n), so the n
+samples run along the vector lanes:
 
     A^0 = X^T,   z^l = W^l^T A^{l-1} + b^l,   A^l = act(z^l),                       (forward)
     delta^L = dJ/dz^L = c * (dl/dz^L),   c_i = 1/n (or w_i / sum_j w_j with sample weights),
@@ -12,8 +19,9 @@ transposed, (features, n), so the n samples run along the vector lanes:
 
 Each head's per-sample loss and dl/dz come from its features-major ``Head.rule`` on float targets T
 (``Head.targets``), with sums over the K outputs only, so no gather or scatter runs inside the training loop.
-The cotangents of every input are formed (x, T, the weights, l2) so the rule is a complete derivative; inside
-``jit`` XLA drops those a caller does not use.
+The derivatives of every input are formed (x, T, the weights, l2) so the rule is a complete derivative; an
+input that is not differentiated (a symbolic zero tangent) adds no term, and inside ``jit`` XLA drops the
+derivatives no term uses.
 
 On a CPU the cost of a small network is the number of kernels XLA launches per step, not the arithmetic
 (docs/performance.md), so sums over at most ``heads.SMALL`` features are unrolled multiply-adds that XLA fuses
@@ -30,6 +38,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 from funcmlp.activations import Activation
 from funcmlp.heads import SMALL, Head
@@ -102,20 +111,25 @@ def _value_and_cotangents(act: Activation, head: Head, sums: str, params, x, t, 
     return value, (grads, d_x, d_t, d_weights, d_l2)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
 def _loss(act: Activation, head: Head, sums: str, params, x, t, weights, l2):
     return _value_and_cotangents(act, head, sums, params, x, t, weights, l2)[0]
 
 
-def _loss_fwd(act, head, sums, params, x, t, weights, l2):
-    return _value_and_cotangents(act, head, sums, params, x, t, weights, l2)
+def _loss_jvp(act, head, sums, primals, tangents):
+    """dJ = sum over the inputs u of <dJ/du, du>: linear in the tangents, so JAX transposes it for
+    ``jax.grad`` (the backward pass only scales the hand-derived cotangents by the output's cotangent).
+    Inputs that are not differentiated (symbolic zeros) add no term."""
+    value, cotangents = _value_and_cotangents(act, head, sums, *primals)
+    terms = [
+        jnp.sum(c * d)
+        for c, d in zip(jax.tree.leaves(cotangents), jax.tree.leaves(tangents), strict=True)
+        if not isinstance(d, SymbolicZero)
+    ]
+    return value, functools.reduce(operator.add, terms) if terms else jnp.zeros_like(value)
 
 
-def _loss_bwd(act, head, sums, cotangents, g):
-    return jax.tree.map(lambda a: g * a, cotangents)
-
-
-_loss.defvjp(_loss_fwd, _loss_bwd)
+_loss.defjvp(_loss_jvp, symbolic_zeros=True)
 
 
 def loss(
@@ -142,6 +156,6 @@ def loss(
       sums: how dJ/dW and dJ/db are summed over the samples (``sample_sums``).
 
     Returns:
-      J, a scalar; ``jax.grad`` of it uses the rule above.
+      J, a scalar; ``jax.grad``, ``jax.jvp`` and their compositions use the rule above.
     """
     return _loss(act, head, sums, params, x, t, weights, l2)

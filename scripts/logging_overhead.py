@@ -1,15 +1,17 @@
 """Cost of logging a run to TensorBoard at chunk boundaries, on a run of about 3 seconds:
 
-* chunks vs chunks + TensorBoard: ``funcmlp.train(..., chunk_size=chunk_size(steps))`` without and with
-  ``callback=tracking.train_callback(sink)`` (each chunk's last loss);
-* logged vs logged + TensorBoard: ``train_logged`` with a validation set (what ``funcmlp train`` runs)
-  without and with the chunk losses and every logged row (``history_callback``) in the sink;
-* after the run: ``tracking.log_losses`` of every step's loss, against the chunked run.
+* chunks: ``funcmlp.train(..., chunk_size=chunk_size(steps))`` with ``callback=tracking.train_callback(sink)``
+  (each chunk's last loss);
+* logged: ``train_logged`` with a validation set (what ``funcmlp train`` runs), with each chunk's loss and
+  every logged row (``history_callback``) in the sink;
+* after the run: ``tracking.log_losses`` of every step's loss.
 
-The cost is measured twice: paired (the median over repeats of the ratio of the run with the sink to the
-run without, timed back to back, in reverse order every other repeat), and as the sink's host work alone
-(the same calls replayed into a fresh sink without training, made and closed in the timing, over the
-time of the run without it): on a busy machine the first is noisy, the second is not.
+Each run is timed with no callback, with the callbacks writing to a sink that keeps nothing (the host
+synchronisations that a progress bar makes too), and with the TensorBoard sink. The cost is measured
+twice: paired (the median over repeats of the ratio of the TensorBoard run to the other, timed back to
+back, in reverse order every other repeat), and as the sink's host work alone (the same calls replayed
+into a fresh sink without training, made and closed in the timing, over the time of the run with no-op
+callbacks): on a busy machine the first is noisy, the second is not.
 
     python scripts/logging_overhead.py --seconds 3 --repeats 7
 
@@ -52,13 +54,15 @@ def _time(fn) -> float:
 
 
 class Recorder(tracking.sinks.Closing):
-    """A sink that keeps the scalars it is given, to replay them into TensorBoard without training."""
+    """A sink that keeps the scalars it is given (to replay them into TensorBoard without training), or
+    nothing (``keep=False``: the callbacks' cost without a sink's)."""
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self, keep: bool = True):
+        self.calls, self.keep = [], keep
 
     def scalars(self, step, values, run=None):
-        self.calls.append((step, dict(values), run))
+        if self.keep:
+            self.calls.append((step, dict(values), run))
 
     def hparams(self, run, hparams, metrics, step=0):
         pass
@@ -106,22 +110,29 @@ def main(opt: Options) -> None:
 
         return timed
 
-    pairs = {"chunks": (chunks, with_sink(chunks)), "logged": (logged, with_sink(logged))}
+    # per run: no callback, callbacks into a sink that keeps nothing (the host synchronisations a progress
+    # bar also makes), and callbacks into TensorBoard
+    variants = {name: (run, lambda run=run: run(Recorder(keep=False)), with_sink(run))
+                for name, run in (("chunks", chunks), ("logged", logged))}  # fmt: skip
     calls = {}
-    for name, (run, _) in pairs.items():
-        run(calls.setdefault(name, Recorder()))  # compiles, and keeps what the sink is given
-    losses = funcmlp.train(params, x, y, **kw).losses
+    for name, fns in variants.items():
+        fns[0](calls.setdefault(name, Recorder()))  # compiles, and keeps what the sink is given
     every_step = Recorder()
-    tracking.log_losses(every_step, losses)
-    times = {(name, k): [] for name in pairs for k in (0, 1)}
-    host = {name: [] for name in (*pairs, "every step")}
-    for r in range(opt.repeats):  # every other repeat in reverse order: neither side always runs first
-        for name, fns in pairs.items():
-            for k in (0, 1)[:: 1 if r % 2 == 0 else -1]:
+    tracking.log_losses(every_step, funcmlp.train(params, x, y, **kw).losses)
+    times = {(name, k): [] for name in variants for k in range(3)}
+    host = {name: [] for name in (*variants, "every step")}
+    for r in range(opt.repeats):  # every other repeat in reverse order: no variant always runs first
+        for name, fns in variants.items():
+            for k in (0, 1, 2)[:: 1 if r % 2 == 0 else -1]:
                 times[name, k].append(_time(fns[k]))
         for name in host:
             host[name].append(_replay((calls.get(name) or every_step).calls))
     _report(opt, steps, chunk, times, host)
+
+
+def _paired(times: dict, name: str, k: int) -> float:
+    """The median over repeats of the ratio of the TensorBoard run to variant k, less one."""
+    return statistics.median(t / b for t, b in zip(times[name, 2], times[name, k], strict=True)) - 1
 
 
 def _report(opt: Options, steps: int, chunk: int, times: dict, host: dict[str, list[float]]) -> None:
@@ -130,25 +141,30 @@ def _report(opt: Options, steps: int, chunk: int, times: dict, host: dict[str, l
         f"{-(-steps // chunk)} chunks of {chunk}, medians of {opt.repeats} repeats)"
     )
     table = Table(title=title)
-    cols = ("run", "without (s)", "with TensorBoard (s)", "cost (paired)", "sink alone (ms)", "sink / run")
-    for col in cols:
+    cols = (
+        "run",
+        "no callback (s)",
+        "no-op callbacks (s)",
+        "TensorBoard (s)",
+        "cost vs no-op",
+        "cost vs none",
+    )
+    for col in (*cols, "sink alone (ms)", "sink / run"):
         table.add_column(col, justify="right")
     for name in ("chunks", "logged"):
-        base, with_tb = times[name, 0], times[name, 1]
-        ratio = statistics.median(t / b for t, b in zip(with_tb, base, strict=True))
+        med = [statistics.median(times[name, k]) for k in range(3)]
         alone = statistics.median(host[name])
         row = (
             name,
-            f"{statistics.median(base):.3f}",
-            f"{statistics.median(with_tb):.3f}",
-            f"{ratio - 1:+.2%}",
+            *(f"{m:.3f}" for m in med),
+            f"{_paired(times, name, 1):+.2%}",
+            f"{_paired(times, name, 0):+.2%}",
         )
-        table.add_row(*row, f"{alone * 1e3:.1f}", f"{alone / statistics.median(base):.2%}")
-    alone, base = statistics.median(host["every step"]), statistics.median(times["chunks", 0])
-    table.add_row(
-        f"every step's loss after ({steps} points)", "", "", "", f"{alone * 1e3:.0f}", f"{alone / base:.2%}"
-    )
-    Console(width=140).print(table)
+        table.add_row(*row, f"{alone * 1e3:.1f}", f"{alone / med[1]:.2%}")
+    alone, base = statistics.median(host["every step"]), statistics.median(times["chunks", 1])
+    row = (f"log_losses, {steps} steps", "", "", "", "", "", f"{alone * 1e3:.0f}")
+    table.add_row(*row, f"{alone / base:.2%}")
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 A sink is called from the host between compiled chunks, never inside compiled code. It receives
 
-    scalars(step, {tag: value}, run)          one point per tag of run ``run`` at global step ``step``
-    hparams(run, {name: value}, {tag: value})  a run's hyperparameters and the metrics that rank it
-    image(tag, png_path_or_array, step, run)   a figure
+    scalars(step, {tag: value}, run)                one point per tag of run ``run`` at global step ``step``
+    hparams(run, {name: value}, {tag: value}, step)  a run's hyperparameters and the metrics that rank it
+    image(tag, png_path_or_array, step, run)         a figure
     close()
 
 A run is a name such as ``"learning_rate=0.1,momentum=0.9/seed3"`` (``funcmlp.tracking.names``); None is the

@@ -6,7 +6,8 @@ A sweep trains every configuration of the product of its axes,
 
 each with ``seeds`` initialisations. The axes come in the order given (``hyperparams={"learning_rate":
 [...], "momentum": [...]}``), then ``l2`` when it is a list; a single value (``"momentum": 0.9``,
-``l2=1e-4``) is a fixed setting, not an axis. Configuration c is the row-major (C order) index of
+``l2=1e-4``) is a fixed setting, not an axis. Axis values may be a Python list or tuple, or a 1-D numpy or jax
+array; a 0-d array is a single value. Configuration c is the row-major (C order) index of
 (i_1, ..., i_k, i_l2), so the grid's arrays reshape from (C, seeds, ...) to (n_1, ..., n_k, n_l2, seeds, ...).
 Hyperparameters and L2 are traced data: one compiled program serves any values.
 """
@@ -17,6 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -71,13 +73,42 @@ class Grid(NamedTuple):
 
 
 def _values(value: Any, name: str, *, nonnegative: bool) -> tuple[tuple[float, ...], bool]:
-    """(values, is_axis) of a hyperparameter given as one number or a list of them."""
+    """(values, is_axis) of a hyperparameter: one number (a 0-d array too) is a fixed value; a non-empty
+    Python list or tuple, or a 1-D numpy or jax array, is an axis."""
     check = checks.check_nonnegative_real if nonnegative else checks.check_real
-    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (str, bytes)):
-        if np.ndim(value) != 1 or len(value) == 0:
-            raise ValueError(f"{name}: expected a number or a non-empty list of numbers, got {value!r}")
-        return tuple(float(check(v, f"{name}[{i}]")) for i, v in enumerate(value)), True
-    return (float(check(value, name)),), False
+    if isinstance(value, (str, bytes)) or not (isinstance(value, Sequence) or hasattr(value, "__array__")):
+        check(value, name)
+        return (_number(value),), False
+    try:
+        ndim = np.ndim(value)
+    except ValueError:  # a ragged list
+        ndim = -1
+    if ndim == 0:
+        check(value, name)
+        return (_number(value),), False
+    if ndim != 1 or len(value) == 0:
+        raise ValueError(
+            f"{name}: expected a number or a non-empty list or 1-D array of numbers, got {_describe(value)}"
+        )
+    items = list(value) if isinstance(value, Sequence) else list(np.asarray(value))
+    for i, v in enumerate(items):
+        check(v, f"{name}[{i}]")
+    return tuple(map(_number, items)), True
+
+
+def _number(v: Any) -> float:
+    """v as a Python float; a float16 / float32 value as the shortest decimal that rounds to it, so that
+    ``jnp.asarray([0.1])`` gives the axis value 0.1 as ``[0.1]`` does (not 0.10000000149...)."""
+    dtype = getattr(v, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jnp.floating) and jnp.dtype(dtype).itemsize < 8:
+        v = np.asarray(v)[()]
+        return float(np.format_float_scientific(v if v.dtype in (np.float16, np.float32) else np.float32(v)))
+    return float(v)
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return repr(value) if shape is None else f"an array of shape {tuple(shape)}"
 
 
 def grid_of(learning_rates: Any, hyperparams: Any, l2: Any, optimizer: Any) -> Grid:

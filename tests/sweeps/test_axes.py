@@ -194,3 +194,48 @@ def test_start_must_be_the_same_grid(problem):
             start=problem["half"],
             dtype=jnp.float64,
         )
+
+
+def test_axes_may_be_lists_tuples_numpy_or_jax_arrays():
+    x, y = funcmlp.data.spiral(jax.random.key(0), n_per_class=5)
+    kw = dict(sizes=(2, 4, 3), seeds=2, steps=3, optimizer=optax.sgd)
+
+    def run(lr, momentum, l2):
+        return funcmlp.sweep(
+            jax.random.key(1), x, y, hyperparams={"learning_rate": lr, "momentum": momentum}, l2=l2, **kw
+        )
+
+    want = run([0.1, 0.3], 0.9, [0.0, 0.01])
+    for lr, momentum, l2 in [
+        (jnp.asarray([0.1, 0.3]), jnp.asarray(0.9), jnp.asarray([0.0, 0.01])),  # float32 jax arrays
+        (np.asarray([0.1, 0.3]), np.float32(0.9), (0.0, 0.01)),
+        ((0.1, 0.3), np.asarray(0.9), np.asarray([0.0, 0.01], np.float32)),
+    ]:
+        got = run(lr, momentum, l2)
+        assert got.axes == want.axes == {"learning_rate": (0.1, 0.3), "l2": (0.0, 0.01)}
+        assert got.settings == want.settings == {"momentum": 0.9}
+        np.testing.assert_array_equal(np.asarray(got.groups[0].losses), np.asarray(want.groups[0].losses))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            jnp.zeros((2, 2)),
+            r"expected a number or a non-empty list or 1-D array of numbers, got an array of shape \(2, 2\)",
+        ),
+        (jnp.zeros((0,)), r"got an array of shape \(0,\)"),
+        ([[0.1], [0.2, 0.3]], r"got \[\[0.1\], \[0.2, 0.3\]\]"),
+        (
+            jnp.asarray([0.1, jnp.inf]),
+            r"hyperparams\['learning_rate'\]\[1\]: expected a finite non-negative number",
+        ),
+    ],
+    ids=["2-d", "empty", "ragged", "inf"],
+)
+def test_bad_array_axes_are_refused_by_name(value, message):
+    x, y = funcmlp.data.spiral(jax.random.key(0), n_per_class=5)
+    with pytest.raises(ValueError, match=message):
+        funcmlp.sweep(
+            jax.random.key(1), x, y, sizes=(2, 4, 3), seeds=2, steps=2, hyperparams={"learning_rate": value}
+        )

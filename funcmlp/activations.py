@@ -10,12 +10,16 @@ Derivatives at a kink are a choice, documented here and tested:
 * ``relu``: 0 at z = 0 (the left derivative), as ``jax.grad(jax.nn.relu)`` gives.
 * ``leaky_relu``: the negative slope at z = 0 (the left derivative), as ``jax.grad`` of
   ``where(z > 0, z, slope * z)`` gives.
+
+An activation's ``name`` labels it in a sweep's groups and tables: a function of your own is named by its
+``__name__`` (or ``from_function(fn, name=...)``), and ``distinct`` numbers different functions that share a
+name (two lambdas: ``<lambda>``, ``<lambda>#2``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -158,6 +162,19 @@ def builtin(act: Activation) -> bool:
     )
 
 
+def named(label: str) -> Activation | None:
+    """The built-in activation whose ``name`` is ``label`` (``"relu"``, ``"leaky_relu(0.1)"``), else None."""
+    if label in HIDDEN:
+        return HIDDEN[label]
+    if label.startswith("leaky_relu(") and label.endswith(")"):
+        try:
+            act = leaky(float(label[len("leaky_relu(") : -1]))
+        except ValueError:
+            return None
+        return act if act.name == label else None
+    return None
+
+
 def get(activation: str | Activation | Callable) -> Activation:
     """Look up a hidden activation by name, pass an ``Activation`` through, or wrap an elementwise function.
 
@@ -181,3 +198,28 @@ def get(activation: str | Activation | Callable) -> Activation:
         f"activation: expected one of {', '.join(NAMES)} (or 'leaky_relu:SLOPE', or an elementwise "
         f"function such as jax.nn.gelu), got {activation!r}"
     )
+
+
+def distinct(acts: Sequence[Activation]) -> list[Activation]:
+    """The activations with distinct names, in the order given: the first of different activations that
+    share a name keeps it, the others get ``name#2``, ``name#3``, ... (the first number that no activation
+    of the list is named); a built-in always keeps its name; the same activation given twice keeps one.
+
+    Args:
+      acts: ``Activation`` records (``get`` of each item of a sweep's ``activation`` list).
+
+    Returns:
+      the same records, in the same order, those that shared a name renamed (``Activation._replace``).
+    """
+    names = {a.name for a in acts}
+    label: dict[Activation, str] = {a: a.name for a in acts if builtin(a)}
+    for a in acts:
+        if a not in label and a.name not in label.values():
+            label[a] = a.name
+    for a in acts:
+        k = 2
+        while a not in label:
+            if f"{a.name}#{k}" not in names | set(label.values()):
+                label[a] = f"{a.name}#{k}"
+            k += 1
+    return [a if label[a] == a.name else a._replace(name=label[a]) for a in acts]

@@ -75,3 +75,31 @@ def test_leaky_is_cached_and_unknown_names_are_listed():
     assert activations.leaky(0.1) is activations.get("leaky_relu:0.1")
     with pytest.raises(ValueError, match="activation: expected one of step, linear"):
         activations.get("swish")
+
+
+def test_distinct_functions_sharing_a_name_get_numbered_labels_in_the_order_given():
+    f, g, h = (lambda z: z), (lambda z: 2 * z), (lambda z: 3 * z)
+
+    def relu(z):  # a function of your own named like a built-in
+        return jnp.maximum(z, 0.0)
+
+    acts = [activations.get(a) for a in (f, g, "relu", f, relu, h)]
+    got = activations.distinct(acts)
+    assert [a.name for a in got] == ["<lambda>", "<lambda>#2", "relu", "<lambda>", "relu#2", "<lambda>#3"]
+    assert [a.fn for a in got] == [f, g, activations.relu, f, relu, h]
+    assert got[2] is activations.HIDDEN["relu"] and activations.builtin(got[2])  # a built-in keeps its name
+    # a name given by you is kept, and a number it already uses is skipped
+    named = activations.from_function(h, name="<lambda>#2")
+    assert [a.name for a in activations.distinct([named, activations.get(f), activations.get(g)])] == [
+        "<lambda>#2",
+        "<lambda>",
+        "<lambda>#3",
+    ]
+    assert activations.distinct([activations.get("tanh")] * 2) == [activations.HIDDEN["tanh"]] * 2
+
+
+def test_named_finds_the_builtin_of_a_label():
+    assert activations.named("tanh") is activations.HIDDEN["tanh"]
+    assert activations.named("leaky_relu(0.1)") is activations.leaky(0.1)
+    for label in ("<lambda>", "relu#2", "leaky_relu(x)", "leaky_relu(0.10)"):
+        assert activations.named(label) is None

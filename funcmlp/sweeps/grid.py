@@ -120,7 +120,7 @@ def sweep(
         raise ValueError(
             f"activation: expected a name, a function or a non-empty list of them, got {activation!r}"
         )
-    acts = [activations.get(a) for a in activation]
+    acts = activations.distinct([activations.get(a) for a in activation])
     hd = heads.get(head)
     seeds = checks.check_positive_int(seeds, "seeds")
     steps = checks.check_positive_int(steps, "steps")
@@ -220,7 +220,7 @@ def sweep(
         )
         if out.stopped:
             break
-    return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + shape[2], grid.settings)
+    return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + shape[2], grid.settings, tuple(acts))
 
 
 def _checked_sets(evaluate, size_list, head, dtype, seeds: int) -> dict[str, tuple[Any, Any]]:

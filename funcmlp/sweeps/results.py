@@ -1,6 +1,10 @@
 """What a sweep returns, and its views on the host: a tidy per-model table, a per-configuration summary over
 seeds, CSV / JSON export, the best model and the best configuration.
 
+A group's activation is named by its label (``funcmlp.activations.distinct``: two lambdas are ``<lambda>``
+and ``<lambda>#2``); a configuration holds both the label (``activation``) and the function
+(``activation_fn``), so the best configuration can be trained again as it was swept.
+
 The arrays of a ``GroupResult`` stay on the devices that trained them; the table and summary gather only the
 per-model metrics (every process of a multi-process run must call them: the gather is collective).
 """
@@ -12,11 +16,13 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
+from funcmlp.activations import Activation, named
 from funcmlp.mlp import Params
 from funcmlp.sweeps.mesh import to_host
 
@@ -27,7 +33,7 @@ class GroupResult(NamedTuple):
     """One compiled group: fixed sizes and activation, every (configuration, seed) pair.
 
     Attributes:
-      sizes: layer widths (d_0, ..., d_L); activation: hidden activation name.
+      sizes: layer widths (d_0, ..., d_L); activation: the hidden activation's label.
       params: ``[{"w": (*grid, seeds, d_{l-1}, d_l), "b": (*grid, seeds, d_l)}, ...]``, sharded, where
         ``*grid`` are the sweep's axes (``SweepResult.axes``).
       losses: (*grid, seeds, steps) J(theta_t) before each update of this call; NaN after a divergence.
@@ -74,6 +80,8 @@ class SweepResult:
       groups: one ``GroupResult`` per (sizes, activation).
       step: the global steps trained (``sweep(start=...)`` continues from it).
       settings: the fixed hyperparameters and L2 weight (not axes).
+      activations: the groups' hidden activations, named by their labels; empty for a sweep read by
+        ``load_sweep`` (its built-in activations are then found by name).
     """
 
     axes: dict[str, tuple[float, ...]]
@@ -82,6 +90,7 @@ class SweepResult:
     groups: tuple[GroupResult, ...]
     step: int = 0
     settings: dict[str, float] = dataclasses.field(default_factory=dict)
+    activations: tuple[Activation, ...] = ()
 
     @property
     def learning_rates(self) -> tuple[float, ...]:
@@ -116,11 +125,25 @@ class SweepResult:
             for index in np.ndindex(*self.shape):
                 yield g, index
 
+    def activation_fn(self, label: str) -> Callable[[Any], Any] | None:
+        """The hidden activation function a group's ``label`` names: the one the sweep was given, else the
+        built-in of that name; None for a function of your own in a sweep read from a file."""
+        given = [a for a in self.activations if a.name == label] or [named(label)]
+        return None if given[0] is None else given[0].fn
+
     def configuration(self, group: int, index: tuple[int, ...]) -> dict[str, Any]:
-        """The values of configuration ``index`` of ``group``: sizes, activation, each axis, the settings."""
+        """The values of configuration ``index`` of ``group``: sizes, ``activation`` (the label),
+        ``activation_fn`` (the function, see ``activation_fn``), each axis, the settings."""
         g = self.groups[group]
         values = {name: vals[i] for (name, vals), i in zip(self.axes.items(), index, strict=True)}
-        return {"sizes": tuple(g.sizes), "activation": g.activation, **values, **self.settings}
+        fn = self.activation_fn(g.activation)
+        return {
+            "sizes": tuple(g.sizes),
+            "activation": g.activation,
+            "activation_fn": fn,
+            **values,
+            **self.settings,
+        }
 
     def table(self) -> list[dict[str, Any]]:
         """One row per model (columns ``self.columns``); NaN and missing values are None."""
@@ -170,12 +193,9 @@ class SweepResult:
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write ``{"models": table, "summary": summary, "best_configuration": ...}`` as JSON (None as
-        null)."""
-        doc = {
-            "models": self.table(),
-            "summary": self.summary(),
-            "best_configuration": self.best_configuration(),
-        }
+        null; the configuration's function is named by its ``activation`` label)."""
+        best = {k: v for k, v in self.best_configuration().items() if k != "activation_fn"}
+        doc = {"models": self.table(), "summary": self.summary(), "best_configuration": best}
         with open(path, "w") as f:
             f.write(json.dumps(doc, indent=1) + "\n")
 
@@ -217,9 +237,10 @@ class SweepResult:
         return best_at
 
     def best_configuration(self, metric: str | None = None) -> dict[str, Any]:
-        """The configuration (sizes, activation, each axis value, the settings) with the best mean of
-        ``metric`` over its seeds (highest accuracy or lowest loss; ties: lower mean loss). A diverged seed
-        counts with its metric at the parameters it kept."""
+        """The configuration (as ``configuration`` gives it: sizes, the activation's label and function, each
+        axis value, the settings) with the best mean of ``metric`` over its seeds (highest accuracy or
+        lowest loss; ties: lower mean loss). A diverged seed counts with its metric at the parameters it
+        kept."""
         sign, arrays = self._ranked(metric)
         best_key, best_at = None, (0, ())
         for g, index in self.configurations():

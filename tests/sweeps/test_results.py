@@ -1,12 +1,15 @@
 """SweepResult's views (table, metric, best, model, summary) against numbers recomputed with numpy."""
 
 import dataclasses
+import json
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 import funcmlp
+from funcmlp import activations
 from funcmlp.sweeps.results import GroupResult, SweepResult
 
 LRS = (0.1, 1.0, 1e30)  # the last one diverges at step 1
@@ -143,3 +146,52 @@ def test_best_puts_diverged_and_nan_models_last_and_breaks_ties_by_loss():
     assert result.best("val_loss") == (0, 1, 0)  # NaN accuracy does not matter when ranking by loss
     lonely = SweepResult({"learning_rate": (0.1, 1.0)}, 2, "softmax", (first,))
     assert lonely.best() == (0, 0, 1)
+
+
+# two different functions with one name: the second learns nothing (its hidden layer is constant)
+SMOOTH, FLAT = (lambda z: jax.numpy.tanh(z)), (lambda z: 0.0 * z)
+
+
+@pytest.fixture(scope="module")
+def two_lambdas():
+    """A 2 x 2-seed sweep of two lambdas, 5 steps, with validation data, and its data."""
+    rng = np.random.default_rng(1)
+    (x, y), (x_val, y_val) = blobs(rng, 12), blobs(rng, 6)
+    kw = dict(
+        sizes=(2, 4, 3), seeds=2, learning_rates=[0.5], x_val=x_val, y_val=y_val, activation=[SMOOTH, FLAT]
+    )
+    return funcmlp.sweep(jax.random.key(3), x, y, steps=5, **kw), kw, (x, y)
+
+
+def test_two_lambdas_are_labelled_apart_and_the_best_configuration_holds_the_function(two_lambdas, tmp_path):
+    result, kw, (x, y) = two_lambdas
+    assert [g.activation for g in result.groups] == ["<lambda>", "<lambda>#2"]
+    assert {r["activation"] for r in result.table()} == {"<lambda>", "<lambda>#2"}
+    assert [r["activation"] for r in result.summary()] == ["<lambda>", "<lambda>#2"]
+    best = result.best_configuration()
+    assert best["activation"] == "<lambda>" and best["activation_fn"] is SMOOTH
+    assert list(best) == ["sizes", "activation", "activation_fn", "learning_rate", "l2"]
+    assert result.configuration(1, (0,))["activation_fn"] is FLAT
+    # the function trains again as it was swept: the best seed equals its own train
+    g, i, j = result.best(configuration=best)
+    params = funcmlp.init_params(jax.random.split(jax.random.key(3), 2)[j], (2, 4, 3))
+    again = funcmlp.train(params, x, y, optimizer=optax.sgd(0.5), steps=5, activation=best["activation_fn"])
+    np.testing.assert_allclose(result.groups[g].losses[i, j], again.losses, rtol=1e-5)
+    result.to_json(tmp_path / "models.json")  # the function is named by its label there
+    saved = json.loads((tmp_path / "models.json").read_text())["best_configuration"]
+    assert saved["activation"] == "<lambda>" and "activation_fn" not in saved
+    # resuming with the same two functions finds the same groups
+    more = funcmlp.sweep(jax.random.key(3), x, y, steps=1, start=result, **kw)
+    assert [g.activation for g in more.groups] == ["<lambda>", "<lambda>#2"] and more.step == 6
+
+
+def test_a_loaded_sweep_finds_builtin_functions_by_label():
+    def group(label):
+        metrics = {"train_accuracy": np.ones((1, 1)), "train_loss": np.ones((1, 1))}
+        return GroupResult((2, 3, 3), label, [], np.zeros((1, 1, 1)), np.full((1, 1), -1), metrics)
+
+    result = SweepResult(
+        {"learning_rate": (0.1,)}, 1, "softmax", tuple(map(group, ["relu", "leaky_relu(0.1)", "f"]))
+    )
+    fns = [result.configuration(g, (0,))["activation_fn"] for g in range(3)]
+    assert fns == [activations.relu, activations.leaky(0.1).fn, None]

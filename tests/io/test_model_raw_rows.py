@@ -122,3 +122,17 @@ def test_a_run_on_a_raw_table_writes_its_preprocessing(tmp_path, capsys):
     assert config["preprocessing"]["dropped_rows"]["missing_label"] == 1
     model = runs.load_model(tmp_path / "run")
     assert model.preprocessing.dropped == ("id",) and len(model.predict(path)) == 60
+
+
+def test_an_unseen_category_at_predict_time_warns_and_predicts_from_zeros(saved, capsys):
+    path, params, run = saved
+    table = penguins()
+    train = table[table["species"].notna()].iloc[:N_TRAIN]
+    new = table.iloc[:5].copy()
+    new.loc[2, "site"] = "Anvers"
+    x_hand = hand_encoded(train, new)
+    assert x_hand[2, 2:5].tolist() == [0.0, 0.0, 0.0]  # site=... columns: all zeros by hand too
+    capsys.readouterr()
+    assert runs.load_model(run).predict(new) == reference_labels(params, train, x_hand)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'site' = 'Anvers' (1 row)" in err[0] and err[0].startswith("funcmlp: warning:")

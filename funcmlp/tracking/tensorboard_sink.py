@@ -2,7 +2,7 @@
 ``pip install "funcmlp[tensorboard]"``; imported when a sink is made, never by ``import funcmlp``).
 
 Each run is a sub-directory of ``logdir`` with its own event file, so TensorBoard lists it as a run:
-``logdir/learning_rate=0.1,momentum=0.9/seed3``. Scalars are ``add_scalar(tag, value, step)``; a run's
+``logdir/learning_rate=0.1,momentum=0.9/seed3``. Scalars are the summaries of ``add_scalar``; a run's
 hyperparameters are the three HParams summaries of tensorboardX's ``add_hparams`` (experiment, session
 start, session end) and its metrics as scalars, in that run's directory, so the HParams dashboard shows
 one row per run with its hyperparameters and metrics; images are PNG summaries.
@@ -54,12 +54,14 @@ class TensorBoard(sinks.Closing):
         return self._writers[key]
 
     def scalars(self, step: int, values: Mapping[str, float], run: str | None = None) -> None:
-        """One point per tag at ``step`` in ``run``: ``add_scalar(tag, value, step)``."""
+        """One point per tag at ``step`` in ``run``, all in one event (the ``Summary`` that
+        ``add_scalar(tag, value, step)`` writes, with one value per tag: a logged row costs one event)."""
+        from tensorboardX.proto.summary_pb2 import Summary
+
         step = sinks.check_step(step)
         values = sinks.check_values(values)
-        w = self.writer(run)
-        for tag, v in values.items():
-            w.add_scalar(tag, v, step)
+        summary = Summary(value=[Summary.Value(tag=t, simple_value=v) for t, v in values.items()])
+        self.writer(run).file_writer.add_summary(summary, step)
 
     def hparams(
         self, run: str, hparams: Mapping[str, Any], metrics: Mapping[str, float], step: int = 0

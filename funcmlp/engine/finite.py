@@ -2,10 +2,11 @@
 
 For the built-in activations and heads the logits are bounded by the parameters and the data alone:
 
-    A_0 = max |x|,    Z_l = 2 (A_{l-1} max_j sum_i |W^l_ij| + max |b^l|),    A_l = c Z_l or 1,
+    A_0 = max |x|,    Z_l = f_l (A_{l-1} max_j sum_i |W^l_ij| + max |b^l|),    A_l = c Z_l or 1,
 
 with c = 1 for linear and ReLU, max(1, |slope|) for a leaky ReLU, and A_l = 1 for the bounded sigmoid,
-tanh and step (the factor 2 covers the rounding of the sums). Every per-sample loss is then at most
+tanh and step; f_l = 1 + 2 (d_{l-1} + 1) eps covers the rounding of a sum of d_{l-1} + 1 terms (and of the
+bound's own arithmetic) in the dtype's precision eps. Every per-sample loss is then at most
 K (Z_L + Y + 1)^2 (softmax cross-entropy <= 2 Z_L + log K, softplus - y z <= 2 Z_L + 1, squared error
 <= (Z_L + Y)^2, Y = max |y|), so the mean data loss is finite when 4 n K (Z_L + Y + 1)^2 is below the
 dtype's largest number, and the loss is finite when the L2 term l2 R(theta) is below a quarter of it too.
@@ -57,8 +58,11 @@ def surely_finite(params, x: jax.Array, y: jax.Array, l2, *, act: activations.Ac
     a = jnp.max(jnp.abs(x)) if x.size else jnp.zeros((), dtype)
     z = a
     for i, layer in enumerate(params):
+        rounding = 1.0 + 2.0 * (layer["w"].shape[0] + 1) * float(jnp.finfo(dtype).eps)
+        if rounding > 1.5:  # sums too long for the dtype's precision: no bound
+            return jnp.bool_(False)
         gain = jnp.max(jnp.sum(jnp.abs(layer["w"]), axis=0))
-        z = 2 * (a * gain + jnp.max(jnp.abs(layer["b"])))
+        z = rounding * (a * gain + jnp.max(jnp.abs(layer["b"])))
         if i < len(params) - 1:
             a = c * z if c else jnp.ones((), dtype)
     t = jnp.max(jnp.abs(y)).astype(dtype) if jnp.issubdtype(y.dtype, jnp.floating) and y.size else 0.0

@@ -93,15 +93,15 @@ def _chunk(state: TrainState, ts, *, spec: Spec, data: Data, models: bool, per_m
     return jax.lax.cond(ok, lambda: (fast, values), lambda: _steps(state, ts, **kw, careful=True))
 
 
-def _unsettled(state: TrainState, *, spec: Spec, data: Data) -> jax.Array:
+def _unsettled(state: TrainState, *, spec: Spec, data: Data, bound: bool = True) -> jax.Array:
     """Whether the model had not diverged and its final parameters give a non-finite loss on all the data;
-    the loss is computed only where ``finite.surely_finite`` cannot prove it finite."""
+    with ``bound``, the loss is computed only where ``finite.surely_finite`` cannot prove it finite."""
     objective = spec.objective
 
     def loss_not_finite():
         return ~jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2))
 
-    if finite.knows(objective.act, objective.head):
+    if bound and finite.knows(objective.act, objective.head):
         proven = finite.surely_finite(state.params, data.x, data.y, data.l2, act=objective.act)
         bad = jax.lax.cond(proven, lambda: jnp.bool_(False), loss_not_finite)
     else:
@@ -170,10 +170,18 @@ def run(
 
 
 def _all_settled(state, spec: Spec, data: Data, per_model) -> jax.Array:
-    """Whether no model of a model axis needs ``settle`` (one ``cond`` for all: under ``vmap`` a ``cond``
-    would compute both branches)."""
+    """Whether no model of a model axis needs ``settle``: one ``cond`` for all (under ``vmap`` a ``cond``
+    would compute both branches), the losses computed only where the bound proves not all of them finite."""
     own, join = _per_model(data, per_model)
-    return ~jnp.any(jax.vmap(lambda s, o: _unsettled(s, spec=spec, data=join(o)))(state, own))
+
+    def exact():
+        unsettled = partial(_unsettled, spec=spec, bound=False)
+        return ~jnp.any(jax.vmap(lambda s, o: unsettled(s, data=join(o)))(state, own))
+
+    if not finite.knows(spec.objective.act, spec.objective.head):
+        return exact()
+    proven = jax.vmap(lambda s, o: _proven(s, spec=spec, data=join(o)))(state, own)
+    return jax.lax.cond(jnp.all(proven), lambda: jnp.bool_(True), exact)
 
 
 def run_fast(
@@ -190,10 +198,10 @@ def run_fast(
     """``run`` without the careful copy of a chunk: ``(state, losses, clean)``.
 
     Where ``clean`` (a bool scalar) is true, ``state`` and ``losses`` are exactly ``run``'s with the same
-    arguments; where it is false (a model diverged or was already diverged, or a chunk reaches past
-    ``data.end``, or ``settle`` would change a model), they mean nothing and the caller calls ``run`` with
-    the same arguments (the module docstring). After the first chunk that is not clean the remaining chunks
-    are skipped.
+    arguments; where it is false (a model diverged or was already diverged, a chunk reaches past
+    ``data.end``, or the final loss is not proven finite without a forward pass, ``_proven``), they mean
+    nothing and the caller calls ``run`` with the same arguments (the module docstring). After the first
+    chunk that is not clean the remaining chunks are skipped.
     """
     data, ts = _layout(data, start, length, chunk)
     kw = dict(spec=spec, data=data, models=models, per_model=per_model)
@@ -212,8 +220,20 @@ def run_fast(
         return jax.lax.cond(ok, fast, skip)
 
     (state, ok), values = jax.lax.scan(body, (state, jnp.bool_(True)), ts)
+    proven = partial(_proven, spec=spec)
     if models:
-        ok = ok & _all_settled(state, spec, data, per_model)
+        own, join = _per_model(data, per_model)
+        ok = ok & jnp.all(jax.vmap(lambda s, o: proven(s, data=join(o)))(state, own))
     else:
-        ok = ok & ~_unsettled(state, spec=spec, data=data)
+        ok = ok & proven(state, data=data)
     return state, _losses(values, length, models), ok
+
+
+def _proven(state: TrainState, *, spec: Spec, data: Data) -> jax.Array:
+    """Whether ``settle`` surely leaves a clean model as it is: its loss on all the data is proven finite by
+    ``finite.surely_finite`` (no forward pass; not proven: ``run`` decides), or, for an activation or head
+    the bound does not know, computed and finite."""
+    objective = spec.objective
+    if finite.knows(objective.act, objective.head):
+        return finite.surely_finite(state.params, data.x, data.y, data.l2, act=objective.act)
+    return jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2))

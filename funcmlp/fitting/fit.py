@@ -228,7 +228,7 @@ def select(
         **({"interrupted": True, "step": result.step} if interrupted else {}),
         "seconds": 0.0 if t0 is None else time.perf_counter() - t0,
     }
-    values = {k: v for k, v in conf.items() if k not in ("sizes", "activation")}
+    values = {k: v for k, v in conf.items() if k not in ("sizes", "activation", "activation_fn")}
     why = f"the best {result.metric} of {len(result.groups) * int(np.prod(result.shape))} x {result.seeds} models"
     choice = {"seed": j, **values, "shown": tuple(shown), "why": why}
     return Fit(

@@ -27,29 +27,57 @@ import numpy as np
 
 from funcmlp import engine
 from funcmlp.early_stopping import MONITOR
+from funcmlp.mlp import mean_loss
 from funcmlp.sweeps.mesh import to_host
 
 
-def set_metrics(params, sets, names, set_axes, objective) -> dict[str, jax.Array]:
+def set_metrics(params, sets, names, set_axes, objective, extra=None) -> dict[str, jax.Array]:
     """``<name>_loss`` and ``<name>_accuracy`` (NaN for the linear head) of every model of a (C, S) grid of
-    ``params`` on each (x, y) of ``sets``; ``set_axes``: 0 for a set with a leading seed axis, else None."""
+    ``params`` on each (x, y) of ``sets``; ``set_axes``: 0 for a set with a leading seed axis, else None.
+    ``extra`` = (fn, l2, l2_axis): also ``fn(params, grads)`` of every model, grads = dJ/dtheta of the data
+    loss plus 0.5 l2 sum ||W||^2 on the first set (the training data), l2 per configuration with
+    ``l2_axis``."""
 
-    def one(p, sets):
+    def one(p, sets, l2):
         out = {}
         evaluated = engine.evaluate(p, sets, act_fn=objective.act.fn, head=objective.head)
         for name, (value, correct), (_, ys) in zip(names, evaluated, sets, strict=True):
             accuracy = correct / ys.shape[0] if objective.head.classifies else jnp.nan
             out[f"{name}_loss"], out[f"{name}_accuracy"] = value, jnp.asarray(accuracy, value.dtype)
+        if extra is not None:
+            x, y = sets[0]
+
+            def objective_of(q):
+                return mean_loss(
+                    q, x.astype(jax.tree.leaves(q)[0].dtype), y, objective.act.fn, objective.head, l2
+                )
+
+            out |= dict(extra[0](p, jax.grad(objective_of)(p)))
         return out
 
-    per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes)))
-    return jax.vmap(per_seed, in_axes=(0, None))(params, sets)
+    fn, l2, l2_axis = (None, None, False) if extra is None else extra
+    per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes), None))
+    return jax.vmap(per_seed, in_axes=(0, None, 0 if l2_axis else None))(params, sets, l2)
 
 
-@partial(jax.jit, static_argnames=("names", "set_axes", "objective"))
-def measure(params, sets, *, names, set_axes, objective) -> dict[str, jax.Array]:
+@partial(jax.jit, static_argnames=("names", "set_axes", "objective", "fn", "l2_axis"))
+def measure(params, sets, l2, *, names, set_axes, objective, fn=None, l2_axis=False) -> dict[str, jax.Array]:
     """``set_metrics`` compiled: one row of every model's curves."""
-    return set_metrics(params, sets, names, set_axes, objective)
+    extra = None if fn is None else (fn, l2, l2_axis)
+    return set_metrics(params, sets, names, set_axes, objective, extra)
+
+
+def norms(params: Any, grads: Any) -> dict[str, jax.Array]:
+    """Every leaf's gradient norm ||dJ/dtheta_k|| and parameter norm ||theta_k|| (Frobenius), named by
+    its path in the pytree: ``grad_norm[0]['w']``, ``param_norm[0]['w']``, ... (a ``metrics=`` function)."""
+    out = {}
+    for (path, g), p in zip(
+        jax.tree_util.tree_flatten_with_path(grads)[0], jax.tree.leaves(params), strict=True
+    ):
+        name = jax.tree_util.keystr(path)
+        out[f"grad_norm{name}"] = jnp.sqrt(jnp.sum(jnp.square(g)))
+        out[f"param_norm{name}"] = jnp.sqrt(jnp.sum(jnp.square(p)))
+    return out
 
 
 class Best(NamedTuple):
@@ -105,11 +133,13 @@ class Curves:
     Args:
       sets: name -> (x, y) placed on the mesh; ``set_axes``: 0 per set with a leading seed axis.
       objective: the group's engine objective (its activation and head); patience: None or a positive int.
+      metrics, train_l2: ``metrics(params, grads)`` and (l2, l2_axis) of the training objective (``measure``).
     """
 
-    def __init__(self, sets: dict[str, tuple[Any, Any]], set_axes, objective, patience: int | None):
+    def __init__(self, sets, set_axes, objective, patience: int | None, metrics=None, train_l2=(None, False)):
         self.names, self.sets = tuple(sets), tuple(sets.values())
         self.set_axes, self.objective, self.patience = tuple(set_axes), objective, patience
+        self.metrics, (self.l2, self.l2_axis) = metrics, train_l2
         self.steps: list[int] = []
         self.rows: list[dict[str, jax.Array]] = []
         self.best: Best | None = None
@@ -118,7 +148,10 @@ class Curves:
         """Measure every model at ``step``; True when patience has run out for every model."""
         if self.steps and self.steps[-1] == step:
             return False
-        row = measure(params, self.sets, names=self.names, set_axes=self.set_axes, objective=self.objective)
+        row = measure(
+            params, self.sets, self.l2, names=self.names, set_axes=self.set_axes, objective=self.objective,
+            fn=self.metrics, l2_axis=self.l2_axis,
+        )  # fmt: skip
         self.steps.append(int(step))
         self.rows.append(row)
         if self.patience is None:
@@ -133,7 +166,8 @@ class Curves:
         """``step`` (rows,) and every metric as an array (*grid, seeds, rows), ``unfold`` taking (C_pad,
         S_pad, ...) to (*grid, seeds, ...)."""
         out: dict[str, Any] = {"step": np.asarray(self.steps, np.int64)}
-        for name in (f"{s}_{m}" for s in self.names for m in ("loss", "accuracy")):
+        own = [f"{s}_{m}" for s in self.names for m in ("loss", "accuracy")]
+        for name in own + sorted(set(self.rows[0] if self.rows else ()) - set(own)):
             out[name] = unfold(jnp.stack([r[name] for r in self.rows], axis=-1))
         return out
 

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding
 
 from funcmlp import activations, checks, engine, heads, training
 from funcmlp.mlp import SCHEMES
+from funcmlp.sweeps import inputs, programs
 from funcmlp.sweeps import mesh as sharding
-from funcmlp.sweeps import programs
-from funcmlp.sweeps.axes import Grid, grid_of, pad_configs, pad_seeds
+from funcmlp.sweeps.axes import Grid, grid_of
 from funcmlp.sweeps.curves import Curves, joined_history, stopping
 from funcmlp.sweeps.group import last_losses, run_group, schedule
 from funcmlp.sweeps.results import GroupResult, SweepResult
@@ -68,6 +67,8 @@ def sweep(
     log_every: int | None = None,
     evaluate: dict[str, tuple[Any, Any]] | None = None,
     patience: int | None = None,
+    metrics: Callable[[Any, Any], dict[str, Any]] | None = None,
+    allow_changes: bool = False,
 ) -> SweepResult:
     """Train every (sizes, activation, configuration, seed) combination; one compiled program per group.
 
@@ -109,11 +110,16 @@ def sweep(
       patience: with ``log_every`` and validation data, early stopping per model: each model's result is
         the parameters of its best logged row (``GroupResult.early_stop``), and the sweep ends once no
         model has improved for ``patience`` rows.
+      metrics: ``metrics(params, grads) -> dict`` of scalars, recorded for every model at the logged steps
+        beside the sets' losses (grads: dJ/dtheta of the training objective, data loss plus L2, on all the
+        training rows); ``funcmlp.sweeps.curves.norms`` gives every layer's gradient and parameter norms.
+      allow_changes: with ``start``, allow fixed settings (say momentum) other than the start's; the
+        result's ``settings["segments"]`` then lists (start step, settings) of each call.
 
     Returns:
       ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (*grid shape, seeds).
     """
-    size_list = _size_list(sizes)
+    groups = inputs.size_list(sizes)
     if isinstance(activation, (str, activations.Activation)) or callable(activation):
         activation = [activation]
     if not isinstance(activation, Sequence) or not activation:
@@ -129,222 +135,128 @@ def sweep(
     checks.check_scheme(scheme, SCHEMES)
     dtype = checks.check_float_dtype(dtype)
     checks.check_callback(callback)
-    x, y, per_seed = _checked_data(x, y, size_list, hd, dtype, seeds)
+    x, y, per_seed = inputs.checked_data(x, y, groups, hd, dtype, seeds)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val, y_val: expected both or neither, got only one")
-    per_seed_val = False
+    per_seed_val, val = False, None
     if x_val is not None:
-        x_val, y_val, per_seed_val = _checked_data(
-            x_val, y_val, size_list, hd, dtype, seeds, "x_val", "y_val"
-        )
-    n = x.shape[-2]
-    batch_size = checks.check_batch_size(batch_size, n)
+        *val, per_seed_val = inputs.checked_data(x_val, y_val, groups, hd, dtype, seeds, "x_val", "y_val")
+    batch_size = checks.check_batch_size(batch_size, x.shape[-2])
     if batch_size is not None:
         if batch_key is None:
             raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
         checks.check_key(batch_key, "batch_key")
-    first = 0 if start is None else _check_start(start, grid, seeds, size_list, acts, hd)
+    first = 0 if start is None else inputs.check_start(start, grid, seeds, groups, acts, hd, allow_changes)
     plan = schedule(first, steps, chunk_size, log_every)
-    if patience is not None:
-        checks.check_positive_int(patience, "patience")
-        if x_val is None:
+    if patience is not None or metrics is not None:
+        if log_every is None:
+            raise ValueError(
+                "log_every: expected the steps between logged rows with patience or metrics, got None"
+            )
+        if patience is not None:
+            checks.check_positive_int(patience, "patience")
+        if patience is not None and x_val is None:
             raise ValueError("patience: expected validation data x_val, y_val to watch, got none")
-    extra = _checked_sets(evaluate, size_list, hd, dtype, seeds)
-
-    mesh = sharding.grid_mesh(grid.size, seeds, devices)
-    c_pad = sharding.padded(grid.size, mesh.devices.shape[0])
-    s_pad = sharding.padded(seeds, mesh.devices.shape[1])
-    hp_dtype = np.float64 if dtype == np.float64 else np.float32
-    config, seed, rep = (NamedSharding(mesh, p) for p in (programs.CONFIG, programs.SEED, programs.REP))
-    g_hp = {
-        k: sharding.put(pad_configs(v, c_pad).astype(hp_dtype), config) for k, v in grid.hyperparams.items()
-    }
-    key_data, impl = _key_data(key)
-    bkey = key_data if batch_key is None else _key_data(batch_key)[0]
-    seed_keys = pad_seeds(np.asarray(jax.random.key_data(jax.random.split(key, seeds))), s_pad)
-    g_keys = jax.random.wrap_key_data(sharding.put(seed_keys, seed), impl=impl)
-    g_bkey = jax.random.wrap_key_data(sharding.put(bkey, rep), impl=impl)
-    g_x, g_y = _put_data(x, y, per_seed, s_pad, seed, rep)
-    g_val = (None, None) if x_val is None else _put_data(x_val, y_val, per_seed_val, s_pad, seed, rep)
-    if grid.l2_is_axis:
-        l2_arr = sharding.put(pad_configs(grid.l2, c_pad).astype(dtype), config)
-    else:
-        l2_arr = None if grid.settings["l2"] == 0 else jnp.asarray(grid.settings["l2"], dtype)
-    statics = dict(per_seed=per_seed, per_seed_val=per_seed_val, l2_axis=grid.l2_is_axis)
-    sets = {"train": (g_x, g_y)} | ({} if x_val is None else {"val": g_val})
-    sets |= {k: tuple(sharding.put(np.asarray(a), rep) for a in v) for k, v in extra.items()}
-    set_axes = (0 if per_seed else None, *([0 if per_seed_val else None] * (x_val is not None)))
-    set_axes += (None,) * len(extra)
-
-    groups = []
-    for g, (s, (name, act)) in enumerate(
-        (s, a) for s in size_list for a in zip([a.name for a in acts], acts, strict=True)
-    ):
-        per_device = (c_pad // mesh.devices.shape[0]) * (s_pad // mesh.devices.shape[1])
-        objective = training.make_objective(
-            act, hd, s, models=per_device, batch_size=batch_size, backend=mesh.devices.flat[0].platform
-        )
-        spec = engine.Spec(objective, grid.factory, batch_size)
-        cfg = programs.Static(s, scheme, dtype, spec, n, mesh, **statics)
-        if start is None:
-            carry = programs.start(g_keys, g_hp, g_bkey, cfg=cfg)
-        else:
-            carry = _resumed(start.groups[g], grid, cfg, g_hp, g_bkey, first, c_pad, s_pad)
-        curves = None
-        if plan.log_every is not None:
-            curves = Curves(sets, set_axes, objective, patience)
-        elif patience is not None:
-            raise ValueError(f"patience: expected log_every with patience (rows to watch), got {patience}")
-
-        def report(done, losses, g=g):
-            if callback is None:
-                return False
-            return callback(g, done, last_losses(losses, done, plan.length, grid.shape, grid.size, seeds))
-
-        out = run_group(carry, (g_x, g_y, g_bkey, l2_arr), plan, cfg=cfg, curves=curves, report=report)
-        carry, shape = out.carry, (grid.shape, seeds, out.done)
-        unfold = partial(programs.unfold, grid_shape=grid.shape, seeds=seeds)
-        if curves is not None and curves.best is not None:
-            carry = carry._replace(params=curves.best.params)  # each model's best row's parameters
-        result = programs.finish(carry, tuple(out.chunks), g_x, g_y, *g_val, cfg=cfg, shape=shape)
-        params, opt_state, losses, diverged_at, metrics = result
-        history = None if curves is None else curves.columns(unfold)
-        if start is not None:  # the whole history: the earlier calls' steps, then this call's
-            earlier = start.groups[g]
-            losses = np.concatenate([sharding.to_host(earlier.losses), sharding.to_host(losses)], axis=-1)
-            if history is not None and earlier.history is not None:
-                history = joined_history(earlier.history, history)
-        early = stopping(None if curves is None else curves.best, patience, unfold)
-        groups.append(
-            GroupResult(s, name, params, losses, diverged_at, metrics, opt_state, history, early or None)
-        )
-        if out.stopped:
+    if metrics is not None and not callable(metrics):
+        raise TypeError(f"metrics: expected a function metrics(params, grads) -> dict, got {metrics!r}")
+    extra = inputs.checked_sets(evaluate, groups, hd, dtype, seeds)
+    placed = inputs.place(
+        grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
+    )
+    watch = Watch(plan, patience, metrics, callback)
+    results = []
+    for g, (s, act) in enumerate((s, a) for s in groups for a in acts):
+        old = None if start is None else start.groups[g]
+        spec = Static(s, scheme, dtype, batch_size, grid, seeds, first)
+        group, done, stopped = _train_group(g, act, hd, spec, placed, watch, old)
+        results.append(group)
+        if stopped:
             break
-    return SweepResult(grid.axes, seeds, hd.name, tuple(groups), first + shape[2], grid.settings, tuple(acts))
+    step = first + done
+    settings = grid.settings if start is None else _segments(start, grid.settings)
+    return SweepResult(grid.axes, seeds, hd.name, tuple(results), step, settings, tuple(acts))
 
 
-def _checked_sets(evaluate, size_list, head, dtype, seeds: int) -> dict[str, tuple[Any, Any]]:
-    """The ``evaluate`` sets, each (x, y) checked like the training data (shared by every model)."""
-    if evaluate is None:
-        return {}
-    if not isinstance(evaluate, dict):
-        raise TypeError(f"evaluate: expected a dict name -> (x, y), got {type(evaluate).__name__}")
-    out = {}
-    for name, pair in evaluate.items():
-        if name in ("train", "val") or not isinstance(name, str):
-            raise ValueError(f"evaluate: expected set names other than 'train' and 'val', got {name!r}")
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(f"evaluate[{name!r}]: expected a pair (x, y), got {type(pair).__name__}")
-        x, y, per_seed = _checked_data(*pair, size_list, head, dtype, seeds, f"evaluate[{name!r}] x", "y")
-        if per_seed:
-            raise ValueError(
-                f"evaluate[{name!r}]: expected (n, d) data shared by every seed, got per-seed data"
-            )
-        out[name] = (x, y)
-    return out
+class Static(NamedTuple):
+    """What a group's training is specialised on besides its activation and head."""
+
+    sizes: tuple[int, ...]
+    scheme: str
+    dtype: Any
+    batch_size: int | None
+    grid: Grid
+    seeds: int
+    first: int
 
 
-def _put_data(x, y, per_seed: bool, s_pad: int, seed, rep):
-    """(x, y) on the mesh: per-seed data padded to s_pad seeds and split over "seed"; shared data on every
-    device."""
-    if per_seed:
-        return sharding.put(pad_seeds(np.asarray(x), s_pad), seed), sharding.put(
-            pad_seeds(np.asarray(y), s_pad), seed
-        )
-    return sharding.put(np.asarray(x), rep), sharding.put(np.asarray(y), rep)
+class Watch(NamedTuple):
+    """What the host does between chunks: the schedule, early stopping, per-step metrics, the callback."""
+
+    plan: Any
+    patience: int | None
+    metrics: Callable[..., Any] | None
+    callback: Callable[..., Any] | None
 
 
-def _check_start(start: Any, grid: Grid, seeds: int, size_list, acts, head) -> int:
-    """The step a previous sweep reached, after checking that it is a sweep of the same grid."""
-    if not isinstance(start, SweepResult):
-        raise TypeError(
-            f"start: expected a SweepResult (a previous sweep or load_sweep), got {type(start).__name__}"
-        )
-    want = {
-        "axes": {k: tuple(map(float, v)) for k, v in grid.axes.items()},
-        "seeds": seeds,
-        "head": head.name,
-        "groups": [(tuple(s), a.name) for s in size_list for a in acts],
-    }
-    got = {
-        "axes": {k: tuple(map(float, v)) for k, v in start.axes.items()},
-        "seeds": start.seeds,
-        "head": start.head,
-        "groups": [(tuple(g.sizes), g.activation) for g in start.groups],
-    }
-    for k in want:
-        if want[k] != got[k]:
-            raise ValueError(f"start: expected a sweep with the same {k} ({want[k]}), got {got[k]}")
-    if any(g.opt_state is None for g in start.groups):
-        raise ValueError("start: expected a sweep with its optimizer states, got one without")
-    return checks.check_nonnegative_int(start.step, "start.step")
-
-
-def _resumed(group: GroupResult, grid: Grid, cfg, g_hp, g_bkey, step: int, c_pad: int, s_pad: int):
-    """The grid's state from a previous group: its arrays (*grid shape, seeds, ...) folded to
-    (C, seeds, ...), padded like a fresh grid and placed on the mesh."""
-    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[grid.ndim + 1 :], a.dtype), group.params)
-    hp_one = {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in g_hp.items()}
-    like = jax.eval_shape(lambda p, h: engine.extra_args(cfg.spec.optimizer(**h)).init(p), one, hp_one)
-    leaves, treedef = jax.tree.leaves(group.opt_state), jax.tree.structure(like)
-    want = [(leaf.shape, jnp.dtype(leaf.dtype)) for leaf in jax.tree.leaves(like)]
-    got = [
-        (tuple(np.shape(a))[grid.ndim + 1 :], jnp.dtype(np.asarray(a).dtype))
-        for a in map(sharding.to_host, leaves)
-    ]
-    if want != got:
-        raise ValueError(f"start: expected optimizer-state leaves {want} for this optimizer, got {got}")
-    grid_sharding = NamedSharding(cfg.mesh, programs.GRID)
-
-    def place(a):
-        a = np.asarray(sharding.to_host(a))
-        a = a.reshape(grid.size, a.shape[grid.ndim], *a.shape[grid.ndim + 1 :])
-        return sharding.put(pad_seeds(pad_configs(a, c_pad), s_pad, axis=1), grid_sharding)
-
-    params, diverged_at = jax.tree.map(place, group.params), place(group.diverged_at)
-    opt_state = jax.tree.unflatten(treedef, [place(a) for a in leaves])
-    return programs.resume(params, opt_state, diverged_at, g_hp, g_bkey, jnp.int32(step), cfg=cfg)
-
-
-def _size_list(sizes: Any) -> list[tuple[int, ...]]:
-    if isinstance(sizes, Sequence) and sizes and all(isinstance(s, Sequence) for s in sizes):
-        return [checks.check_sizes(s) for s in sizes]
-    return [checks.check_sizes(sizes)]
-
-
-def _checked_data(x, y, size_list, head, dtype, seeds: int, x_name="x", y_name="y"):
-    """Check (x, y) against every group's sizes; integer inputs are computed in ``dtype`` (as ``train``).
-
-    Returns (x, y, per_seed): per_seed when x is (seeds, n, d) and y has the same leading seed axis."""
-    per_seed = np.ndim(x) == 3
-    if per_seed:
-        if np.shape(x)[0] != seeds:
-            raise ValueError(
-                f"{x_name}: expected (n, d) or (seeds={seeds}, n, d) with a leading seed axis, got shape "
-                f"{tuple(np.shape(x))}"
-            )
-        if np.ndim(y) < 1 or np.shape(y)[0] != seeds:
-            raise ValueError(
-                f"{y_name}: expected a leading seed axis of {seeds} like {x_name}'s, "
-                f"got shape {tuple(np.shape(y))}"
-            )
-        flat_x = jnp.reshape(jnp.asarray(x), (-1, np.shape(x)[-1]))
-        flat_y = jnp.reshape(jnp.asarray(y), (-1, *np.shape(y)[2:]))
-        if np.shape(y)[1] != np.shape(x)[1]:
-            raise ValueError(
-                f"{y_name}: expected {np.shape(x)[1]} rows per seed (as {x_name}), "
-                f"got shape {tuple(np.shape(y))}"
-            )
+def _train_group(g: int, act, hd, spec: Static, placed: inputs.Placed, watch: Watch, old):
+    """Group ``g``: its compiled programs, its start (fresh, or ``old``'s), its loop and its result."""
+    mesh, grid, seeds = placed.mesh, spec.grid, spec.seeds
+    per_device = (placed.c_pad // mesh.devices.shape[0]) * (placed.s_pad // mesh.devices.shape[1])
+    objective = training.make_objective(
+        act,
+        hd,
+        spec.sizes,
+        models=per_device,
+        batch_size=spec.batch_size,
+        backend=mesh.devices.flat[0].platform,
+    )
+    n = placed.data[0].shape[-2]
+    cfg = programs.Static(
+        spec.sizes, spec.scheme, spec.dtype, engine.Spec(objective, grid.factory, spec.batch_size), n, mesh,
+        **placed.statics,
+    )  # fmt: skip
+    if old is None:
+        carry = programs.start(placed.seed_keys, placed.hyperparams, placed.batch_key, cfg=cfg)
     else:
-        flat_x, flat_y = x, y
-    for s in size_list:
-        checks.check_x(flat_x, s[0], x_name)
-        head.check_y(flat_y, np.shape(flat_x)[0], s[-1], y_name)
-    return training.cast_data(x, dtype, x_name), jnp.asarray(y), per_seed
+        carry = inputs.resumed(
+            old, grid, cfg, placed.hyperparams, placed.batch_key, spec.first, placed.c_pad, placed.s_pad
+        )
+    curves = None
+    if watch.plan.log_every is not None:
+        train_l2 = (placed.l2, placed.statics["l2_axis"])
+        curves = Curves(placed.sets, placed.set_axes, objective, watch.patience, watch.metrics, train_l2)
+
+    def report(done, losses):
+        if watch.callback is None:
+            return False
+        last = last_losses(losses, done, watch.plan.length, grid.shape, grid.size, seeds)
+        return watch.callback(g, done, last)
+
+    data = (*placed.data, placed.batch_key, placed.l2)
+    out = run_group(carry, data, watch.plan, cfg=cfg, curves=curves, report=report)
+    carry, shape = out.carry, (grid.shape, seeds, out.done)
+    unfold = partial(programs.unfold, grid_shape=grid.shape, seeds=seeds)
+    if curves is not None and curves.best is not None:
+        carry = carry._replace(params=curves.best.params)  # each model's best row's parameters
+    val = placed.sets.get("val", (None, None))
+    result = programs.finish(carry, tuple(out.chunks), *placed.data, *val, cfg=cfg, shape=shape)
+    params, opt_state, losses, diverged_at, metrics = result
+    history = None if curves is None else curves.columns(unfold)
+    if old is not None:  # the whole history: the earlier calls' steps, then this call's
+        losses = np.concatenate([sharding.to_host(old.losses), sharding.to_host(losses)], axis=-1)
+        if history is not None and old.history is not None:
+            history = joined_history(old.history, history)
+    early = stopping(None if curves is None else curves.best, watch.patience, unfold) or None
+    group = GroupResult(spec.sizes, act.name, params, losses, diverged_at, metrics, opt_state, history, early)
+    return group, out.done, out.stopped
 
 
-def _key_data(key: Any) -> tuple[np.ndarray, str]:
-    """Raw key data (host) and the implementation name of a typed or legacy uint32 ``jax.random`` key."""
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return np.asarray(jax.random.key_data(key)), str(jax.random.key_impl(key))
-    return np.asarray(key), "threefry2x32"
+def _segments(start: SweepResult, settings: dict[str, Any]) -> dict[str, Any]:
+    """The fixed settings of a resumed sweep: this call's, and under ``"segments"`` every call's
+    (start step, settings) when one changed (``allow_changes=True``)."""
+    before = start.settings.get("segments") or [
+        [0, {k: v for k, v in start.settings.items() if k != "segments"}]
+    ]
+    if before[-1][1] == settings:
+        return {**settings, **({"segments": before} if len(before) > 1 else {})}
+    return {**settings, "segments": [*before, [start.step, dict(settings)]]}

@@ -66,7 +66,7 @@ def test_n_steps_then_n_more_equal_2n_steps_bitwise(problem):
     full, half, resumed = problem["full"], problem["half"], problem["resumed"]
     assert resumed.step == STEPS and half.step == STEPS // 2
     a, b = full.groups[0], resumed.groups[0]
-    np.testing.assert_array_equal(np.asarray(b.losses), np.asarray(a.losses)[..., STEPS // 2 :])
+    np.testing.assert_array_equal(np.asarray(b.losses), np.asarray(a.losses))  # the whole history
     for x, y in zip(
         jax.tree.leaves((a.params, a.opt_state)), jax.tree.leaves((b.params, b.opt_state)), strict=True
     ):

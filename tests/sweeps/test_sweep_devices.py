@@ -79,15 +79,15 @@ import funcmlp
 
 
 FOUR_DEVICES = """
-from funcmlp.sweeps import grid
+from funcmlp.sweeps import programs
 from funcmlp.sweeps.mesh import to_host
 assert len(jax.devices()) == 4, jax.devices()
 problem = dict(np.load(sys.argv[2]))
 calls = []
-traced = grid.train_steps
-grid.train_steps = lambda *a, **kw: calls.append((a, kw)) or traced(*a, **kw)
+traced = programs.train_steps
+programs.train_steps = lambda *a, **kw: calls.append((a, kw)) or traced(*a, **kw)
 four = run(problem)
-grid.train_steps = traced
+programs.train_steps = traced
 (g4,) = four.groups
 leaves4 = jax.tree.leaves((g4.params, g4.losses, g4.metrics))
 held = [sorted(str(s.index) for s in a.addressable_shards) for a in leaves4]

@@ -1,0 +1,102 @@
+"""Every model's curves inside a sweep (``log_every``, ``evaluate``, ``metrics``), early stopping per model,
+and a resumed sweep's whole history, against plain JAX + optax loops in float64."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import funcmlp
+from funcmlp.sweeps.curves import model_history, norms
+
+SIZES, SEEDS, STEPS, EVERY = (2, 5, 3), 2, 40, 10
+LRS = [0.05, 0.5]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    jax.config.update("jax_enable_x64", True)
+    try:
+        key = jax.random.key(3)
+        x, y = funcmlp.data.spiral(jax.random.key(1), 20)
+        xv, yv = funcmlp.data.spiral(jax.random.key(2), 10)
+        kw = dict(sizes=SIZES, seeds=SEEDS, learning_rates=LRS, optimizer=optax.sgd, l2=[0.0, 0.01])
+        kw |= dict(x_val=xv, y_val=yv, log_every=EVERY, dtype=jnp.float64, metrics=norms)
+        whole = funcmlp.sweep(key, x, y, steps=STEPS, **kw)
+        half = funcmlp.sweep(key, x, y, steps=STEPS // 2, **kw)
+        resumed = funcmlp.sweep(key, x, y, steps=STEPS // 2, start=half, **kw)
+        yield key, (x, y, xv, yv), whole, resumed
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
+def plain(params, x, y, lr, l2, steps):
+    """theta_0 .. theta_steps of SGD on the loss plus L2 (the reference)."""
+    opt = optax.sgd(lr)
+
+    def step(carry, _):
+        p, s = carry
+        g = jax.grad(funcmlp.loss)(p, x, y, l2=l2)
+        u, s = opt.update(g, s, p)
+        p = optax.apply_updates(p, u)
+        return (p, s), p
+
+    _, ps = jax.lax.scan(step, (params, opt.init(params)), length=steps)
+    return [params] + [jax.tree.map(lambda a, t=t: a[t], ps) for t in range(steps)]
+
+
+def test_every_models_curves_and_gradient_norms_equal_plain_jax(problem):
+    key, (x, y, xv, yv), whole, _ = problem
+    h = whole.groups[0].history
+    assert list(h["step"]) == list(range(0, STEPS + 1, EVERY))
+    inits = [funcmlp.init_params(k, SIZES, dtype=jnp.float64) for k in jax.random.split(key, SEEDS)]
+    for i, lr in enumerate(LRS):
+        for c, l2 in enumerate([0.0, 0.01]):
+            for j, p0 in enumerate(inits):
+                path = plain(p0, x, y, lr, l2, STEPS)
+                row = model_history(h, (i, c, j))
+                for r, t in enumerate(h["step"]):
+                    p = path[t]
+                    g = jax.grad(funcmlp.loss)(p, x, y, l2=l2)
+                    np.testing.assert_allclose(row["val_loss"][r], funcmlp.loss(p, xv, yv), rtol=1e-6)
+                    np.testing.assert_allclose(row["train_accuracy"][r], funcmlp.accuracy(p, x, y), rtol=1e-6)
+                    for layer in range(2):
+                        want = np.linalg.norm(np.asarray(g[layer]["w"]))
+                        np.testing.assert_allclose(row[f"grad_norm[{layer}]['w']"][r], want, rtol=1e-6)
+                        want = np.linalg.norm(np.asarray(p[layer]["b"]))
+                        np.testing.assert_allclose(row[f"param_norm[{layer}]['b']"][r], want, rtol=1e-6)
+
+
+def test_a_resumed_sweep_holds_the_whole_history(problem):
+    *_, whole, resumed = problem
+    a, b = whole.groups[0], resumed.groups[0]
+    assert resumed.step == STEPS and b.losses.shape[-1] == STEPS
+    np.testing.assert_allclose(np.asarray(b.losses), np.asarray(a.losses), rtol=1e-6)
+    assert list(b.history["step"]) == list(a.history["step"])
+    for name in a.history:
+        np.testing.assert_allclose(np.asarray(b.history[name]), np.asarray(a.history[name]), rtol=1e-6)
+
+
+def test_resuming_with_other_fixed_settings_is_refused_unless_allowed():
+    x, y = funcmlp.data.spiral(jax.random.key(1), 10)
+    kw = dict(sizes=(2, 3, 3), seeds=1, steps=2, optimizer=optax.sgd)
+    first = funcmlp.sweep(
+        jax.random.key(0), x, y, hyperparams={"learning_rate": [0.1], "momentum": 0.9}, **kw
+    )
+    again = {"learning_rate": [0.1], "momentum": 0.5}
+    with pytest.raises(ValueError, match="start: expected the same fixed setting momentum = 0.9 .*got 0.5"):
+        funcmlp.sweep(jax.random.key(0), x, y, hyperparams=again, start=first, **kw)
+    out = funcmlp.sweep(jax.random.key(0), x, y, hyperparams=again, start=first, allow_changes=True, **kw)
+    assert out.settings["momentum"] == 0.5
+    assert [s for _, s in out.settings["segments"]] == [first.settings, {**first.settings, "momentum": 0.5}]
+    assert [t for t, _ in out.settings["segments"]] == [0, 2]
+
+
+def test_metrics_and_patience_need_logged_rows():
+    x, y = funcmlp.data.spiral(jax.random.key(1), 10)
+    kw = dict(sizes=(2, 3, 3), seeds=1, steps=2, learning_rates=[0.1])
+    with pytest.raises(ValueError, match="log_every: expected the steps between logged rows"):
+        funcmlp.sweep(jax.random.key(0), x, y, metrics=norms, **kw)
+    with pytest.raises(TypeError, match="metrics: expected a function"):
+        funcmlp.sweep(jax.random.key(0), x, y, metrics=3, log_every=1, **kw)

@@ -102,3 +102,36 @@ def test_names_of_several_groups():
     assert names[3][1, 0] == "sizes=2-8-3,activation=tanh,l2=1e-05/seed0"
     assert tracking.config_names({}, [((2, 4, 3), "relu")])[0][()] == "sizes=2-4-3,activation=relu"
     assert tracking.config_names({"momentum": [0.9]}, groups[:2])[1][0] == "activation=tanh,momentum=0.9"
+
+
+def test_hparams_dashboard_lists_one_row_per_configuration(swept):
+    """TensorBoard's own HParams backend, as its dashboard queries it: one session group per configuration,
+    with its hyperparameters and the final metrics averaged over seeds."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+
+    result, _, root = swept
+    logdir = str(root / "after")
+    mux = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(logdir)
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, logdir)
+    backend = backend_context.Context(
+        base_plugin.TBContext(logdir=logdir, multiplexer=mux, data_provider=provider)
+    )
+    request = api_pb2.ListSessionGroupsRequest(
+        start_index=0, slice_size=100, allowed_statuses=[api_pb2.STATUS_SUCCESS],
+        col_params=[api_pb2.ColParams(metric=api_pb2.MetricName(tag="final/val_accuracy"))],
+    )  # fmt: skip
+    groups = list_session_groups.Handler(context.RequestContext(), backend, "", request).run().session_groups
+    val_accuracy = np.asarray(result.groups[0].metrics["val_accuracy"], np.float64)
+    rows = {g.name: g for g in groups}
+    assert len(rows) == 4
+    for _, (i, k, _), config in runs_of(result):
+        hp = rows[config].hparams
+        assert (hp["learning_rate"].number_value, hp["momentum"].number_value) == (
+            HP["learning_rate"][i], HP["momentum"][k],
+        )  # fmt: skip
+        [metric] = [m for m in rows[config].metric_values if m.name.tag == "final/val_accuracy"]
+        np.testing.assert_allclose(metric.value, val_accuracy[i, k].mean(), rtol=1e-6)

@@ -29,6 +29,11 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("funcmlp.cli.progress")
+    # The estimators load scikit-learn, an optional dependency: only when they are used.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        import importlib
+
+        return getattr(importlib.import_module("funcmlp.fitting.estimators"), name)
     raise AttributeError(f"module 'funcmlp' has no attribute {name!r}")
 
 
@@ -39,6 +44,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Fit",
+    "MLPClassifier",
+    "MLPRegressor",
     "Params",
     "TrainResult",
     "accuracy",

@@ -102,7 +102,7 @@ def _prepare_arrays(x, y, key, head, val, test, standardize):
         classes: tuple[Any, ...] = ()
     else:
         values, y = np.unique(y, return_inverse=True)
-        classes, y = tuple(v.item() for v in values), y.astype(np.int32)
+        classes, y = tuple(v.item() if isinstance(v, np.generic) else v for v in values), y.astype(np.int32)
     raw = datafile.split(key, x, y, val=val, test=test)
     ts = datafile.standardizer(raw.y_train) if head == "linear" else None
     st = datafile.standardizer(raw.x_train) if standardize else None

@@ -96,12 +96,8 @@ def test_regressor_is_fit_on_the_same_rows(diabetes):
     raw = fit.samples.prepared.raw
     for split, (xs, ys) in (("train", raw[0:2]), ("validation", raw[2:4])):
         np.testing.assert_allclose(est.score(xs, ys[:, 0]), fit.metrics[f"{split}_r2"], rtol=1e-5)
-        np.testing.assert_allclose(est.score(xs, ys[:, 0]), r2_score(ys[:, 0], want_at(fit, xs)), rtol=1e-5)
-
-
-def want_at(fit, x):
-    ts = fit.samples.prepared.target_standardizer
-    return by_hand(fit, x)[:, 0] * ts.std[0] + ts.mean[0]
+        by_hand_xs = by_hand(fit, xs)[:, 0] * ts.std[0] + ts.mean[0]
+        np.testing.assert_allclose(est.score(xs, ys[:, 0]), r2_score(ys[:, 0], by_hand_xs), rtol=1e-5)
 
 
 def test_probabilities_sum_to_one(iris):
@@ -125,11 +121,10 @@ def test_cross_val_score_and_pipeline(iris, diabetes):
     x, y, _ = iris
     scores = cross_val_score(funcmlp.MLPClassifier(**FAST), x, y, cv=3)
     assert scores.shape == (3,) and np.all(scores > 0.8)
-    x, y, est = diabetes
+    x, y, _ = diabetes
+    # the scaler sees every row, funcmlp's standardizer the training rows: a model of its own
     pipe = make_pipeline(StandardScaler(), funcmlp.MLPRegressor(standardize=False, **FAST)).fit(x, y)
-    # the scaler's z-scores are the estimator's own standardisation up to float rounding
-    np.testing.assert_allclose(pipe.predict(x), est.predict(x), rtol=1e-3, atol=1e-3 * np.std(y))
-    assert pipe.score(x, y) > 0.3
+    assert pipe.predict(x).shape == y.shape and pipe.score(x, y) > 0.3
 
 
 def test_tiny_data_trains_on_every_row(iris):

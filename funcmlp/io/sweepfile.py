@@ -78,6 +78,10 @@ def _check_shapes(named: dict[str, np.ndarray], groups: list[dict], lead: tuple[
         for name, shape in want.items():
             if named[name].shape != shape:
                 raise ValueError(f"{who}: {name} expected shape {shape}, got {named[name].shape}")
+        rows = [named[f"group_{g}.history.{m}"].shape for m in info.get("history", []) if m != "step"]
+        steps = named.get(f"group_{g}.history.step")
+        if rows and (steps is None or any(r != (*lead, steps.shape[0]) for r in rows)):
+            raise ValueError(f"{who}: group_{g}.history expected (*{lead}, rows) curves and a step column")
         losses = named[f"group_{g}.losses"]
         if losses.shape[:-1] != lead or losses.ndim != len(lead) + 1:
             raise ValueError(f"{who}: group_{g}.losses expected shape (*{lead}, steps), got {losses.shape}")
@@ -90,7 +94,8 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     state's leaves in ``jax.tree.leaves`` order (dtypes kept, int32 counts included; a python number becomes
     a 0-d array), ``losses``, ``diverged_at`` and every metric. The metadata holds the format version, kind
     ``"sweep"``, axes, seeds, head, step, settings and, per group, sizes, activation, number of
-    optimizer-state leaves (null when there is no state) and metric names.
+    optimizer-state leaves (null when there is no state), metric names and the names of its logged curves
+    (``GroupResult.history``: ``step`` (rows,) and each curve (*axis lengths, seeds, rows)).
 
     In a multi-process run every process must call it (the arrays are gathered from all processes); only
     process 0 writes the file.
@@ -122,12 +127,15 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
         named[f"group_{g}.losses"] = group.losses
         named[f"group_{g}.diverged_at"] = group.diverged_at
         named |= {f"group_{g}.metrics.{m}": v for m, v in group.metrics.items()}
+        history = group.history or {}
+        named |= {f"group_{g}.history.{m}": v for m, v in history.items()}
         groups.append(
             {
                 "sizes": [int(d) for d in group.sizes],
                 "activation": str(group.activation),
                 "opt_state_leaves": None if leaves is None else len(leaves),
                 "metrics": list(group.metrics),
+                "history": list(history),
             }
         )
     arrays, views = {}, {}
@@ -193,6 +201,7 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
             expected |= {f"group_{g}.opt_state.{i}" for i in range(n_leaves or 0)}
             expected |= {f"group_{g}.{k}" for k in ("losses", "diverged_at")}
             expected |= {f"group_{g}.metrics.{m}" for m in info["metrics"]}
+            expected |= {f"group_{g}.history.{m}" for m in info.get("history", [])}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(
             f"path: {where} has damaged funcmlp sweep metadata ({type(e).__name__}: {e})"
@@ -220,6 +229,7 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
                 diverged_at=arrays[f"group_{g}.diverged_at"],
                 metrics={m: arrays[f"group_{g}.metrics.{m}"] for m in info["metrics"]},
                 opt_state=opt_state,
+                history={m: arrays[f"group_{g}.history.{m}"] for m in info.get("history", [])} or None,
             )
         )
     return SweepResult(

@@ -100,3 +100,13 @@ def test_metrics_and_patience_need_logged_rows():
         funcmlp.sweep(jax.random.key(0), x, y, metrics=norms, **kw)
     with pytest.raises(TypeError, match="metrics: expected a function"):
         funcmlp.sweep(jax.random.key(0), x, y, metrics=3, log_every=1, **kw)
+
+
+def test_the_curves_survive_save_and_load(problem, tmp_path):
+    *_, whole, _ = problem
+    funcmlp.save_sweep(tmp_path / "s.safetensors", whole)
+    loaded = funcmlp.load_sweep(tmp_path / "s.safetensors")
+    a, b = whole.groups[0].history, loaded.groups[0].history
+    assert list(a) == list(b)
+    for name in a:
+        np.testing.assert_array_equal(np.asarray(b[name]), np.asarray(a[name]))

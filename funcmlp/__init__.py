@@ -6,10 +6,13 @@ from funcmlp import (
     activations,
     checks,
     data,
-    fitting,  # noqa: E402  (after the modules it builds on)
+    early_stopping,
+    fitting,
     heads,
+    history,
+    metrics,
 )
-from funcmlp.fitting import Fit, fit, save_run  # noqa: E402
+from funcmlp.fitting import Fit, fit, save_run
 from funcmlp.io import datafile, runs
 from funcmlp.io.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.io.runs import load_run
@@ -29,6 +32,11 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("funcmlp.cli.progress")
+    # The loggers load tensorboardX or wandb, optional extras: only when they are used.
+    if name == "tracking":
+        import importlib
+
+        return importlib.import_module("funcmlp.tracking")
     # The estimators load scikit-learn, an optional dependency: only when they are used.
     if name in ("MLPClassifier", "MLPRegressor"):
         import importlib
@@ -56,10 +64,12 @@ __all__ = [
     "data",
     "datafile",
     "diagnostics",
+    "early_stopping",
     "fit",
     "fitting",
     "forward",
     "heads",
+    "history",
     "init_params",
     "l2_penalty",
     "load",
@@ -67,6 +77,7 @@ __all__ = [
     "load_state",
     "load_sweep",
     "loss",
+    "metrics",
     "perceptron",
     "predict",
     "progress",
@@ -78,5 +89,6 @@ __all__ = [
     "save_sweep",
     "sweep",
     "SweepResult",
+    "tracking",
     "train",
 ]

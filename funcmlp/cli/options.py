@@ -75,6 +75,13 @@ class RunOptions:
     """Replace a run already in the run directory (--out or runs/NAME): its files are removed first."""
     quiet: bool = False
     """No progress bar (nor progress lines when the output is not a terminal)."""
+    tensorboard: Annotated[Path | None, optional("DIR")] = None
+    """Also write TensorBoard event files to DIR: every model's loss as it trains, every model's logged
+    curves, every configuration's hyperparameters (the HParams tab), the chosen model's curves and the
+    run's figures (needs pip install "funcmlp[tensorboard]")."""
+    wandb: Annotated[str | None, optional("PROJECT")] = None
+    """Also log the same to Weights & Biases project PROJECT, offline (files under the run directory; sync
+    them with `wandb sync`; needs pip install "funcmlp[wandb]")."""
     optimizer: OptimizerName = "adam"
     """Optimizer (optax): sgd, momentum (0.9) or adam."""
     steps: int = 1000

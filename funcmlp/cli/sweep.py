@@ -25,7 +25,7 @@ from typing import Any
 
 from funcmlp.cli import defaults, interrupt, stopped
 from funcmlp.cli.options import DEFAULT_HELD_OUT, SWEEP_FILE, SweepConfig, flags, validate_sweep
-from funcmlp.cli.train import FLAGS, finish, open_run, toy_samples
+from funcmlp.cli.train import FLAGS, close_logger, finish, open_logger, open_run, toy_samples
 
 # The options of a resumed sweep that come from the command, not from DIR/config.json.
 NOT_READ_BACK = ("steps", "quiet", "resume")
@@ -68,7 +68,8 @@ def run_sweep(cfg: SweepConfig) -> int:
         out = cfg.resume
         with flags(path="--resume"):
             start = funcmlp.load_sweep(cfg.resume / SWEEP_FILE)
-    result, every = sweep_models(cfg, data, task, start)
+    logger = open_logger(cfg, out)
+    result, every = sweep_models(cfg, data, task, start, logger)
     if interrupt.requested():  # SIGINT or SIGTERM: keep what is cheap to keep (funcmlp.cli.stopped)
         return stopped.sweep(cfg, out, result, start)
     funcmlp.save_sweep(out / SWEEP_FILE, result)
@@ -86,10 +87,17 @@ def run_sweep(cfg: SweepConfig) -> int:
     shown = [k for k in best if k not in ("sizes", "activation", "activation_fn", "learning_rate")]
     options = {"log_every": every, "steps": result.step}
     fit = fitting.select(result, data, task, options=options, shown=shown, configuration=best, extra=stats)
-    return finish(cfg, fit, out, t0, headline="best: ", steps=result.step, resume=None)
+    code = finish(cfg, fit, out, t0, headline="best: ", steps=result.step, resume=None)
+    if logger is not None:
+        from funcmlp import tracking
+
+        tracking.log_sweep(logger, result, losses=False)
+        tracking.log_history(logger, fit.history, run="chosen")
+    close_logger(logger, out)
+    return code
 
 
-def sweep_models(cfg: SweepConfig, data: Any, task: Any, start: Any) -> tuple[Any, int]:
+def sweep_models(cfg: SweepConfig, data: Any, task: Any, start: Any, logger: Any = None) -> tuple[Any, int]:
     """``funcmlp.sweep`` of the options' grid behind a progress bar, every model's curves logged; and the
     logging interval."""
     import funcmlp
@@ -126,12 +134,29 @@ def sweep_models(cfg: SweepConfig, data: Any, task: Any, start: Any) -> tuple[An
             evaluate={"test": data.test} if len(data.test[1]) else None,
             chunk_size=chunking.short_chunk(every, work),
             log_every=every,
-            callback=interrupt.stopping(bar.for_sweep(cfg.steps)),
+            callback=tracked(logger, cfg, grid, sizes, interrupt.stopping(bar.for_sweep(cfg.steps)), start),
             head=task.training_head(data.train[1]),
             start=start,
             **grid,
         )
     return result, every
+
+
+def tracked(logger: Any, cfg: SweepConfig, grid: dict[str, Any], sizes, callback, start) -> Any:
+    """``callback`` that first logs every model's last loss of the chunk to ``logger`` (when given)."""
+    if logger is None:
+        return callback
+    from funcmlp import activations, tracking
+    from funcmlp.fitting.optimizers import optimizer_factory
+    from funcmlp.sweeps.axes import grid_of
+
+    factory = optimizer_factory(cfg.optimizer)
+    axes = grid_of(grid.get("learning_rates"), grid.get("hyperparams"), grid["l2"], factory).axes
+    groups = [(s, activations.get(a).name) for s in sizes for a in cfg.activations]
+    first = 0 if start is None else start.step
+    return tracking.sweep_callback(
+        logger, axes=axes, seeds=cfg.seeds, groups=groups, start=first, then=callback
+    )
 
 
 def grid_options(cfg: SweepConfig) -> dict[str, Any]:

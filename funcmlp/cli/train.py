@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import shutil
 import sys
 import time
@@ -82,6 +83,38 @@ def data_name(cfg: RunOptions) -> str:
     return cfg.data.name if cfg.data is not None else defaults.toy_options(cfg)["dataset"]
 
 
+def open_logger(cfg: RunOptions, out: Path) -> Any:
+    """The sink of --tensorboard DIR and --wandb PROJECT (both: fanned out), or None."""
+    if cfg.tensorboard is None and cfg.wandb is None:
+        return None
+    from funcmlp import tracking
+
+    sinks = []
+    if cfg.quiet and cfg.wandb is not None:
+        os.environ.setdefault("WANDB_SILENT", "true")  # W&B's own console lines too
+    for flag, make, value in (
+        ("--tensorboard", tracking.TensorBoard, cfg.tensorboard),
+        ("--wandb", lambda p: tracking.WandB(p, dir=out, name=out.name), cfg.wandb),
+    ):
+        if value is None:
+            continue
+        try:
+            sinks.append(make(value))
+        except ImportError as e:  # the optional extra is not installed: one line saying how
+            raise ValueError(f"{flag}: {e}") from None
+    return sinks[0] if len(sinks) == 1 else tracking.Multi(*sinks)
+
+
+def close_logger(logger: Any, out: Path) -> None:
+    """The run's figures into the sink, then close it."""
+    if logger is None:
+        return
+    from funcmlp import tracking
+
+    tracking.log_figures(logger, out, run="chosen")
+    logger.close()
+
+
 def run_train(cfg: TrainConfig) -> int:
     from funcmlp import fitting
     from funcmlp.cli import progress
@@ -90,21 +123,29 @@ def run_train(cfg: TrainConfig) -> int:
     validate_train(cfg)
     toy = toy_samples(cfg) if cfg.data is None else None
     out = open_run(cfg)
+    logger = None
     try:
+        logger = open_logger(cfg, out)
         with progress.Progress(cfg.steps, description=f"{cfg.seeds} seeds", quiet=cfg.quiet) as bar:
             callback = interrupt.stopping(bar.for_sweep(cfg.steps))  # True after a signal: it stops
             with flags(**FLAGS):
                 if toy is None:
                     val, test = (DEFAULT_HELD_OUT if v is None else v for v in (cfg.val, cfg.test))
-                    fit = fitting.fit(cfg.data, val=val, test=test, callback=callback, **fit_options(cfg))
+                    data, y = cfg.data, None
                 else:
-                    (x, y), val, test = toy
-                    fit = fitting.fit(x, y, val=val, test=test, callback=callback, **fit_options(cfg))
-    except (ValueError, TypeError):
+                    (data, y), val, test = toy
+                fit = fitting.fit(
+                    data, y, val=val, test=test, callback=callback, logger=logger, **fit_options(cfg)
+                )
+    except (ValueError, TypeError, ImportError):
+        if logger is not None:
+            logger.close()
         if out.is_dir() and not any(out.iterdir()):
             shutil.rmtree(out)  # nothing was written: the directory goes with the error
         raise
-    return finish(cfg, fit, out, t0, hidden=tuple(fit.options["hidden"]), l2=float(fit.choice["l2"]))
+    code = finish(cfg, fit, out, t0, hidden=tuple(fit.options["hidden"]), l2=float(fit.choice["l2"]))
+    close_logger(logger, out)
+    return code
 
 
 def finish(cfg: Any, fit: Any, out: Path, t0: float, headline: str = "", **changes: Any) -> int:

@@ -96,6 +96,7 @@ def fit(
     log_every: int | None = None,
     seed: int = 0,
     callback: Callable[[int, int, Any], Any] | None = None,
+    logger: Any = None,
     **read: Any,
 ) -> Fit:
     """Train ``seeds`` networks on your data at once and keep the one best on the validation rows.
@@ -118,6 +119,9 @@ def fit(
       seed: every random key of the run comes from it (``samples.run_keys``).
       callback: ``callback(group, steps_done, losses)`` between compiled chunks (``funcmlp.sweep``'s);
         returning True stops the run there, keeping the best model so far (``Fit.interrupted``).
+      logger: a ``funcmlp.tracking`` sink (TensorBoard, W&B): every model's loss at each chunk's end as
+        it trains, then every model's curves, every configuration's hyperparameters and the chosen model's
+        curves (run ``"chosen"``), all from the host between compiled chunks.
       read: options of the file reader (``funcmlp.io.datafile.prepare``).
 
     Returns:
@@ -150,6 +154,8 @@ def fit(
         stopped.append(halt)
         return halt
 
+    if logger is not None:
+        report = _tracked(logger, report, learning_rate, choices, optimizer, seeds, sizes, activation)
     result = sweep(
         keys["init"],
         *samples.train,
@@ -179,7 +185,24 @@ def fit(
         class_weight=class_weight, patience=patience, log_every=every, seed=seed,
     )  # fmt: skip
     shown = ("l2",) if len(choices) > 1 else ()
-    return select(result, samples, task, options=options, shown=shown, interrupted=any(stopped), t0=t0)
+    out = select(result, samples, task, options=options, shown=shown, interrupted=any(stopped), t0=t0)
+    if logger is not None:
+        from funcmlp import tracking
+
+        tracking.log_sweep(logger, result, losses=False)
+        tracking.log_history(logger, out.history, run="chosen")
+    return out
+
+
+def _tracked(logger, report, learning_rate, choices, optimizer, seeds, sizes, activation):
+    """``report`` that first logs every model's last loss of the chunk to ``logger``."""
+    from funcmlp import activations, tracking
+    from funcmlp.sweeps.axes import grid_of
+
+    l2 = list(choices) if len(choices) > 1 else choices[0]
+    axes = grid_of([learning_rate], None, l2, optimizer_factory(optimizer)).axes
+    groups = [(sizes, activations.get(activation).name)]
+    return tracking.sweep_callback(logger, axes=axes, seeds=seeds, groups=groups, then=report)
 
 
 def select(

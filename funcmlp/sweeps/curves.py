@@ -69,14 +69,13 @@ def measure(params, sets, l2, *, names, set_axes, objective, fn=None, l2_axis=Fa
 
 def norms(params: Any, grads: Any) -> dict[str, jax.Array]:
     """Every leaf's gradient norm ||dJ/dtheta_k|| and parameter norm ||theta_k|| (Frobenius), named by
-    its path in the pytree: ``grad_norm[0]['w']``, ``param_norm[0]['w']``, ... (a ``metrics=`` function)."""
+    its path in the pytree: ``grad_norm/0/w``, ``param_norm/0/w``, ... (a ``metrics=`` function)."""
     out = {}
-    for (path, g), p in zip(
-        jax.tree_util.tree_flatten_with_path(grads)[0], jax.tree.leaves(params), strict=True
-    ):
-        name = jax.tree_util.keystr(path)
-        out[f"grad_norm{name}"] = jnp.sqrt(jnp.sum(jnp.square(g)))
-        out[f"param_norm{name}"] = jnp.sqrt(jnp.sum(jnp.square(p)))
+    flat = jax.tree_util.tree_flatten_with_path(grads)[0]
+    for (path, g), p in zip(flat, jax.tree.leaves(params), strict=True):
+        name = "/".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path)
+        out[f"grad_norm/{name}"] = jnp.sqrt(jnp.sum(jnp.square(g)))
+        out[f"param_norm/{name}"] = jnp.sqrt(jnp.sum(jnp.square(p)))
     return out
 
 

@@ -63,9 +63,9 @@ def test_every_models_curves_and_gradient_norms_equal_plain_jax(problem):
                     np.testing.assert_allclose(row["train_accuracy"][r], funcmlp.accuracy(p, x, y), rtol=1e-6)
                     for layer in range(2):
                         want = np.linalg.norm(np.asarray(g[layer]["w"]))
-                        np.testing.assert_allclose(row[f"grad_norm[{layer}]['w']"][r], want, rtol=1e-6)
+                        np.testing.assert_allclose(row[f"grad_norm/{layer}/w"][r], want, rtol=1e-6)
                         want = np.linalg.norm(np.asarray(p[layer]["b"]))
-                        np.testing.assert_allclose(row[f"param_norm[{layer}]['b']"][r], want, rtol=1e-6)
+                        np.testing.assert_allclose(row[f"param_norm/{layer}/b"][r], want, rtol=1e-6)
 
 
 def test_a_resumed_sweep_holds_the_whole_history(problem):

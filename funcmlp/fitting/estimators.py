@@ -14,8 +14,11 @@ scikit-learn is needed only here: ``import funcmlp`` does not load it, ``funcmlp
 
 from __future__ import annotations
 
+import numbers
+from functools import partial
 from typing import Any
 
+import jax
 import numpy as np
 
 try:
@@ -35,11 +38,20 @@ from funcmlp.mlp import forward
 MIN_ROWS_FOR_VAL = 20
 
 
+@partial(jax.jit, static_argnames="activation")
+def outputs(params: Any, x: jax.Array, *, activation: Any) -> jax.Array:
+    """z^L = ``funcmlp.forward(params, x)``, compiled once per shape of x (scikit-learn's checks predict on
+    many shapes; op-by-op, each would compile every layer's operations)."""
+    return forward(params, x, activation=activation)
+
+
 class _MLP(BaseEstimator):
     """What the two estimators share: the call of ``funcmlp.fit`` and the network's outputs."""
 
     def _fit(self, X: Any, y: Any, *, head: str, class_weight: str = "none") -> _MLP:
-        """Validate X (n, d) and y, then ``fit_ = funcmlp.fit(X, y, head=head, test=0.0, ...)``."""
+        """``fit_ = funcmlp.fit(X, y, head=head, test=0.0, ...)`` on validated X (n, d) and y (n,)."""
+        if isinstance(self.val, bool) or not isinstance(self.val, numbers.Real) or not 0 <= self.val < 1:
+            raise ValueError(f"val: expected a fraction in [0, 1), got {self.val!r}")
         n = X.shape[0]
         val = self.val if n >= MIN_ROWS_FOR_VAL else 0.0
         batch_size = self.batch_size
@@ -59,7 +71,7 @@ class _MLP(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float32)
         st = self.fit_.samples.prepared.standardizer
         x = np.asarray(X, np.float32) if st is None else st(X)
-        return np.asarray(forward(self.fit_.params, x, activation=self.fit_.activation), np.float64)
+        return np.asarray(outputs(self.fit_.params, x, activation=self.fit_.activation), np.float64)
 
 
 class MLPClassifier(ClassifierMixin, _MLP):

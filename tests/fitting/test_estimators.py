@@ -143,3 +143,10 @@ def test_import_funcmlp_without_sklearn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "need scikit-learn" in out
+
+
+@pytest.mark.parametrize("val", [1.0, -0.1, True, "0.2"])
+def test_a_bad_val_is_refused_by_name(iris, val):
+    x, y, _ = iris
+    with pytest.raises(ValueError, match="val: expected a fraction in"):
+        funcmlp.MLPClassifier(val=val, **FAST).fit(x[:10], y[:10])

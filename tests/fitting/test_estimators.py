@@ -137,12 +137,14 @@ def test_tiny_data_trains_on_every_row(iris):
 
 def test_import_funcmlp_without_sklearn():
     code = (
-        "import sys; sys.modules['sklearn'] = None\n"
+        "import sys\n"
         "import funcmlp\n"
+        "print('loaded:', sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+        "sys.modules['sklearn'] = None  # as if it were not installed\n"
         "try:\n    funcmlp.MLPClassifier\nexcept ImportError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "need scikit-learn" in out
+    assert "loaded: []" in out and "need scikit-learn" in out
 
 
 @pytest.mark.parametrize("val", [1.0, -0.1, True, "0.2"])

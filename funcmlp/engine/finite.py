@@ -2,7 +2,7 @@
 
 For the built-in activations and heads the logits are bounded by the parameters and the data alone:
 
-    A_0 = max |x|,    Z_l = f_l (A_{l-1} max_j sum_i |W^l_ij| + max |b^l|),    A_l = c Z_l or 1,
+    A_0 = max |x|,    Z_l = f_l max_j (A_{l-1} sum_i |W^l_ij| + |b^l_j|),    A_l = c Z_l or 1,
 
 with c = 1 for linear and ReLU, max(1, |slope|) for a leaky ReLU, and A_l = 1 for the bounded sigmoid,
 tanh and step; f_l = 1 + 2 (d_{l-1} + 1) eps covers the rounding of a sum of d_{l-1} + 1 terms (and of the
@@ -40,9 +40,12 @@ def knows(act: activations.Activation, head: heads.Head) -> bool:
     return _growth(act) is not None and head in heads.HEADS.values()
 
 
-def surely_finite(params, x: jax.Array, y: jax.Array, l2, *, act: activations.Activation) -> jax.Array:
+def surely_finite(
+    params, x: jax.Array, y: jax.Array, l2, *, act: activations.Activation, head: heads.Head
+) -> jax.Array:
     """True where the loss of ``params`` on all of (x, y) with L2 weight ``l2`` is finite by the bound of
-    the module docstring (False: not proven, compute it); ``knows(act, head)`` must hold.
+    the module docstring (False: not proven, compute it); ``knows(act, head)`` must hold. True implies
+    that every parameter is finite (a NaN or inf weight or bias makes the bound NaN or inf).
 
     Args:
       params: one model's parameters [{"w": (d_{l-1}, d_l), "b": (d_l,)}, ...].
@@ -61,11 +64,13 @@ def surely_finite(params, x: jax.Array, y: jax.Array, l2, *, act: activations.Ac
         rounding = 1.0 + 2.0 * (layer["w"].shape[0] + 1) * float(jnp.finfo(dtype).eps)
         if rounding > 1.5:  # sums too long for the dtype's precision: no bound
             return jnp.bool_(False)
-        gain = jnp.max(jnp.sum(jnp.abs(layer["w"]), axis=0))
-        z = rounding * (a * gain + jnp.max(jnp.abs(layer["b"])))
+        # two reductions a layer: the compile time of a small program grows with its kernels
+        z = rounding * jnp.max(a * jnp.sum(jnp.abs(layer["w"]), axis=0) + jnp.abs(layer["b"]))
         if i < len(params) - 1:
-            a = c * z if c else jnp.ones((), dtype)
-    t = jnp.max(jnp.abs(y)).astype(dtype) if jnp.issubdtype(y.dtype, jnp.floating) and y.size else 0.0
+            a = c * z if c else 1 + 0 * z  # 0 z: a NaN or inf in this layer still shows at the end
+    # class labels and one-hot targets are 0 or 1 (checked on entry): only a regression's targets count
+    regression = head.name == "linear" and jnp.issubdtype(y.dtype, jnp.floating) and y.size
+    t = jnp.max(jnp.abs(y)).astype(dtype) if regression else 1.0
     n, k = x.shape[0], params[-1]["w"].shape[1]
     room = big / (4.0 * max(n, 1) * k)
     ok = jnp.isfinite(z) & (jnp.square(z + t + 1) < room)

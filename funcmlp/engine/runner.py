@@ -32,10 +32,13 @@ from funcmlp.engine.core import Spec, TrainState, all_finite, step
 CHUNK = 1024
 
 
-def _clean(state: TrainState, fast: TrainState, values, ts, end) -> jax.Array:
+def _clean(state: TrainState, fast: TrainState, values, ts, end, params: bool = True) -> jax.Array:
     """Whether fast steps ts from ``state`` (giving ``fast`` and losses ``values``) equal careful ones: the
-    model had not diverged, and every loss before ``end`` and every final parameter is finite."""
-    finite_run = jnp.all(jnp.isfinite(values) | (ts >= end)) & all_finite(fast.params)
+    model had not diverged, and every loss before ``end`` and (unless ``params`` is False: the caller checks
+    them) every final parameter is finite."""
+    finite_run = jnp.all(jnp.isfinite(values) | (ts >= end))
+    if params:
+        finite_run = finite_run & all_finite(fast.params)
     return (state.diverged_at < 0) & finite_run
 
 
@@ -102,7 +105,9 @@ def _unsettled(state: TrainState, *, spec: Spec, data: Data, bound: bool = True)
         return ~jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2))
 
     if bound and finite.knows(objective.act, objective.head):
-        proven = finite.surely_finite(state.params, data.x, data.y, data.l2, act=objective.act)
+        proven = finite.surely_finite(
+            state.params, data.x, data.y, data.l2, act=objective.act, head=objective.head
+        )
         bad = jax.lax.cond(proven, lambda: jnp.bool_(False), loss_not_finite)
     else:
         bad = loss_not_finite()
@@ -200,26 +205,22 @@ def run_fast(
     Where ``clean`` (a bool scalar) is true, ``state`` and ``losses`` are exactly ``run``'s with the same
     arguments; where it is false (a model diverged or was already diverged, a chunk reaches past
     ``data.end``, or the final loss is not proven finite without a forward pass, ``_proven``), they mean
-    nothing and the caller calls ``run`` with the same arguments (the module docstring). After the first
-    chunk that is not clean the remaining chunks are skipped.
+    nothing and the caller calls ``run`` with the same arguments (the module docstring). The steps after a
+    divergence still run (on NaN), so such a call costs up to twice a clean one.
     """
     data, ts = _layout(data, start, length, chunk)
-    kw = dict(spec=spec, data=data, models=models, per_model=per_model)
-
-    def body(carry, ts_c):
-        s, ok = carry
-
-        def fast():
-            f, v, clean = _fast(s, ts_c, **kw)
-            return (f, ok & clean), v
-
-        def skip():
-            shape = (jax.tree.leaves(s)[0].shape[0], ts.shape[1]) if models else ts.shape[1:]
-            return (s, jnp.bool_(False)), jnp.full(shape, jnp.nan, jnp.result_type(s.params[0]["w"]))
-
-        return jax.lax.cond(ok, fast, skip)
-
-    (state, ok), values = jax.lax.scan(body, (state, jnp.bool_(True)), ts)
+    # One scan over all the steps (one loop compiles faster than a loop of chunks; the steps are the same):
+    # fast steps keep non-finite parameters non-finite (theta + u + 0 g), so the final parameters and all
+    # the losses being finite means every chunk was clean, and one check serves the call.
+    new, flat = _steps(
+        state, ts.reshape(-1), spec=spec, data=data, models=models, per_model=per_model, careful=False
+    )
+    values = jnp.moveaxis(flat.reshape(flat.shape[0], *ts.shape), 1, 0) if models else flat.reshape(ts.shape)
+    # where the bound knows the net, it proves the final parameters finite too (finite.surely_finite)
+    clean = partial(_clean, params=not finite.knows(spec.objective.act, spec.objective.head))
+    clean = jax.vmap(clean, (0, 0, 1, None, None)) if models else clean
+    ok = (ts[-1, -1] < data.end) & jnp.all(clean(state, new, values, ts, data.end))
+    state = new
     proven = partial(_proven, spec=spec)
     if models:
         own, join = _per_model(data, per_model)
@@ -235,5 +236,7 @@ def _proven(state: TrainState, *, spec: Spec, data: Data) -> jax.Array:
     the bound does not know, computed and finite."""
     objective = spec.objective
     if finite.knows(objective.act, objective.head):
-        return finite.surely_finite(state.params, data.x, data.y, data.l2, act=objective.act)
+        return finite.surely_finite(
+            state.params, data.x, data.y, data.l2, act=objective.act, head=objective.head
+        )
     return jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2))

@@ -176,7 +176,7 @@ def test_the_bound_proves_a_loss_finite_only_where_it_is(head):
         for scale in 10.0 ** np.arange(0, 40, 3):
             params = jax.tree.map(lambda a, s=scale: a * s, base)
             for l2 in (None, jnp.float32(0.1)):
-                sure = bool(finite.surely_finite(params, x, y, l2, act=act))
+                sure = bool(finite.surely_finite(params, x, y, l2, act=act, head=hd))
                 loss = funcmlp.mlp.mean_loss(params, x, y, act.fn, hd, l2)
                 assert not sure or np.isfinite(loss), (name, scale, l2)
                 proven.append(sure)
@@ -184,9 +184,22 @@ def test_the_bound_proves_a_loss_finite_only_where_it_is(head):
         # zero inputs and biases: the logits are 0 whatever the weights, but the L2 term overflows
         flat = [{"w": layer["w"] * 1e20, "b": layer["b"] * 0} for layer in base]
         zero = jnp.zeros_like(x)
-        assert bool(finite.surely_finite(flat, zero, y, None, act=act)) or name in ("sigmoid", "step", "tanh")
-        assert not bool(finite.surely_finite(flat, zero, y, jnp.float32(0.1), act=act))
+        assert bool(finite.surely_finite(flat, zero, y, None, act=act, head=hd)) or name in (
+            "sigmoid",
+            "step",
+            "tanh",
+        )
+        assert not bool(finite.surely_finite(flat, zero, y, jnp.float32(0.1), act=act, head=hd))
         assert not np.isfinite(funcmlp.mlp.mean_loss(flat, zero, y, act.fn, hd, jnp.float32(0.1)))
+        # run_fast relies on it: a NaN or inf anywhere in the parameters is never proven finite
+        for i, name_ in ((0, "w"), (1, "b"), (2, "w")):
+            for bad in (jnp.nan, jnp.inf):
+                broken = jax.tree.map(lambda a: a, base)
+                broken[i] = dict(
+                    broken[i],
+                    **{name_: broken[i][name_].ravel().at[0].set(bad).reshape(broken[i][name_].shape)},
+                )
+                assert not bool(finite.surely_finite(broken, x, y, None, act=act, head=hd)), (name, i, bad)
     assert not finite.knows(activations.get(jnp.sin), hd)
     assert not finite.knows(activations.get("relu"), heads.custom(heads.squared_error))
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class Data(NamedTuple):
@@ -31,8 +32,8 @@ class Data(NamedTuple):
 def epoch_perm(key, t, n: int, batch_size: int | None) -> jax.Array:
     """The sample order of epoch t // ceil(n / batch_size): a permutation drawn from fold_in(key, epoch),
     its first samples repeated to fill the last batch (they get weight 0); empty for full batch."""
-    if batch_size is None:
-        return jnp.zeros((0,), jnp.int32)
+    if batch_size is None:  # from numpy: no program to compile on a first call
+        return jnp.asarray(np.zeros((0,), np.int32))
     n_batches = -(-n // batch_size)
     perm = shuffle(jax.random.fold_in(key, t // n_batches), n)
     return jnp.concatenate([perm, perm[: n_batches * batch_size - n]])

@@ -65,45 +65,42 @@ class Runs:
     plain_randint: Callable[[], Any] | None = None
 
 
+def _funcmlp_run(c: Cell, x, y, params, steps: int) -> Callable[[], Any]:
+    """funcmlp's run of cell ``c``: ``train`` for one model, ``sweep`` of ``c.models`` seeds for many."""
+    factory = getattr(optax, c.optimizer)
+    init_key, batch_key = jax.random.key(INIT_SEED), jax.random.key(BATCH_SEED)
+    if c.models == 1:
+        hp = {"learning_rate": c.lr}
+        kw = dict(optimizer=factory, hyperparams=hp, steps=steps, batch_size=c.batch_size, key=batch_key)
+        return partial(funcmlp.train, params, x, y, **kw)
+    devices = None if c.devices is None else jax.devices()[: c.devices]
+
+    def fm():
+        result = funcmlp.sweep(
+            init_key,
+            x,
+            y,
+            sizes=c.sizes,
+            seeds=c.models,
+            learning_rates=[c.lr],
+            steps=steps,
+            optimizer=factory,
+            batch_size=c.batch_size,
+            batch_key=batch_key,
+            devices=devices,
+        )
+        jax.block_until_ready(result.groups)  # SweepResult is a dataclass, not a pytree
+        return result
+
+    return fm
+
+
 def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
     """funcmlp, plain-JAX and (where torch imports) PyTorch runs of ``steps`` steps of cell ``c``."""
     x, y = make_data(c)
     params = initial_params(c)
-    sgd = {"learning_rate": c.lr}
-    factory = getattr(optax, c.optimizer)
-    init_key, batch_key = jax.random.key(INIT_SEED), jax.random.key(BATCH_SEED)
-
-    if c.models == 1:
-
-        def fm():
-            return funcmlp.train(
-                params,
-                x,
-                y,
-                optimizer=factory,
-                hyperparams=sgd,
-                steps=steps,
-                batch_size=c.batch_size,
-                key=batch_key,
-            )
-    else:
-
-        def fm():
-            result = funcmlp.sweep(
-                init_key,
-                x,
-                y,
-                sizes=c.sizes,
-                seeds=c.models,
-                learning_rates=[c.lr],
-                steps=steps,
-                optimizer=factory,
-                batch_size=c.batch_size,
-                batch_key=batch_key,
-                devices=None if c.devices is None else jax.devices()[: c.devices],
-            )
-            jax.block_until_ready(result.groups)  # SweepResult is a dataclass, not a pytree
-            return result
+    batch_key = jax.random.key(BATCH_SEED)
+    fm = _funcmlp_run(c, x, y, params, steps)
 
     def plain(sampling="perm"):
         return plain_train(
@@ -185,12 +182,7 @@ def measure(c: Cell, *, quick: bool = False, repeats: int = 5, cold: bool = Fals
     }
     row["ratio"] = row["funcmlp_s"] / row["plain_s"]
     row["cpu_ratio"] = row["funcmlp_cpu_s"] / row["plain_cpu_s"]
-    if "plain_randint" in t:
-        row["plain_randint_s"] = t["plain_randint"]["wall"] / per
-        row["ratio_randint"] = row["funcmlp_s"] / row["plain_randint_s"]
-    if "torch" in t:
-        row["torch_s"] = t["torch"]["wall"] / torch_steps
-        row["torch_steps"] = torch_steps
+    row |= _optional_rows(t, per, row["funcmlp_s"], torch_steps)
     if "funcmlp_short" in t:
         slope = (t["funcmlp"]["wall"] - t["funcmlp_short"]["wall"]) / (steps - short)
         row["sweep_short_steps"] = short
@@ -199,6 +191,18 @@ def measure(c: Cell, *, quick: bool = False, repeats: int = 5, cold: bool = Fals
     if cold:
         row["first_call_s"] = {k: t[k]["first"] for k in ("funcmlp", "plain")}
         row["compile_s"] = {k: t[k]["first"] - t[k]["wall"] for k in ("funcmlp", "plain")}
+    return row
+
+
+def _optional_rows(t: dict, per: int, funcmlp_s: float, torch_steps: int) -> dict:
+    """The randint baseline's and PyTorch's entries of a row, where they ran."""
+    row: dict[str, Any] = {}
+    if "plain_randint" in t:
+        row["plain_randint_s"] = t["plain_randint"]["wall"] / per
+        row["ratio_randint"] = funcmlp_s / row["plain_randint_s"]
+    if "torch" in t:
+        row["torch_s"] = t["torch"]["wall"] / torch_steps
+        row["torch_steps"] = torch_steps
     return row
 
 

@@ -105,20 +105,26 @@ def matrix_tables(result: dict):
             )
         out.append(split)
     if "compile" in result:
-        c = result["compile"]
-        first = Table(
-            title=f"First call in a fresh process: {c['cell']}, {c['steps']} steps, median of {c['repeats']}",
-            caption=f"compile: funcmlp.train / plain {c['compile_ratio']:.2f}, the engine's two-program form "
-            f"(run_fast, run only when needed) / plain {c['engine_compile_ratio']:.2f}",
-        )
-        for col in ("", "first call", "of which compile (first - warm)"):
-            first.add_column(col, justify="right" if col else "left")
-        labels = (
-            ("funcmlp", "funcmlp.train"),
-            ("engine", "engine.run_fast (+ run)"),
-            ("plain", "plain JAX jit(scan)"),
-        )
-        for who, label in labels:
-            first.add_row(label, f"{c[f'{who}_first_call_s']:.2f} s", f"{c[f'{who}_compile_s']:.2f} s")
-        out.append(first)
+        out.append(_first_call_table(result["compile"]))
     return tuple(out)
+
+
+def _first_call_table(c: dict):
+    """The first calls' table (``benchmarks.first_call``)."""
+    from rich.table import Table
+
+    first = Table(
+        title=f"First call in a fresh process: {c['cell']}, {c['steps']} steps, median of {c['repeats']}",
+        caption=f"compile: funcmlp.train / plain {c['compile_ratio']:.2f}, the engine's two-program form "
+        f"(run_fast, run only when needed) / plain {c['engine_compile_ratio']:.2f}",
+    )
+    for col in ("", "first call", "of which compile (first - warm)"):
+        first.add_column(col, justify="right" if col else "left")
+    labels = (
+        ("funcmlp", "funcmlp.train"),
+        ("engine", "engine.run_fast (+ run)"),
+        ("plain", "plain JAX jit(scan)"),
+    )
+    for who, label in labels:
+        first.add_row(label, f"{c[f'{who}_first_call_s']:.2f} s", f"{c[f'{who}_compile_s']:.2f} s")
+    return first

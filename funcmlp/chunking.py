@@ -76,7 +76,8 @@ def short_chunk(every: int, work: float) -> int:
 
 def even(length: int) -> bool:
     """Whether a compiled call of ``length`` steps runs as equal scans of at most ``engine.CHUNK`` steps:
-    otherwise its last scan reaches past the call's end and runs the slower careful steps (``engine``)."""
+    otherwise its last scan reaches past the call's end and runs the slower careful steps (``engine.run``;
+    ``engine.run_fast`` says such a call is not clean)."""
     return length % -(-length // CHUNK) == 0
 
 

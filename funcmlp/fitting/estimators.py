@@ -66,12 +66,18 @@ class _MLP(BaseEstimator):
         return self
 
     def _outputs(self, X: Any) -> np.ndarray:
-        """z = f((x - mu) / sigma) (n, K) float64: the network's outputs on X standardised as at fit."""
+        """z = f((x - mu) / sigma) (n, K) float64: the network's outputs on X standardised as at fit,
+        computed in float64."""
         check_is_fitted(self, "fit_")
         X = validate_data(self, X, reset=False, dtype=np.float32)
         st = self.fit_.samples.prepared.standardizer
         x = np.asarray(X, np.float32) if st is None else st(X)
-        return np.asarray(outputs(self.fit_.params, x, activation=self.fit_.activation), np.float64)
+        # In float64 (the float32 parameters widened exactly): a row's output then does not depend on
+        # where it stands in X to the last bits, as float32 kernels blocked by rows may make it.
+        with jax.enable_x64(True):
+            params = jax.tree.map(lambda a: np.asarray(a, np.float64), self.fit_.params)
+            z = outputs(params, np.asarray(x, np.float64), activation=self.fit_.activation)
+            return np.asarray(z, np.float64)
 
 
 class MLPClassifier(ClassifierMixin, _MLP):

@@ -9,9 +9,12 @@ standardised predictions mapped back by y = y' std + mean (predicted_vs_true.png
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 SPLITS = ("train", "validation", "test")
@@ -34,10 +37,26 @@ class Scored(NamedTuple):
     pairs: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+@partial(jax.jit, static_argnames=("activation", "head"))
+def _apply(params: Any, x: Any, y: Any, *, activation: Any, head: str):
+    """(z, predictions, accuracy) of ``funcmlp.forward`` / ``predict`` / ``accuracy``, in one compiled call
+    per split shape (op by op, each shape of a new data set would compile every operation); the accuracy
+    is NaN for the linear head."""
+    import funcmlp
+
+    z = funcmlp.forward(params, x, activation=activation)
+    if head == "linear":
+        return z, z, jnp.nan
+    return (
+        z,
+        funcmlp.predict(params, x, activation=activation, head=head),
+        funcmlp.accuracy(params, x, y, activation=activation, head=head),
+    )
+
+
 def evaluate(task: Any, samples: Any, params: Any, *, activation: Any) -> Scored:
     """Apply ``params`` to every split of ``samples`` (a ``funcmlp.fitting.Samples``) and score the
     predictions for ``task``."""
-    import funcmlp
     from funcmlp import metrics
 
     regression = task.regression
@@ -46,16 +65,15 @@ def evaluate(task: Any, samples: Any, params: Any, *, activation: Any) -> Scored
     for i, (split, (x, y)) in enumerate(zip(SPLITS, samples[:3], strict=True)):
         if not len(y):
             continue
+        z, pred, acc = jax.device_get(_apply(params, x, y, activation=activation, head=task.head))
         if regression:
             p = samples.prepared
             st = p.target_standardizer
-            z = np.asarray(funcmlp.forward(params, x, activation=activation), np.float64)
-            pred = z * st.std.astype(np.float64) + st.mean.astype(np.float64)
+            pred = np.asarray(z, np.float64) * st.std.astype(np.float64) + st.mean.astype(np.float64)
             pairs[split] = (np.asarray(p.raw[2 * i + 1], np.float64)[:, 0], pred[:, 0])
         else:
-            pred = funcmlp.predict(params, x, activation=activation, head=task.head)
             pairs[split] = (np.asarray(y), np.asarray(pred))
-            accuracy[split] = float(funcmlp.accuracy(params, x, y, activation=activation, head=task.head))
+            accuracy[split] = float(acc)
     headline: dict[str, Any] = {}
     details: dict[str, Any] = {}
     if regression:

@@ -53,11 +53,30 @@ class TrainResult(NamedTuple):
     diverged_at: jax.Array
 
 
+def _targets(state, data, spec: engine.Spec):
+    n_out = state.params[-1]["b"].shape[0]
+    return data._replace(y=spec.objective.targets(data.y, n_out, data.x.dtype))
+
+
 @partial(jax.jit, static_argnames=("spec", "length"))
 def _run(state, data, start, *, spec: engine.Spec, length: int):
-    n_out = state.params[-1]["b"].shape[0]
-    data = data._replace(y=spec.objective.targets(data.y, n_out, data.x.dtype))
-    return engine.run(state, data, start, spec=spec, length=length)
+    return engine.run(state, _targets(state, data, spec), start, spec=spec, length=length)
+
+
+@partial(jax.jit, static_argnames=("spec", "length"))
+def _run_fast(state, data, start, *, spec: engine.Spec, length: int):
+    return engine.run_fast(state, _targets(state, data, spec), start, spec=spec, length=length)
+
+
+def run_chunk(state, data, start, *, spec: engine.Spec, length: int):
+    """``length`` steps from ``start``: the fast program (no divergence rule in its loop), and the careful
+    one, compiled only then, when the fast call was not clean (a divergence, steps past the end, or a
+    final loss not proven finite): the same numbers either way (``engine.run_fast``)."""
+    if not any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((state, data))):  # under jvp / vmap:
+        new, losses, clean = _run_fast(state, data, start, spec=spec, length=length)  # no host check there
+        if bool(clean):
+            return new, losses
+    return _run(state, data, start, spec=spec, length=length)
 
 
 def optimizer_spec(optimizer: Any, hyperparams: Any, dtype: Any) -> tuple[Callable[..., Any], dict]:
@@ -259,5 +278,5 @@ def _start(
 
 def _chunks(state, data, spec, start_step: int, steps: int, length: int):
     for c in range(math.ceil(steps / length)):
-        state, losses = _run(state, data, jnp.int32(start_step + c * length), spec=spec, length=length)
+        state, losses = run_chunk(state, data, jnp.int32(start_step + c * length), spec=spec, length=length)
         yield min(steps, (c + 1) * length), state, losses

@@ -53,10 +53,13 @@ def test_one_trace_per_call_even_in_chunks(spiral):
     params = funcmlp.init_params(jax.random.key(1), (2, 4, 3))
     opt = optax.sgd(1.0)
     kw = dict(optimizer=opt, steps=100, activation=counted_relu)
-    funcmlp.train(params, x, y, **kw, chunk_size=10)
+    funcmlp.train(params, x, y, **kw, chunk_size=10)  # 10 chunks, all clean: the fast program only
     per_program = len(traces)
+    funcmlp.train(params, x, y, **kw, chunk_size=30)  # the last chunk runs past the end: the careful one too
+    assert len(traces) - per_program <= 3 * per_program  # two programs for a new chunk length, not one a chunk
+    before = len(traces)
     result = funcmlp.train(params, x, y, **kw, chunk_size=30, callback=lambda s, _loss: seen.append(s))
-    assert len(traces) == 2 * per_program  # one more program for one more chunk length, not one per chunk
+    assert len(traces) == before  # the same programs again: nothing traced
     assert seen == [30, 60, 90, 100]
     assert result.losses.shape == (100,)
     whole = funcmlp.train(params, x, y, optimizer=opt, steps=100, activation=jax.nn.relu)

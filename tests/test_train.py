@@ -56,7 +56,8 @@ def test_one_trace_per_call_even_in_chunks(spiral):
     funcmlp.train(params, x, y, **kw, chunk_size=10)  # 10 chunks, all clean: the fast program only
     per_program = len(traces)
     funcmlp.train(params, x, y, **kw, chunk_size=30)  # the last chunk runs past the end: the careful one too
-    assert len(traces) - per_program <= 3 * per_program  # two programs for a new chunk length, not one a chunk
+    # two programs for a new chunk length, not one a chunk
+    assert len(traces) - per_program <= 3 * per_program
     before = len(traces)
     result = funcmlp.train(params, x, y, **kw, chunk_size=30, callback=lambda s, _loss: seen.append(s))
     assert len(traces) == before  # the same programs again: nothing traced

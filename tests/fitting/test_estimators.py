@@ -1,4 +1,4 @@
-"""funcmlp.MLPClassifier and MLPRegressor: scikit-learn's own estimator checks, the same model and scores
+"""funcmlp.MLPClassifier and MLPRegressor (scikit-learn's own checks: test_estimator_checks_*.py): the same model and scores
 as funcmlp.fit with the same options on the same rows (predictions recomputed by hand in float64 numpy),
 cross_val_score, a Pipeline, probabilities, string labels, the tiny-data fallback, and import funcmlp
 without scikit-learn."""
@@ -16,29 +16,11 @@ from sklearn.metrics import r2_score  # noqa: E402
 from sklearn.model_selection import cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import funcmlp  # noqa: E402
 
 # One program per data shape: the same steps and seeds everywhere share what is compiled.
 FAST = dict(steps=50, seeds=2)
-
-
-def expected_failures(estimator) -> dict[str, str]:
-    if isinstance(estimator, funcmlp.MLPClassifier):
-        return {
-            "check_class_weight_classifiers": "class_weight takes 'none' or 'balanced' (funcmlp.fit's "
-            "n / (K n_k)), not a dict of weights per class"
-        }
-    return {}
-
-
-@parametrize_with_checks(
-    [funcmlp.MLPClassifier(**FAST), funcmlp.MLPRegressor(**FAST)],
-    expected_failed_checks=expected_failures,
-)
-def test_sklearn_checks(estimator, check):
-    check(estimator)
 
 
 def by_hand(fit, x: np.ndarray) -> np.ndarray:

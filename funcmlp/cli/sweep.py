@@ -100,45 +100,28 @@ def run_sweep(cfg: SweepConfig) -> int:
 def sweep_models(cfg: SweepConfig, data: Any, task: Any, start: Any, logger: Any = None) -> tuple[Any, int]:
     """``funcmlp.sweep`` of the options' grid behind a progress bar, every model's curves logged; and the
     logging interval."""
-    import funcmlp
     from funcmlp import chunking
     from funcmlp.cli import progress
+    from funcmlp.fitting.fit import sweep_samples
     from funcmlp.fitting.optimizers import optimizer_factory
     from funcmlp.history import chunk_size
 
     n, k = data.n_features, task.n_outputs
     sizes = [(n, *[w] * cfg.depth, k) for w in cfg.widths]
     grid = grid_options(cfg)
-    per_group = grid.pop("configurations") * cfg.seeds
-    n_models = len(sizes) * len(cfg.activations) * per_group
+    configurations = grid.pop("configurations")
+    n_models = len(sizes) * len(cfg.activations) * configurations * cfg.seeds
     every = cfg.log_every or chunking.round_interval(chunk_size(cfg.steps))
-    work = chunking.step_work(sizes, cfg.batch_size or len(data.train[1]), per_group)
-    keys = funcmlp.fitting.run_keys(cfg.seed)
-    n_val = len(data.val[1])
     total = len(sizes) * len(cfg.activations) * cfg.steps
     bar = progress.Progress(total, description=f"{n_models} models", quiet=cfg.quiet)
+    callback = tracked(logger, cfg, grid, sizes, interrupt.stopping(bar.for_sweep(cfg.steps)), start)
     with bar, flags(start="--resume", batch_size="--batch-size"):
-        result = funcmlp.sweep(
-            keys["init"],
-            *data.train,
-            sizes=sizes,
-            seeds=cfg.seeds,
-            steps=cfg.steps,
-            activation=list(cfg.activations),
-            optimizer=optimizer_factory(cfg.optimizer),
-            batch_size=cfg.batch_size,
-            batch_key=keys["shuffle"],
-            scheme=cfg.init,
-            x_val=data.val[0] if n_val else None,
-            y_val=data.val[1] if n_val else None,
-            evaluate={"test": data.test} if len(data.test[1]) else None,
-            chunk_size=chunking.short_chunk(every, work),
-            log_every=every,
-            callback=tracked(logger, cfg, grid, sizes, interrupt.stopping(bar.for_sweep(cfg.steps)), start),
-            head=task.training_head(data.train[1]),
-            start=start,
+        result = sweep_samples(
+            data, task, seed=cfg.seed, sizes=sizes, seeds=cfg.seeds, steps=cfg.steps, every=every,
+            configurations=configurations, batch_size=cfg.batch_size, activation=list(cfg.activations),
+            optimizer=optimizer_factory(cfg.optimizer), scheme=cfg.init, callback=callback, start=start,
             **grid,
-        )
+        )  # fmt: skip
     return result, every
 
 

@@ -132,9 +132,8 @@ def fit(
     steps, seeds = checks.check_positive_int(steps, "steps"), checks.check_positive_int(seeds, "seeds")
     every = chunking.round_interval(chunk_size(steps))
     every = every if log_every is None else checks.check_positive_int(log_every, "log_every")
-    keys = run_keys(seed)
     samples, task = load(
-        data, y, key=keys["train"], head=head, val=val, test=test, standardize=standardize, **read
+        data, y, key=run_keys(seed)["train"], head=head, val=val, test=test, standardize=standardize, **read
     )
     task = task._replace(class_weight=class_weight)
     n, n_val = len(samples.train[1]), len(samples.val[1])
@@ -146,7 +145,6 @@ def fit(
     hidden = (hidden_width(samples.n_features, task.n_outputs),) if hidden is None else tuple(hidden)
     sizes = (samples.n_features, *hidden, task.n_outputs)
     choices = l2_choices(l2, task, n_val)
-    work = chunking.step_work(sizes, batch_size or n, len(choices) * seeds)
     stopped = []
 
     def report(*args):
@@ -156,28 +154,12 @@ def fit(
 
     if logger is not None:
         report = _tracked(logger, report, learning_rate, choices, optimizer, seeds, sizes, activation)
-    result = sweep(
-        keys["init"],
-        *samples.train,
-        sizes=sizes,
-        seeds=seeds,
-        steps=steps,
-        activation=activation,
-        optimizer=optimizer_factory(optimizer),
-        learning_rates=[learning_rate],
-        l2=list(choices) if len(choices) > 1 else choices[0],
-        batch_size=batch_size,
-        batch_key=keys["shuffle"],
-        scheme=init,
-        head=task.training_head(samples.train[1]),
-        x_val=samples.val[0] if n_val else None,
-        y_val=samples.val[1] if n_val else None,
-        evaluate={"test": samples.test} if len(samples.test[1]) else None,
-        chunk_size=chunking.short_chunk(every, work),
-        log_every=every,
-        patience=patience,
-        callback=report,
-    )
+    l2_grid = list(choices) if len(choices) > 1 else choices[0]
+    result = sweep_samples(
+        samples, task, seed=seed, sizes=sizes, seeds=seeds, steps=steps, every=every, configurations=len(choices),
+        activation=activation, optimizer=optimizer_factory(optimizer), learning_rates=[learning_rate],
+        l2=l2_grid, batch_size=batch_size, scheme=init, patience=patience, callback=report,
+    )  # fmt: skip
     options = dict(
         head=task.head, hidden=list(hidden), activation=activation, optimizer=optimizer,
         learning_rate=learning_rate, steps=steps, seeds=seeds, batch_size=batch_size,
@@ -192,6 +174,37 @@ def fit(
         tracking.log_sweep(logger, result, losses=False)
         tracking.log_history(logger, out.history, run="chosen")
     return out
+
+
+def sweep_samples(
+    samples: Samples,
+    task: Task,
+    *,
+    seed: int,
+    sizes,
+    seeds: int,
+    steps: int,
+    every: int,
+    configurations: int = 1,
+    batch_size: int | None = None,
+    **grid: Any,
+) -> SweepResult:
+    """``funcmlp.sweep`` of ``samples`` as a run makes it: the run's init and shuffle keys, the task's
+    training head, the validation rows ranking the models, the test rows logged beside them every
+    ``every`` steps, chunks of about a quarter second (``chunking.short_chunk``; ``configurations`` x
+    ``seeds`` models per group). ``grid``: the rest of ``sweep``'s arguments (axes, optimizer, callback,
+    start, ...)."""
+    keys = run_keys(seed)
+    n, n_val = len(samples.train[1]), len(samples.val[1])
+    groups = sizes if isinstance(sizes[0], Sequence) else [sizes]
+    work = chunking.step_work(groups, batch_size or n, configurations * seeds)
+    return sweep(
+        keys["init"], *samples.train, sizes=sizes, seeds=seeds, steps=steps, batch_size=batch_size,
+        batch_key=keys["shuffle"], head=task.training_head(samples.train[1]),
+        x_val=samples.val[0] if n_val else None, y_val=samples.val[1] if n_val else None,
+        evaluate={"test": samples.test} if len(samples.test[1]) else None,
+        chunk_size=chunking.short_chunk(every, work), log_every=every, **grid,
+    )  # fmt: skip
 
 
 def _tracked(logger, report, learning_rate, choices, optimizer, seeds, sizes, activation):

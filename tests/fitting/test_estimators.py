@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from estimator_options import FAST  # noqa: E402
 from sklearn.datasets import load_diabetes, load_iris  # noqa: E402
 from sklearn.metrics import r2_score  # noqa: E402
 from sklearn.model_selection import cross_val_score  # noqa: E402
@@ -18,9 +19,6 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import funcmlp  # noqa: E402
-
-# One program per data shape: the same steps and seeds everywhere share what is compiled.
-FAST = dict(steps=50, seeds=2)
 
 
 def by_hand(fit, x: np.ndarray) -> np.ndarray:

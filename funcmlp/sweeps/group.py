@@ -19,6 +19,7 @@ from funcmlp import checks
 from funcmlp.chunking import Losses
 from funcmlp.sweeps import programs
 from funcmlp.sweeps.curves import Curves
+from funcmlp.sweeps.halving import Ladder, Plan
 
 
 class Schedule(NamedTuple):
@@ -41,12 +42,14 @@ def schedule(first: int, steps: int, chunk_size: int | None, log_every: int | No
 
 
 class Outcome(NamedTuple):
-    """A group's loop: the final state, the chunks' losses, the steps done and whether a callback stopped it."""
+    """A group's loop: the final state, the chunks' losses, the steps done, whether a callback stopped it
+    and, with halving, the per-model record (``halving.Ladder.record``)."""
 
     carry: Any
     chunks: Losses
     done: int
     stopped: bool
+    record: dict[str, Any] | None = None
 
 
 def run_group(
@@ -57,12 +60,16 @@ def run_group(
     cfg: programs.Static,
     curves: Curves | None,
     report: Callable[[int, Any], bool] | None,
+    halving: Plan | None = None,
+    val: tuple[Any, Any] | None = None,
 ) -> Outcome:
     """Train every model of the group for ``plan.steps`` steps (``data``: x, y, batch key, l2).
 
     ``report(done, losses)`` after each chunk (``losses``: the chunk's (C_pad, S_pad, k) array) returns True
     to stop there; ``curves`` logs a row at ``plan.first``, at every logged step, at the end and where the
-    loop stopped."""
+    loop stopped. With ``halving`` (and the validation rows ``val``): ``run_halving``."""
+    if halving is not None:
+        return run_halving(carry, data, plan, cfg=cfg, report=report, halving=halving, val=val)
     first, steps, length, every = plan
     if curves is not None:
         curves.log(first, carry.params)
@@ -81,6 +88,37 @@ def run_group(
         if stopped or patience_out:
             break
     return Outcome(carry, chunks, done, stopped or done < steps)
+
+
+def run_halving(carry, data, plan: Schedule, *, cfg, report, halving: Plan, val) -> Outcome:
+    """Successive halving (``funcmlp.sweeps.halving``): the configurations still training run to the next
+    rung end in chunks of at most ``plan.length`` steps, the best go on compacted, the last run to the end.
+
+    The outcome is the whole grid's: each model's state and losses at the step it stopped (its last loss
+    held after it), and ``report`` gets every model's last loss broadcast over ``plan.length`` steps."""
+    x, y, batch_key, l2 = data
+    first, steps = plan.first, plan.steps
+    ends = [e for e in halving.ends if first < e < first + steps]
+    ladder, part, begin, r = Ladder(carry, halving, first), carry, first, 0
+    while True:
+        final = r >= len(ends) or ladder.count == 1
+        end = first + steps if final else ends[r]
+        segment = Schedule(begin, end - begin, min(plan.length, end - begin), None)
+
+        def told(done, losses, segment=segment):
+            last = ladder.told(losses, (done - 1) % segment.length)
+            whole = jnp.broadcast_to(last[..., None], (*last.shape, plan.length))
+            return report(segment.first - first + done, whole)
+
+        chosen = None if report is None else told
+        out = run_group(part, (x, y, batch_key, l2), segment, cfg=cfg, curves=None, report=chosen)
+        ladder.absorb(out.carry, jnp.concatenate(out.chunks, axis=2)[..., : out.done], begin + out.done)
+        if out.stopped or final:
+            return Outcome(
+                ladder.full, Losses(ladder.losses()), begin - first + out.done, out.stopped, ladder.record()
+            )
+        part, l2, cfg = ladder.prune(out.carry, l2, cfg, val, r)
+        begin, r = end, r + 1
 
 
 def last_losses(losses, done: int, length: int, grid_shape: tuple[int, ...], size: int, seeds: int):

@@ -47,6 +47,11 @@ class GroupResult(NamedTuple):
         ``<set>_loss`` / ``<set>_accuracy`` (*grid, seeds, rows) (``funcmlp.sweeps.curves``); else None.
       early_stop: with ``sweep(..., patience=N)``, per model (*grid, seeds): ``best_step`` (the row whose
         parameters ``params`` holds) and ``stopped`` (patience ran out); else None.
+      halving: with ``sweep(..., halving=...)`` (``funcmlp.sweeps.halving``), per model: ``stopped_at``
+        (*grid, seeds), the global step its ``params``, ``opt_state`` and ``metrics`` are at (its last rung
+        end, or the sweep's last step); ``rung`` (*grid, seeds), the rung ends its configuration passed;
+        ``scores`` (*grid, seeds, rungs), its configuration's score at each rung end (NaN where not ranked).
+        Its ``losses`` after ``stopped_at`` hold its last loss. Else None.
     """
 
     sizes: tuple[int, ...]
@@ -58,6 +63,7 @@ class GroupResult(NamedTuple):
     opt_state: Any = None
     history: dict[str, Any] | None = None
     early_stop: dict[str, Any] | None = None
+    halving: dict[str, Any] | None = None
 
 
 def width_label(sizes: tuple[int, ...]) -> str:

@@ -1,0 +1,239 @@
+"""Successive halving inside a compiled sweep: every configuration trains to the first rung end, the best
+fraction on the validation rows goes on, compacted into a smaller model axis, and so on to the last step.
+
+At rung end e_r every configuration c still training is scored on the validation rows by the mean over its
+seeds of its metric at theta_{e_r} (seeds with a NaN metric left out; a configuration whose every seed is
+NaN ranks last),
+
+    score_c = (1/S) sum_j val_accuracy[c, j]   (higher is better; ties: lower mean val_loss, then lower c)
+    score_c = (1/S) sum_j val_loss[c, j]       (with ``metric="val_loss"``; lower is better),
+
+and the k_r = min(n_r - 1, max(1, ceil(keep n_r))) best of the n_r configurations go on (at least one stops
+at each rung while more than one trains). The survivors' states (parameters, optimizer states, divergence
+steps, hyperparameters, L2 weights) are gathered into a state of k_r configurations, padded to a multiple of
+the mesh's "config" devices by repeating survivors, and train on under a ``programs.Static`` of that size: one
+compiled program per rung size, no step spent on a stopped model. A stopped model keeps its state at its last
+rung end. The mini-batch order is the global step's, so a survivor's steps are the ones it takes alone.
+
+``Halving(rungs=r)`` puts the rung ends at round(r / keep^i), i = 0, 1, ...: with keep = 1/3 and 3^k
+configurations trained for r 3^k steps, each rung costs about as much as the first, and the whole run about
+(1 + 2k/3) / 3^k of the full grid's steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+
+from funcmlp import checks, engine, training
+from funcmlp.sweeps import programs
+from funcmlp.sweeps.curves import measure
+from funcmlp.sweeps.mesh import padded, to_host
+
+METRICS = ("val_accuracy", "val_loss")
+
+
+class Halving(NamedTuple):
+    """Successive halving of a sweep's configurations (``sweep(..., halving=Halving(...))``).
+
+    Attributes:
+      rungs: the first rung's end (steps; later ends at round(rungs / keep^i)), or the rung ends, a list of
+        increasing global steps; ends at or past the sweep's last step are dropped.
+      keep: the fraction of configurations that go on at each rung end, 0 < keep < 1.
+      metric: ``"val_accuracy"`` or ``"val_loss"`` (default: accuracy, the loss for the linear head).
+    """
+
+    rungs: int | Sequence[int]
+    keep: float = 1 / 3
+    metric: str | None = None
+
+
+class Plan(NamedTuple):
+    """A checked ``Halving`` for a sweep: its rung ends (global steps before the last), fraction, metric,
+    and the grid's configurations and seeds."""
+
+    ends: tuple[int, ...]
+    keep: float
+    metric: str
+    configs: int
+    seeds: int
+
+
+def rung_ends(rungs: int | Sequence[int], keep: float, last: int) -> tuple[int, ...]:
+    """The rung ends before ``last``: round(rungs / keep^i) for an int (distinct, increasing), or the list."""
+    if isinstance(rungs, Sequence):
+        ends = tuple(checks.check_positive_int(e, "halving.rungs") for e in rungs)
+        if not ends or any(b <= a for a, b in zip(ends, ends[1:], strict=False)):
+            raise ValueError(f"halving.rungs: expected increasing positive steps, got {list(rungs)!r}")
+        return tuple(e for e in ends if e < last)
+    end, out = checks.check_positive_int(rungs, "halving.rungs"), []
+    for i in range(64):
+        e = round(end / keep**i)
+        if e >= last:
+            break
+        if not out or e > out[-1]:
+            out.append(e)
+    return tuple(out)
+
+
+def checked(halving: Any, *, steps: int, head, has_val: bool, configs: int, seeds: int, others: dict) -> Plan:
+    """The ``Plan`` of a sweep's ``halving``, after checking it and the options it cannot go with (``others``:
+    name -> value of log_every, patience, metrics, start, each must be None)."""
+    if not isinstance(halving, Halving):
+        raise TypeError(f"halving: expected a funcmlp.sweeps.Halving, got {type(halving).__name__}")
+    keep = checks.check_real(halving.keep, "halving.keep")
+    if not 0 < keep < 1:
+        raise ValueError(f"halving.keep: expected a fraction 0 < keep < 1, got {keep}")
+    metric = halving.metric or ("val_accuracy" if head.classifies else "val_loss")
+    if metric not in METRICS:
+        raise ValueError(f"halving.metric: expected one of {', '.join(METRICS)}, got {metric!r}")
+    if metric == "val_accuracy" and not head.classifies:
+        raise ValueError(f"halving.metric: expected val_loss for the {head.name} head, got {metric!r}")
+    if not has_val:
+        raise ValueError("halving: expected validation data x_val, y_val to rank configurations, got none")
+    for name, value in others.items():
+        if value is not None:
+            raise ValueError(f"{name}: expected None with halving (not supported together), got {value!r}")
+    return Plan(rung_ends(halving.rungs, keep, steps), keep, metric, configs, seeds)
+
+
+def kept(n: int, keep: float) -> int:
+    """How many of n configurations go on: ceil(keep n), at least 1 and at most n - 1."""
+    return min(n - 1, max(1, math.ceil(keep * n - 1e-9))) if n > 1 else n
+
+
+def scores(state, val, cfg: programs.Static, n: int, seeds: int, metric: str) -> tuple[np.ndarray, ...]:
+    """(score, tie) per configuration (n,) in float64: the mean over seeds of ``metric`` and of val_loss on
+    the validation rows, of the first n configurations and ``seeds`` seeds of a (C_pad, S_pad) grid."""
+    axes = (0 if cfg.per_seed_val else None,)
+    own = {"config": state.config} if getattr(state, "config", None) else {}
+    kw = dict(names=("val",), set_axes=axes, objective=cfg.spec.objective, **own)
+    row = measure(state.params, (tuple(val),), None, **kw)
+
+    def mean(name):
+        a = np.asarray(to_host(row[name]), np.float64)[:n, :seeds]
+        finite = ~np.isnan(a)
+        total = np.where(finite, a, 0.0).sum(axis=1)
+        return np.where(finite.any(axis=1), total / np.maximum(finite.sum(axis=1), 1), np.nan)
+
+    return mean(metric), mean("val_loss")
+
+
+def ranked(score: np.ndarray, tie: np.ndarray, metric: str) -> np.ndarray:
+    """Positions of the configurations, best first (NaN last; ties: lower tie value, then lower position)."""
+    sign = -1.0 if metric == "val_accuracy" else 1.0
+    first = np.nan_to_num(sign * score, nan=np.inf)
+    return np.lexsort((np.arange(len(score)), np.nan_to_num(tie, nan=np.inf), first))
+
+
+def resized(cfg: programs.Static, c_pad: int, s_pad: int) -> programs.Static:
+    """The group's ``Static`` for a grid of c_pad configurations (the engine's plan for that many models)."""
+    d_config, d_seed = cfg.mesh.devices.shape
+    obj, spec = cfg.spec.objective, cfg.spec
+    if not isinstance(obj, engine.Objective):  # a model of your own: no plan to fit to the size
+        return cfg
+    objective = training.make_objective(
+        obj.act, obj.head, cfg.sizes, models=(c_pad // d_config) * (s_pad // d_seed),
+        batch_size=spec.batch_size, backend=cfg.mesh.devices.flat[0].platform,
+    )  # fmt: skip
+    return cfg._replace(spec=spec._replace(objective=objective))
+
+
+@partial(jax.jit, static_argnames=("mesh",))
+def _gather(state, l2, rows, *, mesh):
+    """Configurations ``rows`` of the state (and of the L2 weights, None when shared), on the mesh."""
+    state = jax.tree.map(lambda a: jnp.take(a, rows, axis=0), state)
+    state = jax.lax.with_sharding_constraint(state, NamedSharding(mesh, programs.GRID))
+    if l2 is not None:
+        l2 = jax.lax.with_sharding_constraint(
+            jnp.take(l2, rows, axis=0), NamedSharding(mesh, programs.CONFIG)
+        )
+    return state, l2
+
+
+def compact(state, l2, cfg: programs.Static, rows: np.ndarray):
+    """The state (and the L2 weights, with a configuration axis) of configurations ``rows`` only, padded to a
+    multiple of the mesh's "config" devices by repeating them, and the ``Static`` of that size."""
+    c_pad = padded(len(rows), cfg.mesh.devices.shape[0])
+    idx = jnp.asarray(np.take(rows, np.arange(c_pad) % len(rows)), jnp.int32)
+    state, own = _gather(state, l2 if cfg.l2_axis else None, idx, mesh=cfg.mesh)
+    s_pad = jax.tree.leaves(state)[0].shape[1]
+    return state, own if cfg.l2_axis else l2, resized(cfg, c_pad, s_pad)
+
+
+@jax.jit
+def merge(full, part, rows):
+    """``full`` with its configurations ``rows`` (k,) replaced by the first k of ``part``."""
+    return jax.tree.map(lambda f, p: f.at[rows].set(p[: rows.shape[0]].astype(f.dtype)), full, part)
+
+
+class Ladder:
+    """A halving group's bookkeeping: the whole grid's state (each model at its last step so far), the
+    full-grid rows of the configurations still training, the segments' losses and the record.
+
+    Args:
+      carry: the whole grid's start state, leaves (C_pad, S_pad, ...); plan: the ``Plan``; first: its step.
+    """
+
+    def __init__(self, carry, plan: Plan, first: int):
+        lead = jax.tree.leaves(carry)[0].shape[:2]
+        self.plan, self.full, self.rows, self.blocks = plan, carry, np.arange(lead[0]), []
+        self.stopped_at = np.full(lead[0], first, np.int32)
+        self.rung = np.zeros(lead[0], np.int32)
+        self.scores = np.full((lead[0], len(plan.ends)), np.nan)
+        self.lead, self.last = lead, None
+
+    @property
+    def count(self) -> int:
+        """The configurations still training (the padded ones of the first rung not counted)."""
+        return min(len(self.rows), self.plan.configs)
+
+    def told(self, losses, at: int):
+        """Every model's last loss so far (C_pad, S_pad), after a chunk's ``losses`` (column ``at`` last)."""
+        if self.last is None:
+            self.last = jnp.full(self.lead, jnp.nan, losses.dtype)
+        self.last = self.last.at[jnp.asarray(self.rows)].set(losses[: len(self.rows), :, at])
+        return self.last
+
+    def absorb(self, part, losses, step: int) -> None:
+        """A segment has ended at global ``step``: its models' states and losses (k_pad, S_pad, steps)."""
+        self.full = merge(self.full, part, jnp.asarray(self.rows, jnp.int32))
+        self.blocks.append((self.rows, losses))
+        self.stopped_at[self.rows] = step
+
+    def prune(self, part, l2, cfg: programs.Static, val, r: int):
+        """Rung r's end: score the configurations training, keep the best (``compact``)."""
+        n, plan = self.count, self.plan
+        score, tie = scores(part, val, cfg, n, plan.seeds, plan.metric)
+        self.scores[self.rows[:n], r] = score
+        best = np.sort(ranked(score, tie, plan.metric)[: kept(n, plan.keep)])
+        self.rows = self.rows[best]
+        self.rung[self.rows] = r + 1
+        return compact(part, l2, cfg, best)
+
+    def losses(self) -> list[jax.Array]:
+        """Each segment's losses over the whole grid, (C_pad, S_pad, steps): a stopped model's last loss
+        held after the step it stopped at."""
+        out, last = [], None
+        for rows, losses in self.blocks:
+            shape = (*self.lead, losses.shape[2])
+            block = jnp.full(shape, jnp.nan, losses.dtype) if last is None else jnp.broadcast_to(last, shape)
+            out.append(block.at[jnp.asarray(rows)].set(losses[: len(rows)]))
+            last = out[-1][..., -1:]
+        return out
+
+    def record(self) -> dict[str, np.ndarray]:
+        """Per model (C_pad, S_pad, ...): ``stopped_at`` (global step of its state), ``rung`` (rung ends
+        passed) and ``scores`` (its configuration's score at each rung end, NaN where not ranked)."""
+        s_pad = self.lead[1]
+        per_model = lambda a: np.repeat(a[:, None], s_pad, axis=1)  # noqa: E731
+        return {k: per_model(v) for k, v in (("stopped_at", self.stopped_at), ("rung", self.rung))} | {
+            "scores": per_model(self.scores)
+        }

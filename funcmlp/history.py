@@ -103,57 +103,101 @@ def train_logged(
       step t - 1).
     """
     steps = checks.check_positive_int(steps, "steps")
-    every = chunk_size(steps) if log_every is None else checks.check_positive_int(log_every, "log_every")
-    every = chunking.round_interval(every) if log_every is None else every
+    every = _log_interval(steps, log_every)
     head = train_kw.get("head", "softmax")
     sizes = validate(params, x, y, head=head)
     work = chunking.step_work(sizes, train_kw.get("batch_size") or np.shape(x)[0])
     length = min(chunking.short_chunk(every, work), steps)
+    sets = _logged_sets(params, x, y, evaluate, head)
+    act_fn, hd = activations.get(train_kw.get("activation", "relu")).fn, heads.get(head)
+    stopper = _stopper(patience, sets)
+    checks.check_callback(callback)
+    checks.check_callback(on_log, "on_log")
+    rec = _Recorder(sets, act_fn, hd, stopper, on_log)
+    chunks = train_chunks(params, x, y, optimizer=optimizer, steps=steps, chunk_size=length, **train_kw)
+    result = _train_recorded(rec, params, chunks, steps=steps, every=every, length=length, callback=callback)
+    early_stop = None if stopper is None else stopper.result(steps)
+    if stopper is not None:
+        result = result._replace(params=stopper.best_params)
+    columns = _columns(rec, every=every, diverged_at=int(result.diverged_at))
+    return result, History(columns, early_stop)
+
+
+def _log_interval(steps: int, log_every: int | None) -> int:
+    """``log_every``, checked; by default ``chunk_size(steps)`` rounded up to two significant digits."""
+    if log_every is None:
+        return chunking.round_interval(chunk_size(steps))
+    return checks.check_positive_int(log_every, "log_every")
+
+
+def _stopper(patience: int | None, sets: dict) -> early_stopping.EarlyStopping | None:
+    """The early stopper of ``patience`` logged rows on the ``"val"`` set, or None without ``patience``."""
+    if patience is None:
+        return None
+    stopper = early_stopping.EarlyStopping(patience)
+    if early_stopping.MONITOR not in sets:
+        raise ValueError("patience: expected a non-empty validation set evaluate={'val': (x, y)}, got none")
+    return stopper
+
+
+def _logged_sets(params: Params, x, y, evaluate, head: str) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """The sets each logged row measures: ``"train"``, then every non-empty ``evaluate`` set, validated."""
     sets = {"train": (jnp.asarray(x), jnp.asarray(y))}
     for name, (xs, ys) in (evaluate or {}).items():
         if np.shape(xs)[0] > 0:
             validate(params, xs, ys, head=head)
             sets[name] = (jnp.asarray(xs), jnp.asarray(ys))
-    act_fn, hd = activations.get(train_kw.get("activation", "relu")).fn, heads.get(head)
-    logged: list[tuple[int, Any]] = []
-    stopper = None if patience is None else early_stopping.EarlyStopping(patience)
-    if stopper is not None and early_stopping.MONITOR not in sets:
-        raise ValueError("patience: expected a non-empty validation set evaluate={'val': (x, y)}, got none")
+    return sets
 
-    def record(t: int, p: Params) -> bool:  # stays on the device (fetched once at the end) unless watched
-        logged.append((t, _evaluate(p, tuple(sets.values()), act_fn=act_fn, head=hd)))
-        if stopper is None and on_log is None:
+
+class _Recorder:
+    """The logged rows of a run: ``(step, evaluations)`` pairs that stay on the device (fetched once at the
+    end) unless an early stopper or ``on_log`` watches them."""
+
+    def __init__(self, sets, act_fn, hd, stopper, on_log) -> None:
+        self.sets, self.act_fn, self.hd, self.stopper, self.on_log = sets, act_fn, hd, stopper, on_log
+        self.logged: list[tuple[int, Any]] = []
+
+    def __call__(self, t: int, p: Params) -> bool:
+        """Measure the parameters of step ``t``; True when the early stopper asks to stop."""
+        self.logged.append((t, _evaluate(p, tuple(self.sets.values()), act_fn=self.act_fn, head=self.hd)))
+        if self.stopper is None and self.on_log is None:
             return False
-        row = _row(sets, jax.device_get(logged[-1][1]), hd)
-        if on_log is not None:
-            on_log(t, row)
-        return stopper is not None and stopper.update(t, row, p)
+        row = _row(self.sets, jax.device_get(self.logged[-1][1]), self.hd)
+        if self.on_log is not None:
+            self.on_log(t, row)
+        return self.stopper is not None and self.stopper.update(t, row, p)
 
-    checks.check_callback(callback)
-    checks.check_callback(on_log, "on_log")
+
+def _train_recorded(
+    record: _Recorder, params: Params, chunks, *, steps: int, every: int, length: int, callback
+) -> TrainResult:
+    """Run ``chunks`` (``train_chunks``' iterator), recording step 0, every ``every`` steps and the last step,
+    until the end, the early stopper or ``callback`` stops it (then also recording the stopped step)."""
     record(0, params)
-    chunks = chunking.Losses()
-    for chunk in train_chunks(params, x, y, optimizer=optimizer, steps=steps, chunk_size=length, **train_kw):
-        done, state, losses = chunk
-        chunks.append(losses)
+    losses_so_far = chunking.Losses()
+    for done, state, losses in chunks:
+        losses_so_far.append(losses)
         stop = record(done, state.params) if done % every == 0 or done == steps else False
         halt = callback is not None and callback(done, float(losses[(done - 1) % length])) is True
         if halt and done % every and done < steps:  # a row where it was stopped
             record(done, state.params)
         if stop or halt:
             break
-    result = result_of(state, chunks, min(done, steps))
-    early_stop = None if stopper is None else stopper.result(steps)
-    if stopper is not None:
-        result = result._replace(params=stopper.best_params)
-    diverged_at = int(result.diverged_at)
-    if diverged_at >= 0:  # keep the rows up to the end of the chunk that diverged
+    return result_of(state, losses_so_far, min(done, steps))
+
+
+def _columns(record: _Recorder, *, every: int, diverged_at: int) -> dict[str, np.ndarray]:
+    """The history's columns from the recorded rows; after a divergence at step ``diverged_at`` >= 0 only
+    the rows up to the end of the chunk that diverged."""
+    logged = record.logged
+    if diverged_at >= 0:
         logged = [(t, e) for t, e in logged if t - every <= diverged_at]
     columns: dict[str, list[float]] = {"step": [t for t, _ in logged]}
     for _, evals in jax.device_get(logged):
-        for k, v in _row(sets, evals, hd).items():
+        for k, v in _row(record.sets, evals, record.hd).items():
             columns.setdefault(k, []).append(v)
-    return result, History({k: np.asarray(v, np.float64) for k, v in columns.items()}, early_stop)
+    return {k: np.asarray(v, np.float64) for k, v in columns.items()}
 
 
 def _row(sets: dict[str, tuple[Any, Any]], evals, hd) -> dict[str, float]:

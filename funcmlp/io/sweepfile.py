@@ -100,7 +100,6 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     In a multi-process run every process must call it (the arrays are gathered from all processes); only
     process 0 writes the file.
     """
-    from funcmlp.sweeps.mesh import to_host
     from funcmlp.sweeps.results import SweepResult
 
     if not isinstance(result, SweepResult):
@@ -114,37 +113,10 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     named: dict[str, Any] = {}
     groups = []
     for g, group in enumerate(result.groups):
-        if len(group.params) != len(group.sizes) - 1:
-            raise ValueError(
-                f"result: group {g} has sizes {list(group.sizes)} ({len(group.sizes) - 1} layers) "
-                f"but {len(group.params)} layers of params"
-            )
-        for layer, p in enumerate(group.params):
-            named |= {f"group_{g}.layer_{layer}.{k}": p[k] for k in ("w", "b")}
-        leaves = None if group.opt_state is None else jax.tree.leaves(group.opt_state)
-        for i, leaf in enumerate(leaves or []):
-            named[f"group_{g}.opt_state.{i}"] = _leaf(leaf, f"group {g}'s opt_state leaf {i}")
-        named[f"group_{g}.losses"] = group.losses
-        named[f"group_{g}.diverged_at"] = group.diverged_at
-        named |= {f"group_{g}.metrics.{m}": v for m, v in group.metrics.items()}
-        history = group.history or {}
-        named |= {f"group_{g}.history.{m}": v for m, v in history.items()}
-        groups.append(
-            {
-                "sizes": [int(d) for d in group.sizes],
-                "activation": str(group.activation),
-                "opt_state_leaves": None if leaves is None else len(leaves),
-                "metrics": list(group.metrics),
-                "history": list(history),
-            }
-        )
-    arrays, views = {}, {}
-    for name, a in named.items():  # the same order on every process: to_host is collective
-        arr = np.asarray(to_host(a), order="C")
-        if arr.dtype.name not in _NATIVE:  # bfloat16 and friends: stored as raw bits, viewed back on load
-            views[name] = arr.dtype.name
-            arr = arr.view(f"uint{8 * arr.dtype.itemsize}")
-        arrays[name] = arr
+        group_named, info = _group_arrays(g, group)
+        named |= group_named
+        groups.append(info)
+    arrays, views = _host_arrays(named)
     lead = (*(len(v) for v in axes.values()), seeds)
     _check_shapes(arrays, groups, lead, "result")
     metadata = {
@@ -163,6 +135,50 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     metadata["sha256"] = digest(arrays, metadata)
     if jax.process_index() == 0:
         atomic_write_bytes(path, st_save(arrays, metadata=metadata))
+
+
+def _group_arrays(g: int, group: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Group ``g``'s arrays by their stored names, and its metadata entry (sizes, activation, number of
+    optimizer-state leaves, metric and curve names)."""
+    if len(group.params) != len(group.sizes) - 1:
+        raise ValueError(
+            f"result: group {g} has sizes {list(group.sizes)} ({len(group.sizes) - 1} layers) "
+            f"but {len(group.params)} layers of params"
+        )
+    named: dict[str, Any] = {}
+    for layer, p in enumerate(group.params):
+        named |= {f"group_{g}.layer_{layer}.{k}": p[k] for k in ("w", "b")}
+    leaves = None if group.opt_state is None else jax.tree.leaves(group.opt_state)
+    for i, leaf in enumerate(leaves or []):
+        named[f"group_{g}.opt_state.{i}"] = _leaf(leaf, f"group {g}'s opt_state leaf {i}")
+    named[f"group_{g}.losses"] = group.losses
+    named[f"group_{g}.diverged_at"] = group.diverged_at
+    named |= {f"group_{g}.metrics.{m}": v for m, v in group.metrics.items()}
+    history = group.history or {}
+    named |= {f"group_{g}.history.{m}": v for m, v in history.items()}
+    info = {
+        "sizes": [int(d) for d in group.sizes],
+        "activation": str(group.activation),
+        "opt_state_leaves": None if leaves is None else len(leaves),
+        "metrics": list(group.metrics),
+        "history": list(history),
+    }
+    return named, info
+
+
+def _host_arrays(named: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every array on the host, C-ordered, and the dtype names of those stored as raw bits (bfloat16 and
+    other dtypes safetensors' numpy side lacks, viewed back on load)."""
+    from funcmlp.sweeps.mesh import to_host
+
+    arrays, views = {}, {}
+    for name, a in named.items():  # the same order on every process: to_host is collective
+        arr = np.asarray(to_host(a), order="C")
+        if arr.dtype.name not in _NATIVE:
+            views[name] = arr.dtype.name
+            arr = arr.view(f"uint{8 * arr.dtype.itemsize}")
+        arrays[name] = arr
+    return arrays, views
 
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -199,7 +199,7 @@ class Ladder:
         """Every model's last loss so far (C_pad, S_pad), after a chunk's ``losses`` (column ``at`` last)."""
         if self.last is None:
             self.last = jnp.full(self.lead, jnp.nan, losses.dtype)
-        self.last = self.last.at[jnp.asarray(self.rows)].set(losses[: len(self.rows), :, at])
+        self.last = merge(self.last, losses[:, :, at], jnp.asarray(self.rows, jnp.int32))
         return self.last
 
     def absorb(self, part, losses, step: int) -> None:
@@ -225,7 +225,7 @@ class Ladder:
         for rows, losses in self.blocks:
             shape = (*self.lead, losses.shape[2])
             block = jnp.full(shape, jnp.nan, losses.dtype) if last is None else jnp.broadcast_to(last, shape)
-            out.append(block.at[jnp.asarray(rows)].set(losses[: len(rows)]))
+            out.append(merge(block, losses, jnp.asarray(rows, jnp.int32)))
             last = out[-1][..., -1:]
         return out
 

@@ -1,0 +1,150 @@
+"""Successive halving inside a sweep (funcmlp.sweeps.halving) against models trained alone by funcmlp.train
+and a float64 numpy ranking of the validation scores."""
+
+import itertools
+import math
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import funcmlp
+from funcmlp import data
+from funcmlp.sweeps import halving as halving_mod
+from funcmlp.sweeps import programs
+from funcmlp.sweeps.halving import Halving
+
+# 3 learning rates x 2 L2 weights = 6 configurations x 2 seeds, mini-batches; rungs end at steps 4 and 8 of 12,
+# half kept: 6 -> 3 -> 2 configurations, each size its own compiled program.
+SIZES, LRS, L2S, SEEDS, STEPS, ENDS, KEEP = (2, 5, 3), [0.05, 0.3, 1.5], [0.0, 0.03], 2, 12, (4, 8), 0.5
+
+
+def numpy_scores(params, x, y):
+    """(accuracy, mean softmax cross-entropy) of a relu network on (x, y), float64 numpy."""
+    a = np.asarray(x, np.float64)
+    for layer in params[:-1]:
+        a = np.maximum(a @ np.float64(layer["w"]) + np.float64(layer["b"]), 0.0)
+    z = a @ np.float64(params[-1]["w"]) + np.float64(params[-1]["b"])
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    y = np.asarray(y)
+    return float(np.mean(z.argmax(1) == y)), float(-log_p[np.arange(len(y)), y].mean())
+
+
+def alone(key, batch_key, x, y):
+    """Every configuration (i, k) and seed j trained alone, in segments ending at the rung ends and STEPS:
+    refs[i, k, j][end] = (params, losses of steps 0 .. end - 1)."""
+    refs = {}
+    for (i, lr), (k, l2), j in itertools.product(enumerate(LRS), enumerate(L2S), range(SEEDS)):
+        params = funcmlp.init_params(jax.random.split(key, SEEDS)[j], SIZES, dtype=jnp.float64)
+        opt_state, begin, losses, at = None, 0, [], {}
+        for end in (*ENDS, STEPS):
+            run = funcmlp.train(
+                params, x, y, optimizer=optax.sgd, hyperparams={"learning_rate": lr}, steps=end - begin,
+                batch_size=32, key=batch_key, l2=l2, opt_state=opt_state, start_step=begin,
+            )  # fmt: skip
+            params, opt_state, begin = run.params, run.opt_state, end
+            losses.append(np.asarray(run.losses))
+            at[end] = (jax.tree.map(np.asarray, params), np.concatenate(losses))
+        refs[i, k, j] = at
+    return refs
+
+
+def expected_rungs(refs, x_val, y_val):
+    """Each configuration's stop step and each rung's scores, ranked independently: mean over seeds of the
+    validation accuracy (higher first), then of the validation loss, then the configuration's index."""
+    training = list(itertools.product(range(len(LRS)), range(len(L2S))))
+    stop, scores = {c: STEPS for c in training}, {}
+    for r, end in enumerate(ENDS):
+        rows = {
+            c: [numpy_scores(refs[(*c, j)][end][0], x_val, y_val) for j in range(SEEDS)] for c in training
+        }
+        means = {c: tuple(np.mean(np.array(v), axis=0)) for c, v in rows.items()}
+        scores |= {(c, r): means[c][0] for c in training}
+        order = sorted(training, key=lambda c: (-means[c][0], means[c][1], training.index(c)))
+        count = min(len(training) - 1, max(1, math.ceil(KEEP * len(training))))
+        for c in order[count:]:
+            stop[c] = end
+        training = sorted(order[:count])
+    return stop, scores
+
+
+@pytest.fixture(scope="module")
+def run():
+    with jax.enable_x64(True):
+        x, y = data.spiral(jax.random.key(0), 40)
+        x_val, y_val = data.spiral(jax.random.key(7), 20)
+        x, x_val = x.astype(jnp.float64), x_val.astype(jnp.float64)
+        key, batch_key = jax.random.key(3), jax.random.key(9)
+        before = programs.train_steps._cache_size()
+        result = funcmlp.sweep(
+            key, x, y, sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S, batch_size=32,
+            batch_key=batch_key, x_val=x_val, y_val=y_val, dtype=jnp.float64, halving=Halving(ENDS, KEEP),
+        )  # fmt: skip
+        compiles = programs.train_steps._cache_size() - before
+        refs = alone(key, batch_key, x, y)
+    stop, scores = expected_rungs(refs, x_val, y_val)
+    return SimpleNamespace(
+        result=result, compiles=compiles, refs=refs, stop=stop, scores=scores, val=(x_val, y_val)
+    )
+
+
+def test_kept_configurations_are_the_top_fraction_by_validation_score(run):
+    record = run.result.groups[0].halving
+    for c, step in run.stop.items():
+        assert np.all(record["stopped_at"][c] == step), c
+        assert np.all(record["rung"][c] == sum(e < step for e in ENDS)), c
+    for (c, r), score in run.scores.items():
+        np.testing.assert_allclose(record["scores"][c][:, r], score, rtol=1e-6)
+    assert sorted(run.stop.values()) == [4, 4, 4, 8, 12, 12]
+
+
+def test_every_model_equals_its_training_alone_to_the_step_it_stopped(run):
+    group = run.result.groups[0]
+    for (i, k, j), at in run.refs.items():
+        params, losses = at[run.stop[i, k]]
+        got = run.result.model(0, i, k, j)
+        jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-12), got, params)
+        stopped = run.stop[i, k]
+        np.testing.assert_allclose(group.losses[i, k, j, :stopped], losses, rtol=1e-6)
+        np.testing.assert_array_equal(group.losses[i, k, j, stopped:], losses[-1])  # held after the stop
+        acc, loss = numpy_scores(params, *run.val)
+        assert float(group.metrics["val_accuracy"][i, k, j]) == pytest.approx(acc, rel=1e-6)
+        assert float(group.metrics["val_loss"][i, k, j]) == pytest.approx(loss, rel=1e-6)
+    best = run.result.best_configuration()
+    assert run.stop[LRS.index(best["learning_rate"]), L2S.index(best["l2"])] in (4, 8, 12)
+
+
+def test_one_compiled_program_per_rung_size(run):
+    assert run.compiles == 3  # 6, 3 and 2 configurations
+
+
+def test_rung_ends_and_counts():
+    assert halving_mod.rung_ends(3, 1 / 3, 100) == (3, 9, 27, 81)
+    assert halving_mod.rung_ends([5, 20, 50], 0.5, 20) == (5,)
+    assert [halving_mod.kept(n, 1 / 3) for n in (81, 27, 9, 3, 2, 1)] == [27, 9, 3, 1, 1, 1]
+    assert halving_mod.kept(5, 0.9) == 4  # at least one stops while more than one trains
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ({"halving": Halving(4, keep=1.0)}, "halving.keep"),
+        ({"halving": Halving([8, 4])}, "halving.rungs"),
+        ({"halving": Halving(4, metric="train_loss")}, "halving.metric"),
+        ({"halving": (4, 0.5)}, "halving"),
+        ({"halving": Halving(4), "no_val": True}, "validation"),
+        ({"halving": Halving(4), "patience": 2, "log_every": 2}, "log_every"),
+    ],
+)
+def test_bad_halving_is_named(extra, match):
+    x, y = data.spiral(jax.random.key(0), 10)
+    kw = {k: v for k, v in extra.items() if k != "no_val"}
+    val = {} if extra.get("no_val") else {"x_val": x, "y_val": y}
+    with pytest.raises((ValueError, TypeError), match=match):
+        funcmlp.sweep(
+            jax.random.key(0), x, y, sizes=(2, 3), seeds=1, steps=8, learning_rates=[0.1], **val, **kw
+        )

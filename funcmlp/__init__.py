@@ -11,6 +11,7 @@ from funcmlp import (
     heads,
     history,
     metrics,
+    models,
 )
 from funcmlp.fitting import Fit, fit, save_run
 from funcmlp.io import datafile, runs
@@ -21,6 +22,7 @@ from funcmlp.lecture import diagnostics, perceptron
 from funcmlp.lecture.chain_rule import backprop
 from funcmlp.lecture.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
+from funcmlp.models import Model, mlp_model
 from funcmlp.sweeps.grid import sweep
 from funcmlp.sweeps.results import SweepResult
 from funcmlp.training import TrainResult, train
@@ -54,6 +56,7 @@ __all__ = [
     "Fit",
     "MLPClassifier",
     "MLPRegressor",
+    "Model",
     "Params",
     "TrainResult",
     "accuracy",
@@ -78,6 +81,8 @@ __all__ = [
     "load_sweep",
     "loss",
     "metrics",
+    "mlp_model",
+    "models",
     "perceptron",
     "predict",
     "progress",

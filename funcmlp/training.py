@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from funcmlp import activations, checks, engine, heads
+from funcmlp import activations, checks, engine, heads, models
 from funcmlp.engine import plan
 from funcmlp.mlp import Params, validate
 
@@ -54,7 +54,7 @@ class TrainResult(NamedTuple):
 
 
 def _targets(state, data, spec: engine.Spec):
-    n_out = state.params[-1]["b"].shape[0]
+    n_out = state.params[-1]["b"].shape[0] if spec.objective.plan.registered else 0
     return data._replace(y=spec.objective.targets(data.y, n_out, data.x.dtype))
 
 
@@ -165,6 +165,8 @@ def train(
     start_step: int = 0,
     callback: Callable[[int, float], None] | None = None,
     chunk_size: int | None = None,
+    model: Any = None,
+    config: dict[str, float] | None = None,
 ) -> TrainResult:
     """Train ``params`` for ``steps`` optimizer steps on (x, y); one compiled ``lax.scan``.
 
@@ -189,6 +191,11 @@ def train(
       callback: called as ``callback(steps_done, last_loss)`` after each chunk (progress reporting).
       chunk_size: steps per compiled call; defaults to all of them (one call). Every chunk reuses the
         same compiled program.
+      model: a model of your own, ``funcmlp.Model(init, apply)`` (``funcmlp.models``): ``params`` is then
+        any pytree and ``activation`` is not used; L2 applies to the leaves ``model.l2_mask`` marks.
+      config: traced values ``apply``, the head (a function of three arguments) and, for the built-in
+        MLP, an activation ``fn(z, config)`` receive, name -> number; a loop over their values compiles
+        once.
 
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
@@ -245,10 +252,11 @@ def _start(
     opt_state,
     start_step,
     chunk_size,
+    model,
+    config,
 ):
     steps = checks.check_positive_int(steps, "steps")
-    sizes = validate(params, x, y, head=head)
-    dtype = checks.check_params_dtype(params)
+    objective, dtype, cfg = _objective(params, x, y, activation, head, batch_size, model, config)
     factory, hp = optimizer_spec(optimizer, hyperparams, dtype)
     x = cast_data(x, dtype)
     y = jnp.asarray(y)
@@ -265,15 +273,41 @@ def _start(
         )
     length = steps if chunk_size is None else min(checks.check_positive_int(chunk_size, "chunk_size"), steps)
     checks.check_nonnegative_real(l2, "l2")
-    spec = engine.Spec(make_objective(activation, head, sizes, batch_size=batch_size), factory, batch_size)
+    spec = engine.Spec(objective, factory, batch_size)
     if opt_state is not None:
         like = jax.eval_shape(lambda p, h: engine.extra_args(factory(**h)).init(p), params, hp)
         checks.check_opt_state(opt_state, like)
     key = jax.random.key(0) if key is None else key
-    state = engine.init_state(params, spec, key, start_step, x.shape[0], hp, opt_state)
+    state = engine.init_state(params, spec, key, start_step, x.shape[0], hp, opt_state, cfg)
     l2 = None if l2 == 0 else jnp.asarray(l2, dtype)
     data = engine.Data(x, y, key, l2, jnp.int32(start_step + steps))
     return _chunks(state, data, spec, start_step, steps, length)
+
+
+def _objective(params, x, y, activation, head, batch_size, model, config):
+    """(objective, dtype, traced config): the built-in MLP's ``Objective`` (registered derivative where the
+    plan says so), or, for a model of your own or with ``config``, a ``funcmlp.models.ModelObjective``."""
+    if model is None and config is None:
+        sizes = validate(params, x, y, head=head)
+        return (
+            make_objective(activation, head, sizes, batch_size=batch_size),
+            checks.check_params_dtype(params),
+            None,
+        )
+    if model is None:
+        sizes = validate(params, x, y, head=head)
+        model = models.mlp_model(sizes, activation)
+    elif activation != "relu":
+        raise ValueError(
+            f"activation: expected none with a model of your own (its apply has one), got {activation!r}"
+        )
+    model = models.check_model(model)
+    dtype = models.check_params(params)
+    cfg = models.check_config(config, dtype)
+    checks.check_x(x, jnp.shape(x)[-1] if jnp.ndim(x) == 2 else 0)
+    hd = heads.get(head)
+    hd.check_y(y, jnp.shape(x)[0], models.output_width(model, params, cast_data(x, dtype), cfg), "y")
+    return models.objective(model, head), dtype, cfg
 
 
 def _chunks(state, data, spec, start_step: int, steps: int, length: int):

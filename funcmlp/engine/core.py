@@ -12,7 +12,8 @@ data, so one compiled program serves any values; the new parameters and optimize
 they had (the parameters' dtype is the computation's).
 
 The objective (``Objective``) is ``funcmlp.mlp.mean_loss`` of any activation and head, or, where the plan
-says so (``funcmlp.engine.plan``), the same loss with its registered derivative (``funcmlp.engine.fastpath``).
+says so (``funcmlp.engine.plan``), the same loss with its registered derivative (``funcmlp.engine.fastpath``);
+for a model of your own it is ``funcmlp.models.ModelObjective``, which also sees the state's ``config``.
 
 Divergence rule: if the loss or a gradient turns non-finite at step t, the model stops there: the parameters
 of step t - 1 (the last with a finite loss) are kept, later losses are NaN and ``diverged_at`` is t. If the
@@ -57,7 +58,21 @@ class Objective(NamedTuple):
             return self.head.targets(y, n_out, dtype)
         return y.astype(dtype) if jnp.issubdtype(y.dtype, jnp.floating) else y
 
-    def __call__(self, params, x, y, weights=None, l2=None) -> jax.Array:
+    def outputs(self, params, x, config=None) -> jax.Array:
+        """The logits z^L of ``params`` on x (cast to the params' dtype); ``config`` is not used."""
+        return mlp.apply(params, x.astype(jax.tree.leaves(params)[0].dtype), self.act.fn)
+
+    def sample_losses(self, z, y, config=None) -> jax.Array:
+        """The head's per-sample losses l(z_i, y_i) (n,)."""
+        return self.head.per_sample_loss(z, y)
+
+    def loss_on(self, params, x, y, l2=None, config=None) -> jax.Array:
+        """J of ``funcmlp.mlp.mean_loss`` on labels as given (not the registered derivative's targets)."""
+        return mlp.mean_loss(
+            params, x.astype(jax.tree.leaves(params)[0].dtype), y, self.act.fn, self.head, l2
+        )
+
+    def __call__(self, params, x, y, weights=None, l2=None, config=None) -> jax.Array:
         if self.plan.registered:
             return fastpath.loss(params, x, y, weights, l2, act=self.act, head=self.head, sums=self.plan.sums)
         return mlp.mean_loss(params, x, y, self.act.fn, self.head, l2, weights)
@@ -97,16 +112,19 @@ class TrainState(NamedTuple):
     diverged_at: jax.Array
     perm: jax.Array
     hyperparams: dict[str, jax.Array]
+    config: dict[str, jax.Array] | None = None
 
 
-def init_state(params, spec: Spec, key, start, n: int, hyperparams=None, opt_state=None) -> TrainState:
-    """The state at global step ``start``: a fresh optimizer state unless one is given."""
+def init_state(
+    params, spec: Spec, key, start, n: int, hyperparams=None, opt_state=None, config=None
+) -> TrainState:
+    """The state at global step ``start``: a fresh optimizer state unless one is given; ``config`` (traced
+    values the objective sees, ``funcmlp.models``) rides along unchanged."""
     hyperparams = {} if hyperparams is None else hyperparams
     if opt_state is None:
         opt_state = extra_args(spec.optimizer(**hyperparams)).init(params)
-    return TrainState(
-        params, params, opt_state, jnp.int32(-1), epoch_perm(key, start, n, spec.batch_size), hyperparams
-    )
+    perm = epoch_perm(key, start, n, spec.batch_size)
+    return TrainState(params, params, opt_state, jnp.int32(-1), perm, hyperparams, config)
 
 
 def all_finite(tree) -> jax.Array:
@@ -137,7 +155,7 @@ def step(state: TrainState, t, *, spec: Spec, data: Data, careful: bool = True):
     perm, xb, yb, wb = minibatch(state.perm, t, data, spec.batch_size)
 
     def objective(p):
-        return spec.objective(p, xb, yb, wb, data.l2)
+        return spec.objective(p, xb, yb, wb, data.l2, state.config)
 
     value, grads = jax.value_and_grad(objective)(state.params)
     opt = extra_args(spec.optimizer(**state.hyperparams))

@@ -35,9 +35,10 @@ def _growth(act: activations.Activation) -> float | None:
     return 1.0
 
 
-def knows(act: activations.Activation, head: heads.Head) -> bool:
-    """Whether ``surely_finite`` can bound the loss of this activation and head (built-ins only)."""
-    return _growth(act) is not None and head in heads.HEADS.values()
+def knows(act: activations.Activation | None, head: heads.Head) -> bool:
+    """Whether ``surely_finite`` can bound the loss of this activation and head (built-ins only; None: a
+    model of your own, which it does not know)."""
+    return act is not None and _growth(act) is not None and head in heads.HEADS.values()
 
 
 def surely_finite(

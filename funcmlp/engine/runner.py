@@ -102,7 +102,7 @@ def _unsettled(state: TrainState, *, spec: Spec, data: Data, bound: bool = True)
     objective = spec.objective
 
     def loss_not_finite():
-        return ~jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2))
+        return ~jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2, state.config))
 
     if bound and finite.knows(objective.act, objective.head):
         proven = finite.surely_finite(
@@ -239,4 +239,4 @@ def _proven(state: TrainState, *, spec: Spec, data: Data) -> jax.Array:
         return finite.surely_finite(
             state.params, data.x, data.y, data.l2, act=objective.act, head=objective.head
         )
-    return jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2))
+    return jnp.isfinite(objective(state.params, data.x, data.y, None, data.l2, state.config))

@@ -1,4 +1,4 @@
-"""The axes of a sweep's grid: hyperparameters, then L2, then seeds.
+"""The axes of a sweep's grid: hyperparameters, then the model's config values, then L2, then seeds.
 
 A sweep trains every configuration of the product of its axes,
 
@@ -9,7 +9,8 @@ each with ``seeds`` initialisations. The axes come in the order given (``hyperpa
 ``l2=1e-4``) is a fixed setting, not an axis. Axis values may be a Python list or tuple, or a 1-D numpy or jax
 array; a 0-d array is a single value. Configuration c is the row-major (C order) index of
 (i_1, ..., i_k, i_l2), so the grid's arrays reshape from (C, seeds, ...) to (n_1, ..., n_k, n_l2, seeds, ...).
-Hyperparameters and L2 are traced data: one compiled program serves any values.
+Hyperparameters, config values (``config={"gamma": [0, 1, 2]}``: what a model, its head or its activation
+reads, ``funcmlp.models``) and L2 are traced data: one compiled program serves any values.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Grid(NamedTuple):
       hyperparams: name -> (C,) float64 value of every hyperparameter (axis or fixed) per configuration.
       l2: (C,) float64 L2 weight per configuration.
       factory: the optimizer factory, called as ``factory(**hyperparams)``.
+      config: name -> (C,) float64 value of every ``config=`` entry (axis or fixed) per configuration: the
+        traced values a model, its head and its activation see (``funcmlp.models``).
     """
 
     axes: dict[str, tuple[float, ...]]
@@ -51,6 +54,7 @@ class Grid(NamedTuple):
     hyperparams: dict[str, np.ndarray]
     l2: np.ndarray
     factory: Callable[..., Any]
+    config: dict[str, np.ndarray] = {}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -111,11 +115,12 @@ def _describe(value: Any) -> str:
     return repr(value) if shape is None else f"an array of shape {tuple(shape)}"
 
 
-def grid_of(learning_rates: Any, hyperparams: Any, l2: Any, optimizer: Any) -> Grid:
-    """The grid of ``sweep(learning_rates=..., hyperparams=..., l2=..., optimizer=...)``.
+def grid_of(learning_rates: Any, hyperparams: Any, l2: Any, optimizer: Any, config: Any = None) -> Grid:
+    """The grid of ``sweep(learning_rates=..., hyperparams=..., l2=..., optimizer=..., config=...)``.
 
     ``learning_rates=[...]`` is shorthand for ``hyperparams={"learning_rate": [...]}`` with ``optimizer``
     called as ``optimizer(learning_rate)``; with ``hyperparams`` it is called as ``optimizer(**values)``.
+    The ``config`` axes come after the hyperparameters' and before ``l2``.
     """
     if (learning_rates is None) == (hyperparams is None):
         raise ValueError(
@@ -139,6 +144,7 @@ def grid_of(learning_rates: Any, hyperparams: Any, l2: Any, optimizer: Any) -> G
             raise ValueError(f"hyperparams: expected argument names of the optimizer, got {name!r}")
         vals, is_axis = _values(value, f"hyperparams[{name!r}]", nonnegative=name == "learning_rate")
         (axes if is_axis else settings)[name] = vals if is_axis else vals[0]
+    config = _config_axes(config, hyperparams, axes, settings)
     l2_vals, l2_axis = _values(l2, "l2", nonnegative=True)
     if l2_axis:
         axes["l2"] = l2_vals
@@ -156,7 +162,30 @@ def grid_of(learning_rates: Any, hyperparams: Any, l2: Any, optimizer: Any) -> G
     }
     l2_col = np.asarray(l2_vals, np.float64)[position["l2"]] if l2_axis else np.full(size, l2_vals[0])
     _check_optimizer(factory, {k: float(v[0]) for k, v in columns.items()})
-    return Grid(axes, settings, columns, l2_col, factory)
+    config_cols = {
+        name: np.asarray(axes[name], np.float64)[position[name]]
+        if name in axes
+        else np.full(size, settings[name], np.float64)
+        for name in config
+    }
+    return Grid(axes, settings, columns, l2_col, factory, config_cols)
+
+
+def _config_axes(config: Any, hyperparams: dict, axes: dict, settings: dict) -> list[str]:
+    """Add ``config``'s axes (lists) to ``axes`` and its single values to ``settings``; its names."""
+    if config is None:
+        return []
+    if not isinstance(config, dict):
+        raise TypeError(f"config: expected a dict such as {{'gamma': [0, 1, 2]}}, got {config!r}")
+    for name, value in config.items():
+        if not isinstance(name, str) or not name.isidentifier() or name == "l2" or name in hyperparams:
+            raise ValueError(
+                f"config: expected names other than 'l2' and the hyperparameters' {sorted(hyperparams)}, "
+                f"got {name!r}"
+            )
+        vals, is_axis = _values(value, f"config[{name!r}]", nonnegative=False)
+        (axes if is_axis else settings)[name] = vals if is_axis else vals[0]
+    return list(config)
 
 
 def _check_optimizer(factory: Any, values: dict[str, float]) -> None:

@@ -25,46 +25,44 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from funcmlp import engine
 from funcmlp.early_stopping import MONITOR
-from funcmlp.mlp import mean_loss
 from funcmlp.sweeps.mesh import to_host
 
 
-def set_metrics(params, sets, names, set_axes, objective, extra=None) -> dict[str, jax.Array]:
+def set_metrics(params, sets, names, set_axes, objective, extra=None, config=None) -> dict[str, jax.Array]:
     """``<name>_loss`` and ``<name>_accuracy`` (NaN for the linear head) of every model of a (C, S) grid of
     ``params`` on each (x, y) of ``sets``; ``set_axes``: 0 for a set with a leading seed axis, else None.
     ``extra`` = (fn, l2, l2_axis): also ``fn(params, grads)`` of every model, grads = dJ/dtheta of the data
     loss plus 0.5 l2 sum ||W||^2 on the first set (the training data), l2 per configuration with
-    ``l2_axis``."""
+    ``l2_axis``. ``config``: the models' config values (C, S) (``funcmlp.models``), or None."""
 
-    def one(p, sets, l2):
+    def one(p, sets, l2, c):
         out = {}
-        evaluated = engine.evaluate(p, sets, act_fn=objective.act.fn, head=objective.head)
-        for name, (value, correct), (_, ys) in zip(names, evaluated, sets, strict=True):
-            accuracy = correct / ys.shape[0] if objective.head.classifies else jnp.nan
+        for name, (x, y) in zip(names, sets, strict=True):
+            z = objective.outputs(p, x, c)
+            value = jnp.mean(objective.sample_losses(z, y, c))
+            accuracy = jnp.mean(objective.head.predict(z) == y) if objective.head.classifies else jnp.nan
             out[f"{name}_loss"], out[f"{name}_accuracy"] = value, jnp.asarray(accuracy, value.dtype)
         if extra is not None:
             x, y = sets[0]
 
-            def objective_of(q):
-                return mean_loss(
-                    q, x.astype(jax.tree.leaves(q)[0].dtype), y, objective.act.fn, objective.head, l2
-                )
-
-            out |= dict(extra[0](p, jax.grad(objective_of)(p)))
+            grads = jax.grad(lambda q: objective.loss_on(q, x, y, l2, c))(p)
+            out |= dict(extra[0](p, grads))
         return out
 
     fn, l2, l2_axis = (None, None, False) if extra is None else extra
-    per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes), None))
-    return jax.vmap(per_seed, in_axes=(0, None, 0 if l2_axis else None))(params, sets, l2)
+    config = {} if config is None else config
+    per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes), None, 0))
+    return jax.vmap(per_seed, in_axes=(0, None, 0 if l2_axis else None, 0))(params, sets, l2, config)
 
 
 @partial(jax.jit, static_argnames=("names", "set_axes", "objective", "fn", "l2_axis"))
-def measure(params, sets, l2, *, names, set_axes, objective, fn=None, l2_axis=False) -> dict[str, jax.Array]:
+def measure(
+    params, sets, l2, config=None, *, names, set_axes, objective, fn=None, l2_axis=False
+) -> dict[str, jax.Array]:
     """``set_metrics`` compiled: one row of every model's curves."""
     extra = None if fn is None else (fn, l2, l2_axis)
-    return set_metrics(params, sets, names, set_axes, objective, extra)
+    return set_metrics(params, sets, names, set_axes, objective, extra, config)
 
 
 def norms(params: Any, grads: Any) -> dict[str, jax.Array]:
@@ -133,10 +131,20 @@ class Curves:
       sets: name -> (x, y) placed on the mesh; ``set_axes``: 0 per set with a leading seed axis.
       objective: the group's engine objective (its activation and head); patience: None or a positive int.
       metrics, train_l2: ``metrics(params, grads)`` and (l2, l2_axis) of the training objective (``measure``).
+      config: the models' config values, name -> (C_pad, S_pad), or None.
     """
 
-    def __init__(self, sets, set_axes, objective, patience: int | None, metrics=None, train_l2=(None, False)):
-        self.names, self.sets = tuple(sets), tuple(sets.values())
+    def __init__(
+        self,
+        sets,
+        set_axes,
+        objective,
+        patience: int | None,
+        metrics=None,
+        train_l2=(None, False),
+        config=None,
+    ):
+        self.names, self.sets, self.config = tuple(sets), tuple(sets.values()), config
         self.set_axes, self.objective, self.patience = tuple(set_axes), objective, patience
         self.metrics, (self.l2, self.l2_axis) = metrics, train_l2
         self.steps: list[int] = []
@@ -148,7 +156,7 @@ class Curves:
         if self.steps and self.steps[-1] == step:
             return False
         row = measure(
-            params, self.sets, self.l2, names=self.names, set_axes=self.set_axes, objective=self.objective,
+            params, self.sets, self.l2, self.config, names=self.names, set_axes=self.set_axes, objective=self.objective,
             fn=self.metrics, l2_axis=self.l2_axis,
         )  # fmt: skip
         self.steps.append(int(step))

@@ -27,13 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcmlp import activations, checks, engine, heads, training
+from funcmlp import checks, engine, heads, models, training
 from funcmlp.mlp import SCHEMES
 from funcmlp.sweeps import inputs, programs
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps.axes import Grid, grid_of
 from funcmlp.sweeps.curves import Curves, joined_history, stopping
 from funcmlp.sweeps.group import last_losses, run_group, schedule
+from funcmlp.sweeps.halving import Halving, checked
 from funcmlp.sweeps.results import GroupResult, SweepResult
 
 # the compiled training steps of a group, public for inspection (their HLO, their calls)
@@ -45,13 +46,13 @@ def sweep(
     x: jax.Array,
     y: jax.Array,
     *,
-    sizes: Sequence[int] | Sequence[Sequence[int]],
+    sizes: Sequence[int] | Sequence[Sequence[int]] | None = None,
     seeds: int,
     steps: int,
     learning_rates: Sequence[float] | None = None,
     hyperparams: dict[str, Any] | None = None,
     optimizer: Callable[..., optax.GradientTransformation] = optax.sgd,
-    activation: Any = "relu",
+    activation: Any = None,
     head: Any = "softmax",
     batch_size: int | None = None,
     batch_key: jax.Array | None = None,
@@ -69,6 +70,9 @@ def sweep(
     patience: int | None = None,
     metrics: Callable[[Any, Any], dict[str, Any]] | None = None,
     allow_changes: bool = False,
+    model: Any = None,
+    config: dict[str, Any] | None = None,
+    halving: Halving | None = None,
 ) -> SweepResult:
     """Train every (sizes, activation, configuration, seed) combination; one compiled program per group.
 
@@ -89,7 +93,8 @@ def sweep(
       hyperparams: the optimizer's arguments, each a list of values (an axis of the grid) or one value
         (fixed), e.g. ``{"learning_rate": [0.01, 0.1], "momentum": [0.0, 0.9]}``; ``optimizer(**values)``.
       optimizer: an optax factory such as ``optax.sgd`` or ``optax.adam``.
-      activation: hidden activation (a name or an elementwise function), or a list of them (one group each).
+      activation: hidden activation (a name or an elementwise function, default ``"relu"``), or a list of
+        them (one group each); with ``config``, a function ``fn(z, config)`` reads the config values.
       head: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or a per-sample loss ``fn(logits, y) -> (n,)``.
       batch_size, batch_key: mini-batches as in ``train``; every model sees the same batch order.
       x_val, y_val: optional validation data for ``val_loss`` / ``val_accuracy`` (shared or per seed).
@@ -115,26 +120,29 @@ def sweep(
         training rows); ``funcmlp.sweeps.curves.norms`` gives every layer's gradient and parameter norms.
       allow_changes: with ``start``, allow fixed settings (say momentum) other than the start's; the
         result's ``settings["segments"]`` then lists (start step, settings) of each call.
+      model: a model of your own instead of ``sizes``: ``funcmlp.Model(init, apply)`` (``funcmlp.models``),
+        model (c, j) starting from ``init(split(key, seeds)[j], config_c)``; one group, labelled by its name.
+      config: traced values that ``model.init``, ``model.apply``, a head function ``loss(outputs, y,
+        config)`` and an activation ``fn(z, config)`` receive, name -> a list of values (an axis, after the
+        hyperparameters' and before ``l2``) or one value; one compiled program serves every value.
+      halving: ``funcmlp.sweeps.halving.Halving(rungs, keep, metric)``: successive halving of each group's
+        configurations on the validation rows (``funcmlp.sweeps.halving``); a stopped model keeps its state
+        at its last rung and ``GroupResult.halving`` records where it stopped. Not with log_every, patience,
+        metrics or start.
 
     Returns:
       ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (*grid shape, seeds).
     """
-    groups = inputs.size_list(sizes)
-    if isinstance(activation, (str, activations.Activation)) or callable(activation):
-        activation = [activation]
-    if not isinstance(activation, Sequence) or not activation:
-        raise ValueError(
-            f"activation: expected a name, a function or a non-empty list of them, got {activation!r}"
-        )
-    acts = activations.distinct([activations.get(a) for a in activation])
     hd = heads.get(head)
     seeds = checks.check_positive_int(seeds, "seeds")
     steps = checks.check_positive_int(steps, "steps")
-    grid = grid_of(learning_rates, hyperparams, l2, optimizer)
+    grid = grid_of(learning_rates, hyperparams, l2, optimizer, config)
     checks.check_key(key)
     checks.check_scheme(scheme, SCHEMES)
     dtype = checks.check_float_dtype(dtype)
     checks.check_callback(callback)
+    members = inputs.group_members(sizes, activation, model, grid, x, scheme, dtype)
+    groups = [m.io for m in members]
     x, y, per_seed = inputs.checked_data(x, y, groups, hd, dtype, seeds)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val, y_val: expected both or neither, got only one")
@@ -146,7 +154,8 @@ def sweep(
         if batch_key is None:
             raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
         checks.check_key(batch_key, "batch_key")
-    first = 0 if start is None else inputs.check_start(start, grid, seeds, groups, acts, hd, allow_changes)
+    labels = [(m.sizes, m.label) for m in members]
+    first = 0 if start is None else inputs.check_start(start, grid, seeds, labels, hd, allow_changes)
     plan = schedule(first, steps, chunk_size, log_every)
     if patience is not None or metrics is not None:
         if log_every is None:
@@ -163,18 +172,23 @@ def sweep(
     placed = inputs.place(
         grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
     )
-    watch = Watch(plan, patience, metrics, callback)
+    if halving is not None:
+        others = {"log_every": log_every, "patience": patience, "metrics": metrics, "start": start}
+        halving = checked(halving, steps=steps, head=hd, has_val=x_val is not None, configs=grid.size,
+                          seeds=seeds, others=others)  # fmt: skip
+    watch = Watch(plan, patience, metrics, callback, halving)
     results = []
-    for g, (s, act) in enumerate((s, a) for s in groups for a in acts):
+    for g, member in enumerate(members):
         old = None if start is None else start.groups[g]
-        spec = Static(s, scheme, dtype, batch_size, grid, seeds, first)
-        group, done, stopped = _train_group(g, act, hd, spec, placed, watch, old)
+        spec = Static(member.sizes, scheme, dtype, batch_size, grid, seeds, first)
+        group, done, stopped = _train_group(g, member, hd, spec, placed, watch, old)
         results.append(group)
         if stopped:
             break
     step = first + done
     settings = grid.settings if start is None else _segments(start, grid.settings)
-    return SweepResult(grid.axes, seeds, hd.name, tuple(results), step, settings, tuple(acts))
+    acts = tuple(m.act for m in members if m.act is not None)
+    return SweepResult(grid.axes, seeds, hd.name, tuple(results), step, settings, acts)
 
 
 class Static(NamedTuple):
@@ -196,35 +210,38 @@ class Watch(NamedTuple):
     patience: int | None
     metrics: Callable[..., Any] | None
     callback: Callable[..., Any] | None
+    halving: Any = None
 
 
-def _train_group(g: int, act, hd, spec: Static, placed: inputs.Placed, watch: Watch, old):
+def _train_group(g: int, member, hd, spec: Static, placed: inputs.Placed, watch: Watch, old):
     """Group ``g``: its compiled programs, its start (fresh, or ``old``'s), its loop and its result."""
     mesh, grid, seeds = placed.mesh, spec.grid, spec.seeds
     per_device = (placed.c_pad // mesh.devices.shape[0]) * (placed.s_pad // mesh.devices.shape[1])
-    objective = training.make_objective(
-        act,
-        hd,
-        spec.sizes,
-        models=per_device,
-        batch_size=spec.batch_size,
-        backend=mesh.devices.flat[0].platform,
-    )
+    backend = mesh.devices.flat[0].platform
+    if member.model is None:
+        objective = training.make_objective(
+            member.act, hd, spec.sizes, models=per_device, batch_size=spec.batch_size, backend=backend
+        )
+    else:
+        objective = models.objective(member.model, hd, models=per_device, backend=backend)
     n = placed.data[0].shape[-2]
     cfg = programs.Static(
         spec.sizes, spec.scheme, spec.dtype, engine.Spec(objective, grid.factory, spec.batch_size), n, mesh,
-        **placed.statics,
+        **placed.statics, model=member.model,
     )  # fmt: skip
     if old is None:
-        carry = programs.start(placed.seed_keys, placed.hyperparams, placed.batch_key, cfg=cfg)
+        carry = programs.start(placed.seed_keys, placed.hyperparams, placed.batch_key, placed.config, cfg=cfg)
     else:
-        carry = inputs.resumed(
-            old, grid, cfg, placed.hyperparams, placed.batch_key, spec.first, placed.c_pad, placed.s_pad
-        )
+        carry = inputs.resumed(old, grid, cfg, placed, spec.first)
     curves = None
     if watch.plan.log_every is not None:
         train_l2 = (placed.l2, placed.statics["l2_axis"])
-        curves = Curves(placed.sets, placed.set_axes, objective, watch.patience, watch.metrics, train_l2)
+        config = jax.tree.map(
+            lambda a: jnp.broadcast_to(a[:, None], (a.shape[0], placed.s_pad)), placed.config
+        )
+        curves = Curves(
+            placed.sets, placed.set_axes, objective, watch.patience, watch.metrics, train_l2, config
+        )
 
     def report(done, losses):
         if watch.callback is None:
@@ -233,12 +250,13 @@ def _train_group(g: int, act, hd, spec: Static, placed: inputs.Placed, watch: Wa
         return watch.callback(g, done, last)
 
     data = (*placed.data, placed.batch_key, placed.l2)
-    out = run_group(carry, data, watch.plan, cfg=cfg, curves=curves, report=report)
+    val = placed.sets.get("val", (None, None))
+    halving = dict(halving=watch.halving, val=val)
+    out = run_group(carry, data, watch.plan, cfg=cfg, curves=curves, report=report, **halving)
     carry, shape = out.carry, (grid.shape, seeds, out.done)
     unfold = partial(programs.unfold, grid_shape=grid.shape, seeds=seeds)
     if curves is not None and curves.best is not None:
         carry = carry._replace(params=curves.best.params)  # each model's best row's parameters
-    val = placed.sets.get("val", (None, None))
     result = programs.finish(carry, tuple(out.chunks), *placed.data, *val, cfg=cfg, shape=shape)
     params, opt_state, losses, diverged_at, metrics = result
     history = None if curves is None else curves.columns(unfold)
@@ -247,7 +265,10 @@ def _train_group(g: int, act, hd, spec: Static, placed: inputs.Placed, watch: Wa
         if history is not None and old.history is not None:
             history = joined_history(old.history, history)
     early = stopping(None if curves is None else curves.best, watch.patience, unfold) or None
-    group = GroupResult(spec.sizes, act.name, params, losses, diverged_at, metrics, opt_state, history, early)
+    halved = None if out.record is None else jax.tree.map(unfold, out.record)
+    group = GroupResult(
+        spec.sizes, member.label, params, losses, diverged_at, metrics, opt_state, history, early, halved
+    )
     return group, out.done, out.stopped
 
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding
 
-from funcmlp import checks, engine, training
+from funcmlp import activations, checks, engine, models, training
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps import programs
 from funcmlp.sweeps.axes import Grid, pad_configs, pad_seeds
@@ -35,6 +35,7 @@ class Placed(NamedTuple):
     sets: dict[str, tuple[Any, Any]]
     set_axes: tuple[Any, ...]
     statics: dict[str, bool]
+    config: dict[str, Any] = {}
 
 
 def place(grid: Grid, key, batch_key, seeds: int, dtype, devices, data, val, extra, per_seed, per_seed_val):
@@ -44,9 +45,10 @@ def place(grid: Grid, key, batch_key, seeds: int, dtype, devices, data, val, ext
     s_pad = sharding.padded(seeds, mesh.devices.shape[1])
     hp_dtype = np.float64 if dtype == np.float64 else np.float32
     config, seed, rep = (NamedSharding(mesh, p) for p in (programs.CONFIG, programs.SEED, programs.REP))
-    g_hp = {
-        k: sharding.put(pad_configs(v, c_pad).astype(hp_dtype), config) for k, v in grid.hyperparams.items()
-    }
+    g_hp, g_config = (
+        {k: sharding.put(pad_configs(v, c_pad).astype(dt), config) for k, v in columns.items()}
+        for columns, dt in ((grid.hyperparams, hp_dtype), (grid.config, dtype))
+    )
     raw, impl = key_data(key)
     bkey = raw if batch_key is None else key_data(batch_key)[0]
     seed_keys = pad_seeds(np.asarray(jax.random.key_data(jax.random.split(key, seeds))), s_pad)
@@ -64,7 +66,7 @@ def place(grid: Grid, key, batch_key, seeds: int, dtype, devices, data, val, ext
     set_axes = (0 if per_seed else None, *([0 if per_seed_val else None] * (val is not None)))
     set_axes += (None,) * len(extra)
     statics = dict(per_seed=per_seed, per_seed_val=per_seed_val, l2_axis=grid.l2_is_axis)
-    return Placed(mesh, c_pad, s_pad, g_hp, g_keys, g_bkey, (g_x, g_y), l2, sets, set_axes, statics)
+    return Placed(mesh, c_pad, s_pad, g_hp, g_keys, g_bkey, (g_x, g_y), l2, sets, set_axes, statics, g_config)
 
 
 def checked_sets(evaluate, groups, head, dtype, seeds: int) -> dict[str, tuple[Any, Any]]:
@@ -98,8 +100,9 @@ def put_data(x, y, per_seed: bool, s_pad: int, seed, rep):
     return sharding.put(np.asarray(x), rep), sharding.put(np.asarray(y), rep)
 
 
-def check_start(start: Any, grid: Grid, seeds: int, groups, acts, head, allow_changes: bool = False) -> int:
-    """The step a previous sweep reached, after checking that it is a sweep of the same grid."""
+def check_start(start: Any, grid: Grid, seeds: int, labels, head, allow_changes: bool = False) -> int:
+    """The step a previous sweep reached, after checking that it is a sweep of the same grid (``labels``:
+    each group's (sizes, activation label))."""
     if not isinstance(start, SweepResult):
         raise TypeError(
             f"start: expected a SweepResult (a previous sweep or load_sweep), got {type(start).__name__}"
@@ -108,7 +111,7 @@ def check_start(start: Any, grid: Grid, seeds: int, groups, acts, head, allow_ch
         "axes": {k: tuple(map(float, v)) for k, v in grid.axes.items()},
         "seeds": seeds,
         "head": head.name,
-        "groups": [(tuple(s), a.name) for s in groups for a in acts],
+        "groups": [(tuple(s), a) for s, a in labels],
     }
     got = {
         "axes": {k: tuple(map(float, v)) for k, v in start.axes.items()},
@@ -131,9 +134,10 @@ def check_start(start: Any, grid: Grid, seeds: int, groups, acts, head, allow_ch
     return checks.check_nonnegative_int(start.step, "start.step")
 
 
-def resumed(group: GroupResult, grid: Grid, cfg, g_hp, g_bkey, step: int, c_pad: int, s_pad: int):
+def resumed(group: GroupResult, grid: Grid, cfg, placed: Placed, step: int):
     """The grid's state from a previous group: its arrays (*grid shape, seeds, ...) folded to
     (C, seeds, ...), padded like a fresh grid and placed on the mesh."""
+    g_hp, g_bkey, c_pad, s_pad = placed.hyperparams, placed.batch_key, placed.c_pad, placed.s_pad
     one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[grid.ndim + 1 :], a.dtype), group.params)
     hp_one = {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in g_hp.items()}
     like = jax.eval_shape(lambda p, h: engine.extra_args(cfg.spec.optimizer(**h)).init(p), one, hp_one)
@@ -154,7 +158,58 @@ def resumed(group: GroupResult, grid: Grid, cfg, g_hp, g_bkey, step: int, c_pad:
 
     params, diverged_at = jax.tree.map(place, group.params), place(group.diverged_at)
     opt_state = jax.tree.unflatten(treedef, [place(a) for a in leaves])
-    return programs.resume(params, opt_state, diverged_at, g_hp, g_bkey, jnp.int32(step), cfg=cfg)
+    step = jnp.int32(step)
+    return programs.resume(params, opt_state, diverged_at, g_hp, g_bkey, step, placed.config, cfg=cfg)
+
+
+class Member(NamedTuple):
+    """One group of a sweep: the built-in MLP of ``sizes`` and ``act``, or a ``model`` (``funcmlp.models``;
+    with ``config`` the MLP is one too); ``io``: (d_in, ..., d_out) its data is checked against."""
+
+    sizes: tuple[int, ...]
+    act: Any
+    model: Any
+    label: str
+    io: tuple[int, ...]
+
+
+def group_members(sizes, activation, model, grid: Grid, x, scheme: str, dtype) -> list[Member]:
+    """The groups of ``sweep(sizes=..., activation=..., model=...)``: every (sizes, activation) pair, or
+    the one model."""
+    if model is not None:
+        if sizes is not None or activation is not None:
+            which = "sizes" if sizes is not None else "activation"
+            raise ValueError(f"{which}: expected none with a model of your own (its init and apply), got one")
+        model = models.check_model(model)
+        config = {k: jnp.asarray(v[0], dtype) for k, v in grid.config.items()}
+        params = jax.eval_shape(model.init, jax.random.key(0), config)
+        models.check_params(params, "model.init(key, config)")
+        x0 = jax.ShapeDtypeStruct((1, np.shape(x)[-1]), dtype)
+        return [
+            Member(
+                (),
+                None,
+                model,
+                model.label,
+                (np.shape(x)[-1], models.output_width(model, params, x0, config)),
+            )
+        ]
+    if sizes is None:
+        raise ValueError("sizes: expected layer widths such as (2, 4, 3), or model=, got neither")
+    activation = "relu" if activation is None else activation
+    if isinstance(activation, (str, activations.Activation)) or callable(activation):
+        activation = [activation]
+    if not isinstance(activation, Sequence) or not activation:
+        raise ValueError(
+            f"activation: expected a name, a function or a non-empty list of them, got {activation!r}"
+        )
+    acts = activations.distinct([activations.get(a) for a in activation])
+    out = []
+    for s in size_list(sizes):
+        for a in acts:
+            own = None if not grid.config else models.mlp_model(s, a, scheme=scheme, dtype=dtype)
+            out.append(Member(s, a, own, a.name, s))
+    return out
 
 
 def size_list(sizes: Any) -> list[tuple[int, ...]]:

@@ -44,6 +44,7 @@ class Static(NamedTuple):
     per_seed: bool = False
     per_seed_val: bool = False
     l2_axis: bool = False
+    model: Any = None  # a funcmlp.models.Model: params from model.init(key, config); sizes unused
 
 
 def _per_device(fn, cfg: Static, in_specs, out_specs=GRID):
@@ -52,38 +53,45 @@ def _per_device(fn, cfg: Static, in_specs, out_specs=GRID):
 
 
 @partial(jax.jit, static_argnames=("cfg",))
-def start(seed_keys, hyperparams, batch_key, *, cfg: Static):
-    """State of every model: theta_0 = init_params(seed_keys[j]) with configuration c's hyperparameters."""
+def start(seed_keys, hyperparams, batch_key, config=None, *, cfg: Static):
+    """State of every model: theta_0 = init_params(seed_keys[j]) (or ``cfg.model.init(seed_keys[j],
+    config_c)``) with configuration c's hyperparameters and config values."""
+    config = {} if config is None else config
 
-    def local(seed_keys, hyperparams, batch_key):
+    def local(seed_keys, hyperparams, batch_key, config):
+        def one(p, hp, c):
+            return engine.init_state(p, cfg.spec, batch_key, 0, cfg.n, hp, config=c)
+
+        if cfg.model is not None:  # every configuration's own initialisation (an init scale, say)
+            per_config = jax.vmap(lambda c: jax.lax.map(lambda k: cfg.model.init(k, c), seed_keys))(config)
+            return jax.vmap(jax.vmap(one, (0, None, None)))(per_config, hyperparams, config)
         # lax.map, not vmap: the same numbers, and a batched threefry compiles twice as slowly
         params = jax.lax.map(
             lambda k: init_params(k, cfg.sizes, scheme=cfg.scheme, dtype=cfg.dtype), seed_keys
         )
+        return jax.vmap(lambda hp, c: jax.vmap(lambda p: one(p, hp, c))(params))(hyperparams, config)
 
-        def one(p, hp):
-            return engine.init_state(p, cfg.spec, batch_key, 0, cfg.n, hp)
-
-        return jax.vmap(lambda hp: jax.vmap(lambda p: one(p, hp))(params))(hyperparams)
-
-    return _per_device(local, cfg, (SEED, CONFIG, REP))(seed_keys, hyperparams, batch_key)
+    specs = (SEED, CONFIG, REP, CONFIG)
+    return _per_device(local, cfg, specs)(seed_keys, hyperparams, batch_key, config)
 
 
 @partial(jax.jit, static_argnames=("cfg",))
-def resume(params, opt_state, diverged_at, hyperparams, batch_key, step, *, cfg: Static):
+def resume(params, opt_state, diverged_at, hyperparams, batch_key, step, config=None, *, cfg: Static):
     """State of every model from a previous sweep's parameters, optimizer states and divergence steps, at
     global step ``step`` (the mini-batch order continues where it stopped)."""
+    config = {} if config is None else config
 
-    def local(params, opt_state, diverged_at, hyperparams, batch_key, step):
-        def one(p, o, d, hp):
-            state = engine.init_state(p, cfg.spec, batch_key, step, cfg.n, hp, opt_state=o)
+    def local(params, opt_state, diverged_at, hyperparams, batch_key, step, config):
+        def one(p, o, d, hp, c):
+            state = engine.init_state(p, cfg.spec, batch_key, step, cfg.n, hp, opt_state=o, config=c)
             return state._replace(diverged_at=d)
 
-        per_config = jax.vmap(one, in_axes=(0, 0, 0, None))
-        return jax.vmap(per_config)(params, opt_state, diverged_at, hyperparams)
+        per_config = jax.vmap(one, in_axes=(0, 0, 0, None, None))
+        return jax.vmap(per_config)(params, opt_state, diverged_at, hyperparams, config)
 
-    specs = (GRID, GRID, GRID, CONFIG, REP, REP)
-    return _per_device(local, cfg, specs)(params, opt_state, diverged_at, hyperparams, batch_key, step)
+    specs = (GRID, GRID, GRID, CONFIG, REP, REP, CONFIG)
+    args = (params, opt_state, diverged_at, hyperparams, batch_key, step, config)
+    return _per_device(local, cfg, specs)(*args)
 
 
 @partial(jax.jit, static_argnames=("cfg", "length"))
@@ -101,7 +109,7 @@ def train_steps(state, x, y, batch_key, l2, start, end, *, cfg: Static, length: 
         own = []
         if cfg.per_seed:
             x, y, own = per_model(x, 1), per_model(y, 1), ["x", "y"]
-        y = cfg.spec.objective.targets(y, cfg.sizes[-1], x.dtype)
+        y = cfg.spec.objective.targets(y, cfg.sizes[-1] if cfg.sizes else 0, x.dtype)
         if cfg.l2_axis:
             l2, own = per_model(l2, 0), [*own, "l2"]
         flat = jax.tree.map(lambda a: a.reshape(n_config * n_seeds, *a.shape[2:]), state)
@@ -131,7 +139,7 @@ def finish(state, losses, x, y, x_val, y_val, *, cfg: Static, shape: tuple[tuple
     names = ("train",) if x_val is None else ("train", "val")
     sets = ((x, y),) if x_val is None else ((x, y), (x_val, y_val))
     set_axes = (0 if cfg.per_seed else None,) + (() if x_val is None else (0 if cfg.per_seed_val else None,))
-    m = set_metrics(state.params, sets, names, set_axes, cfg.spec.objective)
+    m = set_metrics(state.params, sets, names, set_axes, cfg.spec.objective, config=state.config)
     out = (state.params, state.opt_state, jnp.concatenate(losses, axis=2)[..., :steps], state.diverged_at, m)
     out = jax.tree.map(partial(unfold, grid_shape=grid_shape, seeds=n_seeds), out)
     d_config, d_seed = cfg.mesh.devices.shape

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -154,14 +155,24 @@ class SweepConfig(RunOptions):
 SWEEP_FILE = "sweep.safetensors"
 
 
+# The library's hints in Python spelling, as typed on the command line.
+HINTS = (
+    (re.compile(r"\boverwrite=True\b"), "--overwrite"),
+    (re.compile(r"\bdrop=\('([^'\s]*)',\)"), r"--drop \1"),
+)
+
+
 @contextlib.contextmanager
 def flags(**names: str) -> Iterator[None]:
-    """Re-word a library error "<argument>: ..." as "<option>: ..." for the options given (path="--data")."""
+    """Re-word a library error "<argument>: ..." as "<option>: ..." for the options given (path="--data"),
+    and its hints (``HINTS``: "pass overwrite=True" as "pass --overwrite")."""
     try:
         yield
     except (ValueError, TypeError) as e:
         arg, sep, rest = str(e).partition(": ")
         if sep and arg in names:
+            for pattern, typed in HINTS:
+                rest = pattern.sub(typed, rest)
             raise type(e)(f"{names[arg]}: {rest}") from None
         raise
 

@@ -181,7 +181,7 @@ def check_options(missing: Any, drop: Any, names: list[str], source: str) -> Non
 
 def _fit_column(frame: pd.DataFrame, name: str, standardize: bool, missing: str, source: str) -> Column:
     where = f"{source} {cells.column_place(frame, name)}"
-    hint = f"drop the column (--drop {name}, drop=({name!r},))"
+    hint = f"drop the column (drop=({name!r},))"
     if cells.holds_numbers(frame, name):
         v = cells.numbers(frame, name, source)
         gaps = np.isnan(v)

@@ -47,7 +47,7 @@ def create(
         if (path / "config.json").exists() and not overwrite:
             raise ValueError(
                 f"out: expected a directory without a run, but {str(path)!r} already holds one; "
-                "pass --overwrite to replace it, or choose another directory"
+                "pass overwrite=True to replace it, or choose another directory"
             )
     elif name is not None:
         if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\", os.sep)):
@@ -56,7 +56,7 @@ def create(
         if (path / "config.json").exists() and not overwrite:
             raise ValueError(
                 f"name: expected a new run name, but {str(path)!r} already holds a run; "
-                "choose another name, pass --overwrite, or delete that folder"
+                "choose another name, pass overwrite=True, or delete that folder"
             )
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")

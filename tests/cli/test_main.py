@@ -181,10 +181,33 @@ def test_out_onto_a_run_refuses_unless_overwrite_which_removes_the_old_files(toy
     assert line.startswith(
         f"funcmlp: error: --out: expected a directory without a run, but '{out}' already holds"
     )
+    assert "pass --overwrite to replace it" in line and "overwrite=True" not in line
     assert (out / "config.json").read_text() == before and (out / "heatmap.png").exists()
     assert main([*args, "--overwrite", "--steps", "30"]) == 0
     assert not (out / "heatmap.png").exists() and (out / "notes.txt").exists()
     assert json.loads((out / "config.json").read_text())["steps"] == 30
+
+
+@pytest.mark.parametrize(
+    ("library", "typed"),
+    [
+        (
+            "path: 'a.csv' column 1 ('id'): ...; drop the column (drop=('id',))",
+            "--data: 'a.csv' column 1 ('id'): ...; drop the column (--drop id)",
+        ),
+        (
+            "name: ... already holds a run; choose another name, pass overwrite=True, or delete that folder",
+            "--name: ... already holds a run; choose another name, pass --overwrite, or delete that folder",
+        ),
+    ],
+    ids=["drop", "overwrite"],
+)
+def test_flags_words_the_library_hints_as_options(library, typed):
+    from funcmlp.cli.options import flags
+
+    with pytest.raises(ValueError) as e, flags(path="--data", name="--name"):
+        raise ValueError(library)
+    assert str(e.value) == typed
 
 
 def test_load_run_reads_config_metrics_history_and_model_in_one_call(toy_run, tmp_path):

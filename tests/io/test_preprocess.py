@@ -149,7 +149,7 @@ def test_an_identifier_column_is_refused_with_a_hint_and_dropped_with_drop(csv_f
         datafile.prepare(csv_file, jax.random.key(0))
     message = str(e.value)
     assert "\n" not in message and str(csv_file) in message
-    assert "column 1 ('id'): a different text in each of its" in message and "--drop id" in message
+    assert "column 1 ('id'): a different text in each of its" in message and "drop=('id',)" in message
     p = datafile.prepare(csv_file, jax.random.key(0), drop=("id",))
     assert "id" not in " ".join(p.feature_names) and p.preprocessing.dropped == ("id",)
     assert datafile.summary(p.preprocessing)["dropped_columns"] == ["id"]

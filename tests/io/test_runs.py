@@ -22,8 +22,9 @@ def test_create_named_run_refuses_to_overwrite(tmp_path):
     path = runs.create("iris", root=tmp_path)
     assert path == tmp_path / "iris"
     (path / "config.json").write_text("{}")
-    with pytest.raises(ValueError, match="name: expected a new run name, but .* already holds a run"):
+    with pytest.raises(ValueError, match="name: expected a new run name, but .* already holds a run") as e:
         runs.create("iris", root=tmp_path)
+    assert "pass overwrite=True" in str(e.value) and "--" not in str(e.value)
 
 
 @pytest.mark.parametrize("name", ["a/b", "..", ""])

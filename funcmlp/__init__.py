@@ -33,7 +33,7 @@ def __getattr__(name: str):
     if name == "progress":
         import importlib
 
-        return importlib.import_module("funcmlp.cli.progress")
+        return importlib.import_module("funcmlp.progress")
     # The loggers load tensorboardX or wandb, optional extras: only when they are used.
     if name == "tracking":
         import importlib

@@ -1,5 +1,9 @@
+"""The progress bar (``funcmlp.progress``), the chunk lengths it reports at and ``train_logged``."""
+
 import io
 import math
+import subprocess
+import sys
 
 import chex
 import jax
@@ -10,8 +14,7 @@ import pytest
 from rich.console import Console
 
 import funcmlp
-from funcmlp import chunking
-from funcmlp.cli import progress
+from funcmlp import chunking, progress
 
 
 @pytest.fixture
@@ -267,3 +270,13 @@ def test_round_interval_and_losses_list():
         losses.append(jnp.arange(3.0 * i, 3.0 * i + 3))
     assert len(losses) < 2 * chunking.JOIN
     np.testing.assert_array_equal(jnp.concatenate(losses), np.arange(3.0 * 1100))
+
+
+def test_progress_is_a_library_module_that_import_funcmlp_loads_on_first_use():
+    code = (
+        "import sys, funcmlp; assert 'rich' not in sys.modules and 'funcmlp.cli' not in sys.modules; "
+        "bar = funcmlp.progress.Progress; assert 'rich' in sys.modules and 'funcmlp.cli' not in sys.modules; "
+        "from funcmlp.cli import progress; assert progress.Progress is bar; print(funcmlp.progress.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "funcmlp.progress"

@@ -19,7 +19,7 @@ from funcmlp import checks
 from funcmlp.chunking import Losses
 from funcmlp.sweeps import programs
 from funcmlp.sweeps.curves import Curves
-from funcmlp.sweeps.halving import Ladder, Plan
+from funcmlp.sweeps.halving import Ladder, Plan, block_size, counts
 
 
 class Schedule(NamedTuple):
@@ -92,33 +92,57 @@ def run_group(
 
 def run_halving(carry, data, plan: Schedule, *, cfg, report, halving: Plan, val) -> Outcome:
     """Successive halving (``funcmlp.sweeps.halving``): the configurations still training run to the next
-    rung end in chunks of at most ``plan.length`` steps, the best go on compacted, the last run to the end.
+    rung end in blocks (``halving.block_size``) and chunks of at most ``plan.length`` steps, the best go on,
+    the last run to the end.
 
     The outcome is the whole grid's: each model's state and losses at the step it stopped (its last loss
     held after it), and ``report`` gets every model's last loss broadcast over ``plan.length`` steps."""
     x, y, batch_key, l2 = data
     first, steps = plan.first, plan.steps
     ends = [e for e in halving.ends if first < e < first + steps]
-    ladder, part, begin, r = Ladder(carry, halving, first), carry, first, 0
+    smallest = counts(halving.configs, len(ends), halving.keep)[-1]
+    ladder, begin, r = Ladder(carry, l2, halving, first), first, 0
     while True:
         final = r >= len(ends) or ladder.count == 1
         end = first + steps if final else ends[r]
+        rows, states, l2s, block_cfg = ladder.blocks(block_size(cfg, smallest, ladder.count), cfg)
         segment = Schedule(begin, end - begin, min(plan.length, end - begin), None)
 
-        def told(done, losses, segment=segment):
-            last = ladder.told(losses, (done - 1) % segment.length)
+        def told(done, losses, segment=segment, rows=rows):
+            last = ladder.told(rows, losses, (done - 1) % segment.length)
             whole = jnp.broadcast_to(last[..., None], (*last.shape, plan.length))
             return report(segment.first - first + done, whole)
 
-        chosen = None if report is None else told
-        out = run_group(part, (x, y, batch_key, l2), segment, cfg=cfg, curves=None, report=chosen)
-        ladder.absorb(out.carry, jnp.concatenate(out.chunks, axis=2)[..., : out.done], begin + out.done)
-        if out.stopped or final:
+        blocks = (states, (x, y, batch_key), l2s)
+        states, losses, done, stopped = run_blocks(*blocks, segment, block_cfg, report and told)
+        ladder.absorb(rows, states, losses, begin + done)
+        if stopped or final:
             return Outcome(
-                ladder.full, Losses(ladder.losses()), begin - first + out.done, out.stopped, ladder.record()
+                ladder.full, Losses(ladder.losses()), begin - first + done, stopped, ladder.record()
             )
-        part, l2, cfg = ladder.prune(out.carry, l2, cfg, val, r)
+        ladder.prune(states, block_cfg, val, r)
         begin, r = end, r + 1
+
+
+def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, report):
+    """``run_group``'s loop for blocks of models that share one compiled program: each chunk runs every
+    block, then ``report(done, the blocks' chunk losses)`` may stop it.
+
+    Returns (states, losses (b, S_pad, done) per block, done, stopped)."""
+    first, steps, length, _ = plan
+    chunks, done, stopped = [Losses() for _ in states], 0, False
+    for c in range(math.ceil(steps / length)):
+        begin, end = jnp.int32(first + c * length), jnp.int32(first + steps)
+        last = []
+        for i, (state, l2) in enumerate(zip(states, l2s, strict=True)):
+            states[i], losses = programs.train_steps(state, *data, l2, begin, end, cfg=cfg, length=length)
+            chunks[i].append(losses)
+            last.append(losses)
+        done = min(steps, (c + 1) * length)
+        stopped = bool(report) and report(done, last) is True
+        if stopped:
+            break
+    return states, [jnp.concatenate(ch, axis=2)[..., :done] for ch in chunks], done, stopped
 
 
 def last_losses(losses, done: int, length: int, grid_shape: tuple[int, ...], size: int, seeds: int):

@@ -109,21 +109,39 @@ def kept(n: int, keep: float) -> int:
     return min(n - 1, max(1, math.ceil(keep * n - 1e-9))) if n > 1 else n
 
 
-def scores(state, val, cfg: programs.Static, n: int, seeds: int, metric: str) -> tuple[np.ndarray, ...]:
-    """(score, tie) per configuration (n,) in float64: the mean over seeds of ``metric`` and of val_loss on
-    the validation rows, of the first n configurations and ``seeds`` seeds of a (C_pad, S_pad) grid."""
+def counts(configs: int, rungs: int, keep: float) -> list[int]:
+    """The configurations training in each segment: C, kept(C), kept(kept(C)), ... (until one is left)."""
+    out = [configs]
+    for _ in range(rungs):
+        if out[-1] == 1:
+            break
+        out.append(kept(out[-1], keep))
+    return out
+
+
+def block_size(cfg: programs.Static, smallest: int, training: int) -> int:
+    """Configurations per compiled call. On a CPU (the engine vmaps cache-sized groups there) every segment
+    runs in blocks of the smallest segment's size: one program for every rung. On an accelerator, where one
+    vmap over all the models fills the device best, a segment is one block: one program per rung size."""
+    plan = getattr(cfg.spec.objective, "plan", None)
+    size = training if getattr(plan, "group", None) is None else smallest
+    return padded(size, cfg.mesh.devices.shape[0])
+
+
+def block_metrics(state, val, cfg: programs.Static, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """``metric`` and val_loss (b, S_pad) of a block's models on the validation rows, on the host."""
     axes = (0 if cfg.per_seed_val else None,)
     own = {"config": state.config} if getattr(state, "config", None) else {}
     kw = dict(names=("val",), set_axes=axes, objective=cfg.spec.objective, **own)
     row = measure(state.params, (tuple(val),), None, **kw)
+    return tuple(np.asarray(to_host(row[k]), np.float64) for k in (metric, "val_loss"))
 
-    def mean(name):
-        a = np.asarray(to_host(row[name]), np.float64)[:n, :seeds]
-        finite = ~np.isnan(a)
-        total = np.where(finite, a, 0.0).sum(axis=1)
-        return np.where(finite.any(axis=1), total / np.maximum(finite.sum(axis=1), 1), np.nan)
 
-    return mean(metric), mean("val_loss")
+def seed_means(a: np.ndarray) -> np.ndarray:
+    """Mean over the seeds (axis 1) of the finite values; NaN where a row has none."""
+    finite = ~np.isnan(a)
+    total = np.where(finite, a, 0.0).sum(axis=1)
+    return np.where(finite.any(axis=1), total / np.maximum(finite.sum(axis=1), 1), np.nan)
 
 
 def ranked(score: np.ndarray, tie: np.ndarray, metric: str) -> np.ndarray:
@@ -147,8 +165,8 @@ def resized(cfg: programs.Static, c_pad: int, s_pad: int) -> programs.Static:
 
 
 @partial(jax.jit, static_argnames=("mesh",))
-def _gather(state, l2, rows, *, mesh):
-    """Configurations ``rows`` of the state (and of the L2 weights, None when shared), on the mesh."""
+def gather(state, l2, rows, *, mesh):
+    """Configurations ``rows`` (b,) of the state (and of the L2 weights, None when shared), on the mesh."""
     state = jax.tree.map(lambda a: jnp.take(a, rows, axis=0), state)
     state = jax.lax.with_sharding_constraint(state, NamedSharding(mesh, programs.GRID))
     if l2 is not None:
@@ -158,82 +176,84 @@ def _gather(state, l2, rows, *, mesh):
     return state, l2
 
 
-def compact(state, l2, cfg: programs.Static, rows: np.ndarray):
-    """The state (and the L2 weights, with a configuration axis) of configurations ``rows`` only, padded to a
-    multiple of the mesh's "config" devices by repeating them, and the ``Static`` of that size."""
-    c_pad = padded(len(rows), cfg.mesh.devices.shape[0])
-    idx = jnp.asarray(np.take(rows, np.arange(c_pad) % len(rows)), jnp.int32)
-    state, own = _gather(state, l2 if cfg.l2_axis else None, idx, mesh=cfg.mesh)
-    s_pad = jax.tree.leaves(state)[0].shape[1]
-    return state, own if cfg.l2_axis else l2, resized(cfg, c_pad, s_pad)
-
-
 @jax.jit
 def merge(full, part, rows):
-    """``full`` with its configurations ``rows`` (k,) replaced by the first k of ``part``."""
+    """``full`` with its configurations ``rows`` (k,) replaced by the first k of ``part`` (a row listed twice
+    gets the same values twice: blocks repeat configurations only as exact copies)."""
     return jax.tree.map(lambda f, p: f.at[rows].set(p[: rows.shape[0]].astype(f.dtype)), full, part)
 
 
 class Ladder:
     """A halving group's bookkeeping: the whole grid's state (each model at its last step so far), the
-    full-grid rows of the configurations still training, the segments' losses and the record.
+    configurations still training, the segments' losses and the record.
 
     Args:
-      carry: the whole grid's start state, leaves (C_pad, S_pad, ...); plan: the ``Plan``; first: its step.
+      carry: the whole grid's start state, leaves (C_pad, S_pad, ...); l2: the L2 weights (C_pad,) with
+        ``cfg.l2_axis``, else shared; plan: the ``Plan``; first: the start step.
     """
 
-    def __init__(self, carry, plan: Plan, first: int):
+    def __init__(self, carry, l2, plan: Plan, first: int):
         lead = jax.tree.leaves(carry)[0].shape[:2]
-        self.plan, self.full, self.rows, self.blocks = plan, carry, np.arange(lead[0]), []
+        self.plan, self.full, self.l2, self.lead = plan, carry, l2, lead
+        self.rows, self.segments, self.last = np.arange(plan.configs), [], None
         self.stopped_at = np.full(lead[0], first, np.int32)
         self.rung = np.zeros(lead[0], np.int32)
         self.scores = np.full((lead[0], len(plan.ends)), np.nan)
-        self.lead, self.last = lead, None
 
     @property
     def count(self) -> int:
-        """The configurations still training (the padded ones of the first rung not counted)."""
-        return min(len(self.rows), self.plan.configs)
+        """The configurations still training."""
+        return len(self.rows)
 
-    def told(self, losses, at: int):
-        """Every model's last loss so far (C_pad, S_pad), after a chunk's ``losses`` (column ``at`` last)."""
+    def blocks(self, b: int, cfg: programs.Static):
+        """The configurations training, repeated to fill blocks of b: the rows (blocks, b), each block's
+        state and L2 weights gathered from the whole grid, and the ``Static`` of a block."""
+        rows = np.take(self.rows, np.arange(padded(len(self.rows), b)) % len(self.rows)).reshape(-1, b)
+        own = self.l2 if cfg.l2_axis else None
+        parts = [gather(self.full, own, jnp.asarray(r, jnp.int32), mesh=cfg.mesh) for r in rows]
+        l2s = [p[1] if cfg.l2_axis else self.l2 for p in parts]
+        return rows, [p[0] for p in parts], l2s, resized(cfg, b, self.lead[1])
+
+    def told(self, rows, losses, at: int):
+        """Every model's last loss so far (C_pad, S_pad), after the blocks' chunk ``losses`` (column ``at``)."""
         if self.last is None:
-            self.last = jnp.full(self.lead, jnp.nan, losses.dtype)
-        self.last = merge(self.last, losses[:, :, at], jnp.asarray(self.rows, jnp.int32))
+            self.last = jnp.full(self.lead, jnp.nan, losses[0].dtype)
+        for r, a in zip(rows, losses, strict=True):
+            self.last = merge(self.last, a[:, :, at], jnp.asarray(r, jnp.int32))
         return self.last
 
-    def absorb(self, part, losses, step: int) -> None:
-        """A segment has ended at global ``step``: its models' states and losses (k_pad, S_pad, steps)."""
-        self.full = merge(self.full, part, jnp.asarray(self.rows, jnp.int32))
-        self.blocks.append((self.rows, losses))
+    def absorb(self, rows, states, losses, step: int) -> None:
+        """A segment has ended at global ``step``: its blocks' states and losses (b, S_pad, steps)."""
+        for r, state in zip(rows, states, strict=True):
+            self.full = merge(self.full, state, jnp.asarray(r, jnp.int32))
+        self.segments.append(list(zip(rows, losses, strict=True)))
         self.stopped_at[self.rows] = step
 
-    def prune(self, part, l2, cfg: programs.Static, val, r: int):
-        """Rung r's end: score the configurations training, keep the best (``compact``)."""
-        n, plan = self.count, self.plan
-        score, tie = scores(part, val, cfg, n, plan.seeds, plan.metric)
-        self.scores[self.rows[:n], r] = score
-        best = np.sort(ranked(score, tie, plan.metric)[: kept(n, plan.keep)])
-        self.rows = self.rows[best]
+    def prune(self, states, cfg: programs.Static, val, r: int) -> None:
+        """Rung r's end: score the configurations training on the validation rows, keep the best."""
+        plan, n = self.plan, len(self.rows)
+        pairs = [block_metrics(s, val, cfg, plan.metric) for s in states]
+        score, tie = (seed_means(np.concatenate(m)[:n, : plan.seeds]) for m in zip(*pairs, strict=True))
+        self.scores[self.rows, r] = score
+        self.rows = self.rows[np.sort(ranked(score, tie, plan.metric)[: kept(n, plan.keep)])]
         self.rung[self.rows] = r + 1
-        return compact(part, l2, cfg, best)
 
     def losses(self) -> list[jax.Array]:
         """Each segment's losses over the whole grid, (C_pad, S_pad, steps): a stopped model's last loss
         held after the step it stopped at."""
         out, last = [], None
-        for rows, losses in self.blocks:
-            shape = (*self.lead, losses.shape[2])
-            block = jnp.full(shape, jnp.nan, losses.dtype) if last is None else jnp.broadcast_to(last, shape)
-            out.append(merge(block, losses, jnp.asarray(rows, jnp.int32)))
-            last = out[-1][..., -1:]
+        for blocks in self.segments:
+            length, dtype = blocks[0][1].shape[2], blocks[0][1].dtype
+            shape = (*self.lead, length)
+            block = jnp.full(shape, jnp.nan, dtype) if last is None else jnp.broadcast_to(last, shape)
+            for rows, losses in blocks:
+                block = merge(block, losses, jnp.asarray(rows, jnp.int32))
+            out.append(block)
+            last = block[..., -1:]
         return out
 
     def record(self) -> dict[str, np.ndarray]:
         """Per model (C_pad, S_pad, ...): ``stopped_at`` (global step of its state), ``rung`` (rung ends
         passed) and ``scores`` (its configuration's score at each rung end, NaN where not ranked)."""
-        s_pad = self.lead[1]
-        per_model = lambda a: np.repeat(a[:, None], s_pad, axis=1)  # noqa: E731
-        return {k: per_model(v) for k, v in (("stopped_at", self.stopped_at), ("rung", self.rung))} | {
-            "scores": per_model(self.scores)
-        }
+        out = {"stopped_at": self.stopped_at, "rung": self.rung, "scores": self.scores}
+        return {k: np.repeat(v[:, None], self.lead[1], axis=1) for k, v in out.items()}

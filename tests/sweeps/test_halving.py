@@ -13,9 +13,10 @@ import pytest
 
 import funcmlp
 from funcmlp import data
+from funcmlp.sweeps import group, programs
 from funcmlp.sweeps import halving as halving_mod
-from funcmlp.sweeps import programs
 from funcmlp.sweeps.halving import Halving
+from funcmlp.sweeps.mesh import padded
 
 # 3 learning rates x 2 L2 weights = 6 configurations x 2 seeds, mini-batches; rungs end at steps 4 and 8 of 12,
 # half kept: 6 -> 3 -> 2 configurations, each size its own compiled program.
@@ -72,24 +73,53 @@ def expected_rungs(refs, x_val, y_val):
     return stop, scores
 
 
+def spiral64():
+    x, y = data.spiral(jax.random.key(0), 40)
+    x_val, y_val = data.spiral(jax.random.key(7), 20)
+    return x.astype(jnp.float64), y, x_val.astype(jnp.float64), y_val
+
+
 @pytest.fixture(scope="module")
-def run():
+def alone_runs():
+    """Every model trained alone, the stop steps and rung scores expected from them."""
     with jax.enable_x64(True):
-        x, y = data.spiral(jax.random.key(0), 40)
-        x_val, y_val = data.spiral(jax.random.key(7), 20)
-        x, x_val = x.astype(jnp.float64), x_val.astype(jnp.float64)
-        key, batch_key = jax.random.key(3), jax.random.key(9)
-        before = programs.train_steps._cache_size()
+        x, y, x_val, y_val = spiral64()
+        refs = alone(jax.random.key(3), jax.random.key(9), x, y)
+    return SimpleNamespace(refs=refs, expected=expected_rungs(refs, x_val, y_val), val=(x_val, y_val))
+
+
+def per_rung(cfg, smallest, training):
+    """The accelerator's choice (one block per segment: one program per rung size), for the CPU test."""
+    return padded(training, cfg.mesh.devices.shape[0])
+
+
+@pytest.fixture(scope="module", params=["blocks", "per_rung"])
+def run(request, alone_runs):
+    """The halving sweep, in blocks of the last rung's size (the CPU's choice: one program) or one block per
+    rung (the accelerators' choice), and the compiles of the training program it added."""
+    with pytest.MonkeyPatch.context() as patch, jax.enable_x64(True):
+        if request.param == "per_rung":
+            patch.setattr(group, "block_size", per_rung)
+        calls, train_steps = [], programs.train_steps
+
+        def spy(state, *args, cfg, length):
+            calls.append((jax.tree.leaves(state)[0].shape[0], cfg, length))
+            return train_steps(state, *args, cfg=cfg, length=length)
+
+        patch.setattr(programs, "train_steps", spy)
+        x, y, x_val, y_val = spiral64()
+        before = train_steps._cache_size()
         result = funcmlp.sweep(
-            key, x, y, sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S, batch_size=32,
-            batch_key=batch_key, x_val=x_val, y_val=y_val, dtype=jnp.float64, halving=Halving(ENDS, KEEP),
+            jax.random.key(3), x, y, sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S,
+            batch_size=32, batch_key=jax.random.key(9), x_val=x_val, y_val=y_val, dtype=jnp.float64,
+            halving=Halving(ENDS, KEEP),
         )  # fmt: skip
-        compiles = programs.train_steps._cache_size() - before
-        refs = alone(key, batch_key, x, y)
-    stop, scores = expected_rungs(refs, x_val, y_val)
+        compiles = train_steps._cache_size() - before
+    stop, scores = alone_runs.expected
     return SimpleNamespace(
-        result=result, compiles=compiles, refs=refs, stop=stop, scores=scores, val=(x_val, y_val)
-    )
+        result=result, compiles=compiles, calls=calls, refs=alone_runs.refs, stop=stop, scores=scores, val=alone_runs.val,
+        mode=request.param,
+    )  # fmt: skip
 
 
 def test_kept_configurations_are_the_top_fraction_by_validation_score(run):
@@ -118,8 +148,13 @@ def test_every_model_equals_its_training_alone_to_the_step_it_stopped(run):
     assert run.stop[LRS.index(best["learning_rate"]), L2S.index(best["l2"])] in (4, 8, 12)
 
 
-def test_one_compiled_program_per_rung_size(run):
-    assert run.compiles == 3  # 6, 3 and 2 configurations
+def test_one_compiled_program_per_block_size(run):
+    """Blocks of 2 configurations for 6, 3 and 2 configurations: one program; per rung: one per size (the
+    cache grows by the programs no earlier test compiled)."""
+    programs_used = set(run.calls)
+    want = {"blocks": {2}, "per_rung": {6, 3, 2}}[run.mode]
+    assert {c_pad for c_pad, _, _ in programs_used} == want
+    assert len(programs_used) == len(want) and 1 <= run.compiles <= len(want)
 
 
 def test_rung_ends_and_counts():
@@ -127,6 +162,7 @@ def test_rung_ends_and_counts():
     assert halving_mod.rung_ends([5, 20, 50], 0.5, 20) == (5,)
     assert [halving_mod.kept(n, 1 / 3) for n in (81, 27, 9, 3, 2, 1)] == [27, 9, 3, 1, 1, 1]
     assert halving_mod.kept(5, 0.9) == 4  # at least one stops while more than one trains
+    assert halving_mod.counts(81, 5, 1 / 3) == [81, 27, 9, 3, 1]
 
 
 @pytest.mark.parametrize(

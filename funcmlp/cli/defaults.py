@@ -73,6 +73,28 @@ def resolved(cfg: Any) -> Any:
     return cfg if cfg.data is not None else dataclasses.replace(cfg, **toy_options(cfg))
 
 
+def training_options(cfg: Any) -> dict[str, Any]:
+    """``funcmlp.fit``'s ``seeds``, ``steps``, ``batch_size`` and ``budget`` from the options: with --data,
+    those left out are chosen to fit --budget (default ``budget.DEFAULT_BUDGET`` seconds); a toy data set
+    trains 64 seeds x 1000 full-batch steps unless told otherwise."""
+    from funcmlp.fitting import budget
+
+    if cfg.data is None:
+        return {"seeds": cfg.seeds, "steps": cfg.steps, "batch_size": cfg.batch_size, "budget": None}
+    return {
+        "seeds": cfg.seeds,
+        "steps": cfg.steps,
+        "batch_size": budget.AUTO if cfg.batch_size is None else cfg.batch_size,
+        "budget": budget.DEFAULT_BUDGET if cfg.budget is None else cfg.budget,
+    }
+
+
+def describe_plan(plan: Any) -> str:
+    """What the budget chose, for the summary line (nothing when it chose nothing):
+    ``"; 32 seeds x 1000 steps, batch 256 (about 6.1 s of a 10 s budget)"``."""
+    return "" if plan.seconds is None else f"; {plan.describe()}"
+
+
 def read_options(cfg: Any) -> dict[str, Any]:
     """The file reader's options of a ``--data`` run (``funcmlp.io.datafile.prepare``); none for toy data."""
     if cfg.data is None:

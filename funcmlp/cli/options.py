@@ -112,9 +112,15 @@ class TrainConfig(RunOptions):
     """Hidden activation: step, linear, sigmoid, tanh, relu, leaky_relu or leaky_relu:SLOPE."""
     lr: float = 0.03
     """Learning rate alpha (sgd: w_new = w_old - alpha dJ/dw)."""
-    seeds: int = 64
+    seeds: Annotated[int | None, optional("INT")] = None
     """Initialisations trained at once; the one with the best validation accuracy (--head linear: the lowest
-    validation loss) is kept (1: one model)."""
+    validation loss) is kept (1: one model). Default 64; with --data chosen to fit --budget."""
+    steps: Annotated[int | None, optional("INT")] = None
+    """Optimizer steps per model. Default 1000; with --data chosen to fit --budget."""
+    budget: Annotated[float | None, optional("SECONDS")] = None
+    """With --data: the seconds of training the run aims at (default 10): the options left out of
+    --seeds, --steps and --batch-size are chosen from a measured cost of one step to fit it (the choice is
+    printed and saved in config.json and metrics.json)."""
     l2: Annotated[float | None, optional("FLOAT")] = None
     """L2 penalty weight on the weights (0.5 * l2 * sum W^2). Default 0; with --data and --head linear,
     chosen on the validation rows among 0, 0.001, 0.01, 0.1 and 1 (--seeds initialisations each)."""
@@ -185,6 +191,14 @@ def validate_train(cfg: TrainConfig) -> None:
         check_widths(cfg.hidden, "--hidden")
     check_activation(cfg.activation, "--activation")
     checks.check_nonnegative_real(cfg.lr, "--lr")
+    if cfg.budget is not None:
+        if cfg.data is None:
+            raise ValueError(
+                "--budget: expected only with --data (a toy data set trains 64 seeds x 1000 steps), "
+                f"got {cfg.budget}"
+            )
+        if not (checks.check_nonnegative_real(cfg.budget, "--budget") and cfg.budget > 0):
+            raise ValueError(f"--budget: expected a positive number of seconds, got {cfg.budget}")
     validate_shared(cfg)
 
 
@@ -227,8 +241,9 @@ def validate_shared(cfg: TrainConfig | SweepConfig) -> None:
     defaults.check_head(cfg)
     defaults.check_data_options(cfg)
     defaults.check_stopping(cfg)
-    checks.check_positive_int(cfg.seeds, "--seeds")
-    checks.check_positive_int(cfg.steps, "--steps")
+    for flag, value in (("--seeds", cfg.seeds), ("--steps", cfg.steps)):
+        if value is not None:  # train's left out: 64 and 1000, or chosen with --data to fit --budget
+            checks.check_positive_int(value, flag)
     if cfg.batch_size is not None:
         checks.check_positive_int(cfg.batch_size, "--batch-size")
     if cfg.l2 is not None:

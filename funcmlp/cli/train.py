@@ -26,6 +26,9 @@ FLAGS = {
     "test": "--test",
     "val, test": "--val, --test",
     "batch_size": "--batch-size",
+    "budget": "--budget",
+    "seeds": "--seeds",
+    "steps": "--steps",
     "patience": "--patience",
     "head": "--head",
     "data": "--data",
@@ -73,9 +76,9 @@ def fit_options(cfg: TrainConfig) -> dict[str, Any]:
     hidden = cfg.hidden if cfg.hidden is not None or cfg.data is not None else defaults.LECTURE_HIDDEN
     return dict(
         head=cfg.head, hidden=hidden, activation=cfg.activation, optimizer=cfg.optimizer,
-        learning_rate=cfg.lr, steps=cfg.steps, seeds=cfg.seeds, batch_size=cfg.batch_size, l2=cfg.l2,
-        init=cfg.init, standardize=cfg.standardize, class_weight=cfg.class_weight, patience=cfg.patience,
-        log_every=cfg.log_every, seed=cfg.seed, **defaults.read_options(cfg),
+        learning_rate=cfg.lr, l2=cfg.l2, init=cfg.init, standardize=cfg.standardize,
+        class_weight=cfg.class_weight, patience=cfg.patience, log_every=cfg.log_every, seed=cfg.seed,
+        **defaults.training_options(cfg), **defaults.read_options(cfg),
     )  # fmt: skip
 
 
@@ -126,8 +129,17 @@ def run_train(cfg: TrainConfig) -> int:
     logger = None
     try:
         logger = open_logger(cfg, out)
-        with progress.Progress(cfg.steps, description=f"{cfg.seeds} seeds", quiet=cfg.quiet) as bar:
-            callback = interrupt.stopping(bar.for_sweep(cfg.steps))  # True after a signal: it stops
+        with progress.Progress(cfg.steps or 1, quiet=cfg.quiet) as bar:
+            plans = []  # the run's budget.Plan, known once the data are read
+
+            def planned(plan):
+                plans.append(plan)
+                bar.total, bar.description = plan.steps, f"{plan.seeds} seeds"
+
+            def advance(group, done, losses=None):
+                bar.for_sweep(bar.total)(group, done, losses)
+
+            callback = interrupt.stopping(advance)  # True after a signal: it stops
             with flags(**FLAGS):
                 if toy is None:
                     val, test = (DEFAULT_HELD_OUT if v is None else v for v in (cfg.val, cfg.test))
@@ -135,22 +147,30 @@ def run_train(cfg: TrainConfig) -> int:
                 else:
                     (data, y), val, test = toy
                 fit = fitting.fit(
-                    data, y, val=val, test=test, callback=callback, logger=logger, **fit_options(cfg)
-                )
+                    data, y, val=val, test=test, callback=callback, on_plan=planned, logger=logger,
+                    **fit_options(cfg),
+                )  # fmt: skip
     except (ValueError, TypeError, ImportError):
         if logger is not None:
             logger.close()
         if out.is_dir() and not any(out.iterdir()):
             shutil.rmtree(out)  # nothing was written: the directory goes with the error
         raise
-    code = finish(cfg, fit, out, t0, hidden=tuple(fit.options["hidden"]), l2=float(fit.choice["l2"]))
+    chosen = {k: fit.options[k] for k in ("steps", "seeds", "batch_size", "budget")}
+    plan = defaults.describe_plan(plans[0]) if plans else ""
+    code = finish(
+        cfg, fit, out, t0, plan, hidden=tuple(fit.options["hidden"]), l2=float(fit.choice["l2"]), **chosen
+    )
     close_logger(logger, out)
     return code
 
 
-def finish(cfg: Any, fit: Any, out: Path, t0: float, headline: str = "", **changes: Any) -> int:
+def finish(
+    cfg: Any, fit: Any, out: Path, t0: float, plan: str = "", headline: str = "", **changes: Any
+) -> int:
     """Write the run (config.json: the options with ``changes``, the values the run used), print its
-    summary line and return the exit code (1 after a divergence, the interrupted code after a signal)."""
+    summary line (``plan``: what a budget chose, after the scores) and return the exit code (1 after a
+    divergence, the interrupted code after a signal)."""
     from funcmlp import fitting
     from funcmlp.io import datafile
 
@@ -163,7 +183,7 @@ def finish(cfg: Any, fit: Any, out: Path, t0: float, headline: str = "", **chang
     prep = getattr(fit.samples.prepared, "preprocessing", None)
     if prep is not None and not cfg.quiet and datafile.reworks(prep):  # what --data's columns became
         print(f"--data: {datafile.describe(prep)}", file=sys.stderr)
-    print(f"{headline}{fitting.summary(fit, data_name(cfg))}, {fit.metrics['seconds']:.1f} s -> {out}")
+    print(f"{headline}{fitting.summary(fit, data_name(cfg))}{plan}, {fit.metrics['seconds']:.1f} s -> {out}")
     if fit.interrupted:
         return interrupt.report(out, fit.metrics["step"], fit.options["steps"])
     diverged_at = fit.metrics["diverged_at"]

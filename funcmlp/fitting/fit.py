@@ -24,12 +24,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from funcmlp import checks, chunking, early_stopping
-from funcmlp.fitting import scores
+from funcmlp import chunking, early_stopping
+from funcmlp.fitting import budget, scores
+from funcmlp.fitting.budget import DEFAULT_BUDGET, Plan
 from funcmlp.fitting.optimizers import optimizer_factory
-from funcmlp.fitting.samples import Samples, check_batch_size, load, run_keys
-from funcmlp.fitting.task import Task, check_options, hidden_width, l2_choices
-from funcmlp.history import chunk_size
+from funcmlp.fitting.samples import Samples, load, run_keys
+from funcmlp.fitting.task import Task, check_options, run_options
 from funcmlp.sweeps.curves import model_history
 from funcmlp.sweeps.grid import sweep
 from funcmlp.sweeps.mesh import to_host
@@ -75,30 +75,15 @@ class Fit(NamedTuple):
 
 
 def fit(
-    data: Any,
-    y: Any = None,
-    *,
-    head: str | None = None,
-    hidden: Sequence[int] | None = None,
-    activation: str = "relu",
-    optimizer: str = "adam",
-    learning_rate: float = 0.03,
-    steps: int = 1000,
-    seeds: int = 64,
-    batch_size: int | None = None,
-    l2: float | None = None,
-    init: str = "he",
-    val: float | tuple[Any, Any] | None = None,
-    test: float | tuple[Any, Any] | None = None,
-    standardize: bool = False,
-    class_weight: str = "none",
-    patience: int | None = None,
-    log_every: int | None = None,
-    seed: int = 0,
-    callback: Callable[[int, int, Any], Any] | None = None,
-    logger: Any = None,
-    **read: Any,
-) -> Fit:
+    data: Any, y: Any = None, *, head: str | None = None, hidden: Sequence[int] | None = None,
+    activation: str = "relu", optimizer: str = "adam", learning_rate: float = 0.03, steps: int | None = None,
+    seeds: int | None = None, batch_size: int | str | None = "auto", budget: float | None = DEFAULT_BUDGET,
+    l2: float | None = None, init: str = "he", val: float | tuple[Any, Any] | None = None,
+    test: float | tuple[Any, Any] | None = None, standardize: bool = False, class_weight: str = "none",
+    patience: int | None = None, log_every: int | None = None, seed: int = 0,
+    callback: Callable[[int, int, Any], Any] | None = None, on_plan: Callable[[Plan], Any] | None = None,
+    logger: Any = None, **read: Any,
+) -> Fit:  # fmt: skip
     """Train ``seeds`` networks on your data at once and keep the one best on the validation rows.
 
     Args:
@@ -106,8 +91,10 @@ def fit(
       y: with x: class labels (any sortable values) or real-valued targets.
       head: ``"softmax"``, ``"sigmoid"`` (two classes) or ``"linear"`` (targets); None: from the labels.
       hidden: hidden widths; default one layer of 2 (d + K) units clipped to [8, 128].
-      activation, optimizer (sgd, momentum, adam), learning_rate, steps, batch_size, init: the training.
-      seeds: initialisations trained at once (one ``funcmlp.sweep``).
+      activation, optimizer (sgd, momentum, adam), learning_rate, init: the training.
+      steps, seeds (initialisations trained at once, one ``funcmlp.sweep``), batch_size (None: the full
+        batch): None ("auto" for batch_size) are chosen to fit ``budget`` (``funcmlp.fitting.budget``).
+      budget: seconds of training the run aims at; None: 64 seeds x 1000 full-batch steps.
       l2: L2 weight 0.5 l2 sum ||W||^2; None: 0, or for a regression chosen on the validation rows among
         0, 0.001, 0.01, 0.1 and 1.
       val, test: fractions of the rows held out (default 0.2 each); or, both as (x, y) pairs, the
@@ -119,32 +106,37 @@ def fit(
       seed: every random key of the run comes from it (``samples.run_keys``).
       callback: ``callback(group, steps_done, losses)`` between compiled chunks (``funcmlp.sweep``'s);
         returning True stops the run there, keeping the best model so far (``Fit.interrupted``).
+      on_plan: called with the ``budget.Plan`` (seeds, steps, batch size) before training starts.
       logger: a ``funcmlp.tracking`` sink (TensorBoard, W&B): every model's loss at each chunk's end as
         it trains, then every model's curves, every configuration's hyperparameters and the chosen model's
         curves (run ``"chosen"``), all from the host between compiled chunks.
       read: options of the file reader (``funcmlp.io.datafile.prepare``).
 
     Returns:
-      ``Fit``.
+      ``Fit``; its ``options`` and ``metrics`` hold the plan (``steps``, ``seeds``, ``batch_size``,
+      ``budget``, the predicted seconds and the measured cost of a step).
     """
     t0 = time.perf_counter()
     check_options(head, class_weight)
-    steps, seeds = checks.check_positive_int(steps, "steps"), checks.check_positive_int(seeds, "seeds")
-    every = chunking.round_interval(chunk_size(steps))
-    every = every if log_every is None else checks.check_positive_int(log_every, "log_every")
     samples, task = load(
         data, y, key=run_keys(seed)["train"], head=head, val=val, test=test, standardize=standardize, **read
     )
     task = task._replace(class_weight=class_weight)
-    n, n_val = len(samples.train[1]), len(samples.val[1])
-    check_batch_size(batch_size, n)
-    if patience is not None and n_val == 0:
-        raise ValueError(
-            "patience: expected validation rows to watch, got none (give val a positive fraction)"
-        )
-    hidden = (hidden_width(samples.n_features, task.n_outputs),) if hidden is None else tuple(hidden)
-    sizes = (samples.n_features, *hidden, task.n_outputs)
-    choices = l2_choices(l2, task, n_val)
+    given = dict(
+        hidden=hidden, activation=activation, optimizer=optimizer, learning_rate=learning_rate, steps=steps,
+        seeds=seeds, batch_size=batch_size, budget=budget, l2=l2, init=init, standardize=standardize,
+        class_weight=class_weight, patience=patience, log_every=log_every, seed=seed,
+    )  # fmt: skip
+    options, choices, plan = run_options(samples, task, given, t0=t0)
+    if on_plan is not None:
+        on_plan(plan)
+    return train_run(samples, task, options, choices, plan, callback=callback, logger=logger, t0=t0)
+
+
+def train_run(
+    samples: Samples, task: Task, options: dict[str, Any], choices, plan: Plan, *, callback, logger, t0
+):
+    """``fit``'s sweep of ``options`` (from ``run_options``) and its best model (``select``)."""
     stopped = []
 
     def report(*args):
@@ -152,22 +144,22 @@ def fit(
         stopped.append(halt)
         return halt
 
+    o = options
+    sizes = (samples.n_features, *o["hidden"], task.n_outputs)
     if logger is not None:
-        report = _tracked(logger, report, learning_rate, choices, optimizer, seeds, sizes, activation)
+        report = _tracked(
+            logger, report, o["learning_rate"], choices, o["optimizer"], o["seeds"], sizes, o["activation"]
+        )
     l2_grid = list(choices) if len(choices) > 1 else choices[0]
     result = sweep_samples(
-        samples, task, seed=seed, sizes=sizes, seeds=seeds, steps=steps, every=every, configurations=len(choices),
-        activation=activation, optimizer=optimizer_factory(optimizer), learning_rates=[learning_rate],
-        l2=l2_grid, batch_size=batch_size, scheme=init, patience=patience, callback=report,
-    )  # fmt: skip
-    options = dict(
-        head=task.head, hidden=list(hidden), activation=activation, optimizer=optimizer,
-        learning_rate=learning_rate, steps=steps, seeds=seeds, batch_size=batch_size,
-        l2=None if len(choices) > 1 else choices[0], init=init, standardize=standardize,
-        class_weight=class_weight, patience=patience, log_every=every, seed=seed,
+        samples, task, seed=o["seed"], sizes=sizes, seeds=o["seeds"], steps=o["steps"], every=o["log_every"],
+        configurations=len(choices), activation=o["activation"], optimizer=optimizer_factory(o["optimizer"]),
+        learning_rates=[o["learning_rate"]], l2=l2_grid, batch_size=o["batch_size"], scheme=o["init"],
+        patience=o["patience"], callback=report,
     )  # fmt: skip
     shown = ("l2",) if len(choices) > 1 else ()
     out = select(result, samples, task, options=options, shown=shown, interrupted=any(stopped), t0=t0)
+    out.metrics.update(budget.plan_metrics(plan))
     if logger is not None:
         from funcmlp import tracking
 

@@ -17,6 +17,7 @@ Defaults fitted to the data:
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -117,3 +118,44 @@ def l2_choices(l2: float | None, task: Task, n_val: int) -> tuple[float, ...]:
     if task.regression and n_val > 0:
         return L2_CHOICES
     return (0.0,)
+
+
+def run_options(samples: Any, task: Task, given: dict[str, Any], *, t0: float):
+    """``funcmlp.fit``'s arguments ``given`` (by name) checked and completed from the ``samples``: the
+    options of the run (config.json), the L2 weights it tries and its ``budget.Plan`` (``t0``: when the
+    run started, ``time.perf_counter``)."""
+    from funcmlp import checks, chunking
+    from funcmlp.fitting import budget
+    from funcmlp.fitting.samples import check_batch_size
+    from funcmlp.history import chunk_size
+
+    n, n_val = len(samples.train[1]), len(samples.val[1])
+    for name in ("steps", "seeds", "log_every"):
+        if given[name] is not None:
+            checks.check_positive_int(given[name], name)
+    batch = None if given["batch_size"] == "auto" else given["batch_size"]
+    if given["batch_size"] != "auto":
+        if batch is not None:
+            checks.check_positive_int(batch, "batch_size")
+        check_batch_size(batch, n)
+    if given["patience"] is not None and n_val == 0:
+        raise ValueError(
+            "patience: expected validation rows to watch, got none (give val a positive fraction)"
+        )
+    hidden = given["hidden"]
+    hidden = (hidden_width(samples.n_features, task.n_outputs),) if hidden is None else tuple(hidden)
+    sizes = (samples.n_features, *hidden, task.n_outputs)
+    choices = l2_choices(given["l2"], task, n_val)
+    plan = budget.plan_run(
+        samples.train, sizes, budget.check_budget(given["budget"]), configurations=len(choices),
+        activation=given["activation"], head=task.head, seeds=given["seeds"], steps=given["steps"],
+        batch_size=given["batch_size"], spent=time.perf_counter() - t0,
+    )  # fmt: skip
+    every = chunking.round_interval(chunk_size(plan.steps))
+    every = every if given["log_every"] is None else given["log_every"]
+    options = {
+        "head": task.head, **given, "hidden": list(hidden), "steps": plan.steps, "seeds": plan.seeds,
+        "batch_size": plan.batch_size, "budget": plan.budget, "l2": None if len(choices) > 1 else choices[0],
+        "log_every": every,
+    }  # fmt: skip
+    return options, choices, plan

@@ -92,8 +92,9 @@ def run_group(
 
 def run_halving(carry, data, plan: Schedule, *, cfg, report, halving: Plan, val) -> Outcome:
     """Successive halving (``funcmlp.sweeps.halving``): the configurations still training run to the next
-    rung end in blocks (``halving.block_size``) and chunks of at most ``plan.length`` steps, the best go on,
-    the last run to the end.
+    rung end in blocks (``halving.block_size``), the best go on, the last run to the end. Every chunk has
+    the first rung's length (at most ``plan.length``), so one compiled program serves every rung; a segment
+    whose length it does not divide ends with steps past the rung end, which the engine skips.
 
     The outcome is the whole grid's: each model's state and losses at the step it stopped (its last loss
     held after it), and ``report`` gets every model's last loss broadcast over ``plan.length`` steps."""
@@ -101,12 +102,13 @@ def run_halving(carry, data, plan: Schedule, *, cfg, report, halving: Plan, val)
     first, steps = plan.first, plan.steps
     ends = [e for e in halving.ends if first < e < first + steps]
     smallest = counts(halving.configs, len(ends), halving.keep)[-1]
+    length = min(plan.length, (ends or [first + steps])[0] - first)  # one chunk length: one program
     ladder, begin, r = Ladder(carry, l2, halving, first), first, 0
     while True:
         final = r >= len(ends) or ladder.count == 1
         end = first + steps if final else ends[r]
         rows, states, l2s, block_cfg = ladder.blocks(block_size(cfg, smallest, ladder.count), cfg)
-        segment = Schedule(begin, end - begin, min(plan.length, end - begin), None)
+        segment = Schedule(begin, end - begin, length, None)
 
         def told(done, losses, segment=segment, rows=rows):
             last = ladder.told(rows, losses, (done - 1) % segment.length)

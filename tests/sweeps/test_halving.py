@@ -18,9 +18,10 @@ from funcmlp.sweeps import halving as halving_mod
 from funcmlp.sweeps.halving import Halving
 from funcmlp.sweeps.mesh import padded
 
-# 3 learning rates x 2 L2 weights = 6 configurations x 2 seeds, mini-batches; rungs end at steps 4 and 8 of 12,
+# 3 learning rates x 2 L2 weights = 6 configurations x 2 seeds, mini-batches; rungs end at steps 3 and 8 of 12,
 # half kept: 6 -> 3 -> 2 configurations, each size its own compiled program.
-SIZES, LRS, L2S, SEEDS, STEPS, ENDS, KEEP = (2, 5, 3), [0.05, 0.3, 1.5], [0.0, 0.03], 2, 12, (4, 8), 0.5
+# Chunks of the first rung's 3 steps: the last chunk of steps 3 .. 8 runs past step 8, and skips those steps.
+SIZES, LRS, L2S, SEEDS, STEPS, ENDS, KEEP = (2, 5, 3), [0.05, 0.3, 1.5], [0.0, 0.03], 2, 12, (3, 8), 0.5
 
 
 def numpy_scores(params, x, y):
@@ -129,7 +130,7 @@ def test_kept_configurations_are_the_top_fraction_by_validation_score(run):
         assert np.all(record["rung"][c] == sum(e < step for e in ENDS)), c
     for (c, r), score in run.scores.items():
         np.testing.assert_allclose(record["scores"][c][:, r], score, rtol=1e-6)
-    assert sorted(run.stop.values()) == [4, 4, 4, 8, 12, 12]
+    assert sorted(run.stop.values()) == [3, 3, 3, 8, 12, 12]
 
 
 def test_every_model_equals_its_training_alone_to_the_step_it_stopped(run):
@@ -140,12 +141,13 @@ def test_every_model_equals_its_training_alone_to_the_step_it_stopped(run):
         jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-12), got, params)
         stopped = run.stop[i, k]
         np.testing.assert_allclose(group.losses[i, k, j, :stopped], losses, rtol=1e-6)
-        np.testing.assert_array_equal(group.losses[i, k, j, stopped:], losses[-1])  # held after the stop
+        held = np.asarray(group.losses[i, k, j])
+        np.testing.assert_array_equal(held[stopped:], held[stopped - 1])  # its last loss, held after the stop
         acc, loss = numpy_scores(params, *run.val)
         assert float(group.metrics["val_accuracy"][i, k, j]) == pytest.approx(acc, rel=1e-6)
         assert float(group.metrics["val_loss"][i, k, j]) == pytest.approx(loss, rel=1e-6)
     best = run.result.best_configuration()
-    assert run.stop[LRS.index(best["learning_rate"]), L2S.index(best["l2"])] in (4, 8, 12)
+    assert run.stop[LRS.index(best["learning_rate"]), L2S.index(best["l2"])] in (3, 8, 12)
 
 
 def test_one_compiled_program_per_block_size(run):
@@ -154,6 +156,7 @@ def test_one_compiled_program_per_block_size(run):
     programs_used = set(run.calls)
     want = {"blocks": {2}, "per_rung": {6, 3, 2}}[run.mode]
     assert {c_pad for c_pad, _, _ in programs_used} == want
+    assert {length for _, _, length in programs_used} == {3}
     assert len(programs_used) == len(want) and 1 <= run.compiles <= len(want)
 
 

@@ -144,7 +144,8 @@ def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, report):
         stopped = bool(report) and report(done, last) is True
         if stopped:
             break
-    return states, [jnp.concatenate(ch, axis=2)[..., :done] for ch in chunks], done, stopped
+    joined = [jnp.concatenate(ch, axis=2) if len(ch) > 1 else ch[0] for ch in chunks]
+    return states, [a if a.shape[2] == done else a[..., :done] for a in joined], done, stopped
 
 
 def last_losses(losses, done: int, length: int, grid_shape: tuple[int, ...], size: int, seeds: int):

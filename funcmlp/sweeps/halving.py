@@ -10,10 +10,13 @@ NaN ranks last),
 
 and the k_r = min(n_r - 1, max(1, ceil(keep n_r))) best of the n_r configurations go on (at least one stops
 at each rung while more than one trains). The survivors' states (parameters, optimizer states, divergence
-steps, hyperparameters, L2 weights) are gathered into a state of k_r configurations, padded to a multiple of
-the mesh's "config" devices by repeating survivors, and train on under a ``programs.Static`` of that size: one
-compiled program per rung size, no step spent on a stopped model. A stopped model keeps its state at its last
-rung end. The mini-batch order is the global step's, so a survivor's steps are the ones it takes alone.
+steps, hyperparameters, L2 weights) are gathered from the whole grid's state into blocks of b configurations
+(the last block filled by repeating survivors), which train on: no step is spent on a stopped model, and a
+stopped model keeps its state at its last rung end. On an accelerator a rung is one block (b = its
+configurations, padded to the mesh's "config" devices): one compiled program per rung size. On a CPU, where
+the engine runs cache-sized groups of models anyway and a compile costs several seconds, b is the last
+rung's size: one compiled program for every rung. Every chunk has the first rung's length. The mini-batch
+order is the global step's, so a survivor's steps are the ones it takes alone.
 
 ``Halving(rungs=r)`` puts the rung ends at round(r / keep^i), i = 0, 1, ...: with keep = 1/3 and 3^k
 configurations trained for r 3^k steps, each rung costs about as much as the first, and the whole run about
@@ -238,16 +241,17 @@ class Ladder:
         self.rows = self.rows[np.sort(ranked(score, tie, plan.metric)[: kept(n, plan.keep)])]
         self.rung[self.rows] = r + 1
 
-    def losses(self) -> list[jax.Array]:
-        """Each segment's losses over the whole grid, (C_pad, S_pad, steps): a stopped model's last loss
-        held after the step it stopped at."""
+    def losses(self) -> list[np.ndarray]:
+        """Each segment's losses over the whole grid, (C_pad, S_pad, steps) on the host: a stopped model's
+        last loss held after the step it stopped at."""
         out, last = [], None
         for blocks in self.segments:
-            length, dtype = blocks[0][1].shape[2], blocks[0][1].dtype
-            shape = (*self.lead, length)
-            block = jnp.full(shape, jnp.nan, dtype) if last is None else jnp.broadcast_to(last, shape)
-            for rows, losses in blocks:
-                block = merge(block, losses, jnp.asarray(rows, jnp.int32))
+            host = [(rows, np.asarray(to_host(a))) for rows, a in blocks]
+            shape = (*self.lead, host[0][1].shape[2])
+            block = np.full(shape, np.nan, host[0][1].dtype) if last is None else np.broadcast_to(last, shape)
+            block = np.array(block)
+            for rows, losses in host:
+                block[rows] = losses
             out.append(block)
             last = block[..., -1:]
         return out

@@ -17,7 +17,7 @@ STEPS, SEEDS = 120, 4
 
 @pytest.fixture(autouse=True)
 def no_clock(monkeypatch):
-    """A fixed cost of a step: where the budget still has a choice (the batch of diabetes' 265 rows), the
+    """A fixed cost of a step: wherever the budget still has a choice (the batch, on a larger file), the
     command line and ``fit`` make the same one, never from a clock."""
     monkeypatch.setattr(funcmlp.fitting.budget, "measure", lambda *a, **k: 0.0)
 

@@ -117,10 +117,12 @@ class TrainConfig(RunOptions):
     validation loss) is kept (1: one model). Default 64; with --data chosen to fit --budget."""
     steps: Annotated[int | None, optional("INT")] = None
     """Optimizer steps per model. Default 1000; with --data chosen to fit --budget."""
+    batch_size: Annotated[int | None, optional("INT")] = None
+    """Mini-batch size; omit for full-batch gradient descent (with --data: chosen to fit --budget)."""
     budget: Annotated[float | None, optional("SECONDS")] = None
-    """With --data: the seconds of training the run aims at (default 10): the options left out of
-    --seeds, --steps and --batch-size are chosen from a measured cost of one step to fit it (the choice is
-    printed and saved in config.json and metrics.json)."""
+    """With --data: the seconds the run aims at, from reading the file to scoring the chosen model (default
+    10): the options left out of --seeds, --steps and --batch-size are chosen from a measured cost of one
+    step to fit it (the choice is printed and saved in config.json and metrics.json)."""
     l2: Annotated[float | None, optional("FLOAT")] = None
     """L2 penalty weight on the weights (0.5 * l2 * sum W^2). Default 0; with --data and --head linear,
     chosen on the validation rows among 0, 0.001, 0.01, 0.1 and 1 (--seeds initialisations each)."""

@@ -94,7 +94,7 @@ def fit(
       activation, optimizer (sgd, momentum, adam), learning_rate, init: the training.
       steps, seeds (initialisations trained at once, one ``funcmlp.sweep``), batch_size (None: the full
         batch): None ("auto" for batch_size) are chosen to fit ``budget`` (``funcmlp.fitting.budget``).
-      budget: seconds of training the run aims at; None: 64 seeds x 1000 full-batch steps.
+      budget: seconds the run aims at, reading to scoring; None: 64 seeds x 1000 full-batch steps.
       l2: L2 weight 0.5 l2 sum ||W||^2; None: 0, or for a regression chosen on the validation rows among
         0, 0.001, 0.01, 0.1 and 1.
       val, test: fractions of the rows held out (default 0.2 each); or, both as (x, y) pairs, the

@@ -26,8 +26,8 @@ LARGE = 2048  # mini-batches of 256 apply (4 x 256 <= 2048)
         (1e-4, SMALL, 5.0, (32, 1000, None)),  # 6.4 s > 5, then 3.2 s
         (1e-4, SMALL, 1.0, (8, 1000, None)),  # 6.4, 3.2, 1.6, then 0.8 (the 256-row batches are full: merged)
         (1e-4, SMALL, 0.3, (4, 500, None)),  # ... 0.8, 0.4 (4 x 1000), then 0.2
-        (2e-3, LARGE, 5.0, (16, 1000, 256)),  # 128, 64 (full); 16, 8, then 16 x 1000 x 256 / 2048 x 2e-3 = 4
-        (2e-3, LARGE, 60.0, (64, 1000, 256)),  # 64 s of full batches does not fit 60; 64 x 1000 x 1/8 does
+        (2e-3, LARGE, 5.0, (16, 1000, 256)),  # 128, 64 (full), then 16 x 1000 x 256 / 2048 x 2e-3 = 4
+        (1e-4, LARGE, 5.0, (32, 1000, None)),  # 6.4 s, then 3.2 s: full batches while they fit
         (1.0, LARGE, 0.0, (1, 200, 256)),  # nothing fits: the cheapest
         (1.0, SMALL, 0.0, (1, 200, None)),
     ],

@@ -91,7 +91,7 @@ def training_options(cfg: Any) -> dict[str, Any]:
 
 def describe_plan(plan: Any) -> str:
     """What the budget chose, for the summary line (nothing when it chose nothing):
-    ``"; 32 seeds x 1000 steps, batch 256 (about 6.1 s of a 10 s budget)"``."""
+    ``"; 16 seeds x 1000 steps, batch 256 (about 3.1 s of training, budget 10 s)"``."""
     return "" if plan.seconds is None else f"; {plan.describe()}"
 
 

@@ -80,12 +80,12 @@ class Plan(NamedTuple):
     budget: float | None = None
 
     def describe(self) -> str:
-        """``"16 seeds x 1000 steps, batch 256 (about 7.9 s of a 10 s budget)"``."""
+        """``"16 seeds x 1000 steps, batch 256 (about 3.1 s of training, budget 10 s)"``."""
         batch = "full batch" if self.batch_size is None else f"batch {self.batch_size}"
         text = f"{self.seeds} seed{'s' if self.seeds > 1 else ''} x {self.steps} steps, {batch}"
         if self.seconds is None or self.budget is None:
             return text
-        return f"{text} (about {self.seconds:.1f} s of a {self.budget:g} s budget)"
+        return f"{text} (about {self.seconds:.1f} s of training, budget {self.budget:g} s)"
 
 
 def check_budget(budget: Any) -> float | None:

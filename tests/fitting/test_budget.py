@@ -14,7 +14,7 @@ import funcmlp
 from funcmlp.cli.app import main
 from funcmlp.fitting import budget
 
-SMALL = 54  # training rows of a 90-row file (0.6 of it): too few for a mini-batch of 64 (4 x 64 > 54)
+SMALL = 54  # training rows of a 90-row file (0.6 of it): too few for mini-batches (4 x 256 > 54)
 LARGE = 2048  # mini-batches of 256 apply (4 x 256 <= 2048)
 
 
@@ -138,7 +138,7 @@ def test_the_choice_lands_in_the_run_and_fit_makes_the_same(budgeted_run):
     saved, _ = funcmlp.load(out / "params.safetensors")
     for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(fit.params), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert "; 3 seeds x 300 steps, full batch (about 900.0 s of a 2000 s budget), " in line
+    assert "; 3 seeds x 300 steps, full batch (about 900.0 s of training, budget 2000 s), " in line
 
 
 @pytest.mark.parametrize(

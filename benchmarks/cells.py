@@ -70,7 +70,8 @@ CELLS: tuple[Cell, ...] = (
         "20-32-2 batch 32", (20, 32, 2), "synthetic", 5000, 0.1, 15_600, 156, batch_size=32, torch_steps=1_560
     ),
     # model counts that are not a multiple of the CPU group of 64 (funcmlp.engine.plan.groups), on one
-    # device so that the whole count is grouped; 2-16-3 is autodiff, 2-4-3 the registered derivative
+    # device so that the whole count is grouped; both take the registered derivative (a sweep on the CPU
+    # does up to plan.SWEEP_WIDE units; 2-16-3 took autodiff before, 2-4-3 is narrow)
     *(
         Cell(f"{name} {opt} x{m}", sizes, "spiral", 300, lr, steps, 3, models=m, optimizer=opt, devices=1)
         for m, steps in ((72, 300), (100, 200), (1000, 24))

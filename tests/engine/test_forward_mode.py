@@ -100,7 +100,9 @@ def test_forward_mode_through_the_planned_objective_and_loss_equals_autodiff(act
     sizes = (2, width, t.shape[1])
     single = training.make_objective(act, hd, sizes)
     many = training.make_objective(act, hd, sizes, models=64)
-    assert single.plan.registered == many.plan.registered == (width <= plan.NARROW)
+    assert single.plan.registered == (width <= plan.NARROW)
+    # a sweep on the CPU takes the registered derivative up to plan.SWEEP_WIDE units
+    assert many.plan.registered == (width <= plan.NARROW or jax.default_backend() == "cpu")
     v = random_like((params, x), 11)
     d = derivatives(params, x, y, t, w, v, single=single, many=many, act=act, head=hd)
     close(d["jacfwd"], d["grad_plain"])

@@ -76,6 +76,42 @@ def test_a_sweep_of_72_100_or_97_models_equals_each_model_trained_alone(spiral64
         )
 
 
+def test_a_sweep_on_the_cpu_takes_the_registered_derivative_up_to_sweep_wide():
+    assert plan.choose("cpu", (2, 16, 3), models=1000).registered
+    assert plan.choose("cpu", (2, plan.SWEEP_WIDE, plan.SWEEP_WIDE, 3), models=2).registered
+    assert not plan.choose("cpu", (2, 16, 3)).registered  # one model: autodiff above NARROW
+    assert not plan.choose("cpu", (784, 32, 10), models=100).registered  # a wide input
+    assert not plan.choose("cpu", (2, plan.SWEEP_WIDE + 1, 3), models=100).registered
+    assert not plan.choose("gpu", (2, 16, 3), models=1000).registered
+    assert not plan.choose("cpu", (2, 16, 3), models=1000, available=False).registered
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_a_registered_sweep_of_width_16_equals_each_model_trained_alone_by_autodiff(
+    spiral64, batch_size, x64
+):
+    """The sweep (registered derivative, models > 1 on the CPU) against ``train`` of one model (autodiff)."""
+    x, y = spiral64
+    x = x.astype(jnp.float64)
+    key, sizes, seeds, steps, lr = jax.random.key(4), (2, 16, 3), 3, 4, 0.5
+    assert training.make_objective("relu", "softmax", sizes, models=seeds, backend="cpu").plan.registered
+    assert not training.make_objective("relu", "softmax", sizes, backend="cpu").plan.registered
+    opts = dict(steps=steps, batch_size=batch_size)
+    result = funcmlp.sweep(
+        key, x, y, sizes=sizes, seeds=seeds, learning_rates=[lr], dtype=jnp.float64, batch_key=key, **opts
+    )
+    group = result.groups[0]
+    init = jax.random.split(key, seeds)
+    for j in range(seeds):
+        params = funcmlp.init_params(init[j], sizes, dtype=jnp.float64)
+        hp = {"learning_rate": lr}
+        alone = funcmlp.train(params, x, y, optimizer=optax.sgd, hyperparams=hp, key=key, **opts)
+        np.testing.assert_allclose(group.losses[0, j], alone.losses, rtol=1e-6)
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda a, j=j: a[0, j], group.params), alone.params, rtol=1e-6, atol=1e-12
+        )
+
+
 def _problem(case: str, dtype=jnp.float64):
     """(state, data, spec) of a small problem: "clean", "mini-batches", "diverges" (SGD at rate 10 on a
     linear head), "past the end" (the call's last chunk is cut by data.end)."""

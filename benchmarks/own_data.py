@@ -22,7 +22,8 @@ checks that the split is the one the command used: the saved standardisation mat
 scores the test rows as metrics.json says (and, for classes, the test confusion matrix counts them).
 
 The seconds are wall-clock: the whole ``funcmlp train`` process (start-up and compilation included), and
-scikit-learn's ``fit``. "*" marks a scikit-learn fit stopped by its iteration limit (max_iter = 200) before
+scikit-learn's ``fit``; the CPU seconds of the ``funcmlp train`` process (all threads) say how much of its
+wall time was its own on a machine shared with other work. "*" marks a scikit-learn fit stopped by its iteration limit (max_iter = 200) before
 it converged.
 """
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,7 @@ class Row(NamedTuple):
     sklearn_converged: bool
     funcmlp_seconds: float
     sklearn_seconds: float
+    funcmlp_cpu: float  # CPU seconds of the funcmlp train process, all its threads
     plan: str  # what funcmlp's budget chose: "16 x 1000, batch 256"
 
 
@@ -78,14 +81,20 @@ def write_csv(name: str, folder: Path) -> tuple[Path, int, int, int | None]:
     return path, x.shape[0], x.shape[1], None if regression else len(np.unique(y))
 
 
-def run_funcmlp(path: Path, out: Path, regression: bool) -> tuple[dict[str, Any], float]:
-    """``funcmlp train`` on ``path`` with its defaults; (metrics.json, wall-clock seconds)."""
+def run_funcmlp(path: Path, out: Path, regression: bool) -> tuple[dict[str, Any], float, float]:
+    """``funcmlp train`` on ``path`` with its defaults; (metrics.json, wall-clock seconds, CPU seconds)."""
     cmd = [sys.executable, "-m", "funcmlp", "train", "--data", str(path), "--standardize", "--quiet"]
     cmd += ["--out", str(out), *(["--head", "linear"] if regression else [])]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, check=True, stdout=sys.stderr)  # its summary line as progress, off the table
-    seconds = time.perf_counter() - t0
-    return json.loads((out / "metrics.json").read_text()), seconds
+    seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    return json.loads((out / "metrics.json").read_text()), seconds, cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def the_split(path: Path, regression: bool):
@@ -153,7 +162,7 @@ def compare(name: str, folder: Path) -> Row:
     regression = name in REGRESSION
     path, n, d, k = write_csv(name, folder)
     out = folder / f"{name}_run"
-    metrics, funcmlp_seconds = run_funcmlp(path, out, regression)
+    metrics, funcmlp_seconds, funcmlp_cpu = run_funcmlp(path, out, regression)
     sizes = metrics["sizes"]
     if len(sizes) != 3 or sizes[0] != d:
         raise AssertionError(f"{name}: expected sizes (d, h, K) with d = {d}, got {sizes}")
@@ -163,15 +172,17 @@ def compare(name: str, folder: Path) -> Row:
     score = metrics["test_r2" if regression else "test_accuracy"]
     batch = "full batch" if metrics["batch_size"] is None else f"batch {metrics['batch_size']}"
     plan = f"{metrics['seeds']} x {metrics['steps']}, {batch}"
-    return Row(name, n, d, k, sizes[1], score, sk_score, converged, funcmlp_seconds, sk_seconds, plan)
+    return Row(
+        name, n, d, k, sizes[1], score, sk_score, converged, funcmlp_seconds, sk_seconds, funcmlp_cpu, plan
+    )
 
 
 def table(rows: list[Row]) -> str:
     lines = [
         "| data set | n, d, classes | funcmlp hidden width | funcmlp seeds x steps "
         "| funcmlp test accuracy (R^2) | scikit-learn MLP test accuracy (R^2) "
-        "| seconds: funcmlp train / scikit-learn | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| seconds: funcmlp train / scikit-learn | ratio | funcmlp train CPU seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         shape = f"{r.n}, {r.d}, " + ("regression" if r.classes is None else str(r.classes))
@@ -180,7 +191,7 @@ def table(rows: list[Row]) -> str:
         ratio = r.funcmlp_seconds / r.sklearn_seconds
         lines.append(
             f"| {r.name} | {shape} | {r.width} | {r.plan} | {fmt(r.funcmlp_score)} "
-            f"| {fmt(r.sklearn_score)}{star} | {r.funcmlp_seconds:.1f} / {r.sklearn_seconds:.2f} | {ratio:.0f}x |"
+            f"| {fmt(r.sklearn_score)}{star} | {r.funcmlp_seconds:.1f} / {r.sklearn_seconds:.2f} | {ratio:.0f}x | {r.funcmlp_cpu:.1f} |"
         )
     return "\n".join(lines)
 

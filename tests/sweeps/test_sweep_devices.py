@@ -18,6 +18,9 @@ import pytest
 import funcmlp
 from funcmlp import data
 
+# tests/conftest.py compiles every test program at this level; the child processes do too.
+OPT_LEVEL = "--xla_backend_optimization_level=0"
+
 
 def run(problem, seeds=4, lrs=(0.01, 0.1), **extra):
     x, y = problem["x"], problem["y"]
@@ -183,7 +186,8 @@ def run_child(code, *args, env=None, timeout=240):
 
 
 def test_four_devices_give_the_one_device_numbers_and_keep_their_blocks(problem, one_device, tmp_path):
-    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    # the children compile as the tests do (tests/conftest.py's optimisation level), on 4 host devices
+    env = {"XLA_FLAGS": f"{OPT_LEVEL} --xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     out = tmp_path / "four.npz"
     report = json.loads(run_child(FOUR_DEVICES, out, problem[0], env=env).stdout.strip().splitlines()[-1])
     want = {f"{name}_{k}": a for name, g in one_device.items() for k, a in enumerate(compared(g))}
@@ -211,8 +215,7 @@ def free_port():
 def test_two_processes_give_the_single_process_numbers(problem, one_device, tmp_path, x64):
     port = free_port()
     code = textwrap.dedent(COMMON + PROCESS)
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": OPT_LEVEL}  # no host device count of ours
     outs = [tmp_path / f"process{i}.json" for i in range(2)]
     procs = [
         subprocess.Popen(

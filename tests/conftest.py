@@ -12,6 +12,19 @@ import pytest
 # turns it on for one test, in a folder of its own).
 os.environ.setdefault("FUNCMLP_NO_CACHE", "1")
 
+# The test workers of one run share JAX's persistent compilation cache (a folder of this run's own): many
+# test files compile the same programs, and a program the other worker compiled is read, not compiled again.
+# What a program computes does not depend on it; in-process counts of compiled programs are unchanged.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _RUN and os.environ.get("FUNCMLP_TESTS_SHARED_CACHE", "1") != "0":
+    import tempfile
+
+    jax.config.update(
+        "jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), f"funcmlp-tests-{_RUN}")
+    )
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
 
 @pytest.fixture
 def key():

@@ -24,6 +24,7 @@ from funcmlp.lecture.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
 from funcmlp.models import Model, mlp_model
 from funcmlp.sweeps.grid import sweep
+from funcmlp.sweeps.halving import Halving
 from funcmlp.sweeps.results import SweepResult
 from funcmlp.training import TrainResult, train
 
@@ -54,6 +55,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Fit",
+    "Halving",
     "MLPClassifier",
     "MLPRegressor",
     "Model",

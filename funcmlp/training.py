@@ -27,10 +27,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from funcmlp import activations, checks, engine, heads, models
-from funcmlp.engine import plan
+from funcmlp.engine import optimizers, plan
 from funcmlp.mlp import Params, validate
 
 # The engine counts steps in int32.
@@ -77,51 +76,6 @@ def run_chunk(state, data, start, *, spec: engine.Spec, length: int):
         if bool(clean):
             return new, losses
     return _run(state, data, start, spec=spec, length=length)
-
-
-def optimizer_spec(optimizer: Any, hyperparams: Any, dtype: Any) -> tuple[Callable[..., Any], dict]:
-    """(factory, traced hyperparameters) from an optax object, or from a factory and its hyperparameters.
-
-    The hyperparameters become arrays (float64 with float64 params, else float32), so a loop over their
-    values reuses one compiled program.
-    """
-    if hyperparams is not None and not isinstance(hyperparams, dict):
-        raise TypeError(f"hyperparams: expected a dict such as {{'learning_rate': 0.1}}, got {hyperparams!r}")
-    is_object = isinstance(optimizer, optax.GradientTransformation) or (
-        hasattr(optimizer, "init") and hasattr(optimizer, "update") and not callable(optimizer)
-    )
-    if is_object:
-        if hyperparams:
-            raise ValueError(
-                "hyperparams: expected none with an optimizer object such as optax.sgd(0.1); pass the "
-                f"factory (optimizer=optax.sgd) to make them traced, got {sorted(hyperparams)}"
-            )
-        return engine.Fixed(optimizer), {}
-    if not callable(optimizer):
-        raise TypeError(
-            "optimizer: expected an optax GradientTransformation such as optax.sgd(1.0), or a factory such "
-            f"as optax.sgd with hyperparams, got {type(optimizer).__name__}"
-        )
-    hyperparams = dict(hyperparams or {})
-    for name, value in hyperparams.items():
-        checks.check_real(value, f"hyperparams[{name!r}]")
-    try:
-        made = optimizer(**hyperparams)
-    except TypeError as e:
-        name = getattr(optimizer, "__name__", repr(optimizer))
-        if not hyperparams:
-            raise TypeError(
-                "optimizer: expected an optax GradientTransformation such as optax.sgd(1.0), or a factory "
-                f"with the hyperparams it needs, got function {name} and no hyperparams ({e})"
-            ) from None
-        raise TypeError(f"hyperparams: {name!r} does not take them ({e})") from None
-    if not (hasattr(made, "init") and hasattr(made, "update")):
-        raise TypeError(
-            f"optimizer: expected a factory returning an optax GradientTransformation, got {optimizer!r} "
-            f"returning {type(made).__name__}"
-        )
-    hp_dtype = jnp.float64 if jnp.dtype(dtype) == jnp.float64 else jnp.float32
-    return optimizer, {k: jnp.asarray(v, hp_dtype) for k, v in hyperparams.items()}
 
 
 def cast_data(x: Any, dtype: Any, name: str = "x") -> jax.Array:
@@ -193,9 +147,8 @@ def train(
         same compiled program.
       model: a model of your own, ``funcmlp.Model(init, apply)`` (``funcmlp.models``): ``params`` is then
         any pytree and ``activation`` is not used; L2 applies to the leaves ``model.l2_mask`` marks.
-      config: traced values ``apply``, the head (a function of three arguments) and, for the built-in
-        MLP, an activation ``fn(z, config)`` receive, name -> number; a loop over their values compiles
-        once.
+      config: traced values (name -> number) that ``apply``, a head ``loss(z, y, config)`` and an
+        activation ``fn(z, config)`` receive; a loop over their values compiles once.
 
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
@@ -257,7 +210,7 @@ def _start(
 ):
     steps = checks.check_positive_int(steps, "steps")
     objective, dtype, cfg = _objective(params, x, y, activation, head, batch_size, model, config)
-    factory, hp = optimizer_spec(optimizer, hyperparams, dtype)
+    factory, hp = optimizers.optimizer_spec(optimizer, hyperparams, dtype)
     x = cast_data(x, dtype)
     y = jnp.asarray(y)
     batch_size = checks.check_batch_size(batch_size, x.shape[0])

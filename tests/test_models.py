@@ -224,3 +224,14 @@ def test_model_errors_name_the_argument(spiral):
                       config={"slope": []})  # fmt: skip
     with pytest.raises(ValueError, match="sizes: expected layer widths"):
         funcmlp.sweep(jax.random.key(0), x, y, seeds=1, steps=1, learning_rates=[0.1])
+
+
+def test_own_model_sweep_file_round_trip(residual_sweep, tmp_path):
+    path = tmp_path / "residual.safetensors"
+    funcmlp.save_sweep(path, residual_sweep)
+    back = funcmlp.load_sweep(path)
+    want = residual_sweep.groups[0]
+    assert jax.tree.structure(back.groups[0].params) == jax.tree.structure(want.params)
+    assert_tree_close(back.groups[0].params, want.params, rtol=0, atol=0)
+    np.testing.assert_array_equal(back.groups[0].losses, want.losses)
+    assert back.axes == residual_sweep.axes and back.groups[0].activation == "residual"

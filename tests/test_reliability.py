@@ -928,7 +928,6 @@ def sweep(**kw):
 DEVICE = jax.devices()[0]
 
 SWEEP_CASES = [
-    case("sweep-activation-None", lambda f: sweep(activation=None), "error"),
     case("sweep-activation-list-with-None", lambda f: sweep(activation=["relu", None]), "error"),
     case("sweep-no-devices", lambda f: sweep(devices=[]), "error"),
     case(

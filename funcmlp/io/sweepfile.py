@@ -1,6 +1,8 @@
 """A whole sweep in one safetensors file: every model's parameters, optimizer state, losses and metrics.
 
-``save_sweep`` stores, for group ``g``, the arrays ``group_{g}.layer_{l}.w`` / ``.b`` (parameters),
+``save_sweep`` stores, for group ``g``, the arrays ``group_{g}.layer_{l}.w`` / ``.b`` (parameters; for a model
+of your own, ``funcmlp.models``, ``group_{g}.params.{i}``, its pytree's leaves, with the tree's shape of
+nested dicts, lists and tuples in the metadata),
 ``group_{g}.opt_state.{i}`` (the optimizer state's leaves in ``jax.tree.leaves`` order), ``group_{g}.losses``,
 ``group_{g}.diverged_at`` and ``group_{g}.metrics.{name}``; each keeps its leading (*axis lengths, seeds) axes
 and its dtype. The header's metadata holds the format and its version (kind ``"sweep"``), the grid's axes,
@@ -24,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from safetensors.numpy import save as st_save
 
-from funcmlp.io import checkpoint_file
+from funcmlp.io import checkpoint_file, trees
 from funcmlp.io.checkpoint_file import FORMAT_VERSION, atomic_write_bytes, digest
 
 if TYPE_CHECKING:
@@ -70,6 +72,10 @@ def _check_shapes(named: dict[str, np.ndarray], groups: list[dict], lead: tuple[
     sizes."""
     for g, info in enumerate(groups):
         sizes = info["sizes"]
+        for i in range(trees.count(info.get("params_tree"))):
+            if named[f"group_{g}.params.{i}"].shape[: len(lead)] != lead:
+                shape = named[f"group_{g}.params.{i}"].shape
+                raise ValueError(f"{who}: group_{g}.params.{i} expected leading axes {lead}, got {shape}")
         want = {f"group_{g}.diverged_at": lead}
         want |= {f"group_{g}.metrics.{m}": lead for m in info["metrics"]}
         for layer, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -140,13 +146,18 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
 def _group_arrays(g: int, group: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Group ``g``'s arrays by their stored names, and its metadata entry (sizes, activation, number of
     optimizer-state leaves, metric and curve names)."""
-    if len(group.params) != len(group.sizes) - 1:
+    named: dict[str, Any] = {}
+    tree = None
+    if not group.sizes:  # a model of your own: its params pytree, leaf by leaf, and its skeleton
+        leaves: list[Any] = []
+        tree = trees.skeleton(group.params, leaves, f"result: group {g}'s params")
+        named |= {f"group_{g}.params.{i}": leaf for i, leaf in enumerate(leaves)}
+    elif len(group.params) != len(group.sizes) - 1:
         raise ValueError(
             f"result: group {g} has sizes {list(group.sizes)} ({len(group.sizes) - 1} layers) "
             f"but {len(group.params)} layers of params"
         )
-    named: dict[str, Any] = {}
-    for layer, p in enumerate(group.params):
+    for layer, p in enumerate(group.params if group.sizes else []):
         named |= {f"group_{g}.layer_{layer}.{k}": p[k] for k in ("w", "b")}
     leaves = None if group.opt_state is None else jax.tree.leaves(group.opt_state)
     for i, leaf in enumerate(leaves or []):
@@ -162,6 +173,7 @@ def _group_arrays(g: int, group: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "opt_state_leaves": None if leaves is None else len(leaves),
         "metrics": list(group.metrics),
         "history": list(history),
+        **({} if tree is None else {"params_tree": tree}),
     }
     return named, info
 
@@ -201,7 +213,7 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
     None if none was saved: the optimizer's tree structure is not stored (``sweep(start=...)`` rebuilds it
     from the optimizer). A damaged, truncated or foreign file, or a params checkpoint, raises ValueError.
     """
-    from funcmlp.sweeps.results import GroupResult, SweepResult
+    from funcmlp.sweeps.results import SweepResult
 
     arrays, metadata = _read(path)
     where = repr(os.fspath(path))
@@ -214,6 +226,7 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
         for g, info in enumerate(groups):
             n_layers, n_leaves = len(info["sizes"]) - 1, info["opt_state_leaves"]
             expected |= {f"group_{g}.layer_{layer}.{k}" for layer in range(n_layers) for k in ("w", "b")}
+            expected |= {f"group_{g}.params.{i}" for i in range(trees.count(info.get("params_tree")))}
             expected |= {f"group_{g}.opt_state.{i}" for i in range(n_leaves or 0)}
             expected |= {f"group_{g}.{k}" for k in ("losses", "diverged_at")}
             expected |= {f"group_{g}.metrics.{m}" for m in info["metrics"]}
@@ -226,28 +239,32 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
         missing, stray = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
         raise ValueError(f"path: {where} does not match its metadata (missing {missing}, unexpected {stray})")
     _check_shapes(arrays, groups, (*(len(v) for v in axes.values()), seeds), f"path: {where}")
-    result_groups = []
-    for g, info in enumerate(groups):
-        n_leaves = info["opt_state_leaves"]
-        params = [
-            {k: arrays[f"group_{g}.layer_{layer}.{k}"] for k in ("w", "b")}
-            for layer in range(len(info["sizes"]) - 1)
-        ]
-        opt_state = (
-            None if n_leaves is None else [arrays[f"group_{g}.opt_state.{i}"] for i in range(n_leaves)]
-        )
-        result_groups.append(
-            GroupResult(
-                sizes=tuple(info["sizes"]),
-                activation=info["activation"],
-                params=params,
-                losses=arrays[f"group_{g}.losses"],
-                diverged_at=arrays[f"group_{g}.diverged_at"],
-                metrics={m: arrays[f"group_{g}.metrics.{m}"] for m in info["metrics"]},
-                opt_state=opt_state,
-                history={m: arrays[f"group_{g}.history.{m}"] for m in info.get("history", [])} or None,
-            )
-        )
+    result_groups = [_group(g, info, arrays) for g, info in enumerate(groups)]
     return SweepResult(
         axes=axes, seeds=seeds, head=head, groups=tuple(result_groups), step=step, settings=settings
+    )
+
+
+def _group(g: int, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """Group ``g`` of a checked sweep file as a ``GroupResult``."""
+    from funcmlp.sweeps.results import GroupResult
+
+    n_leaves = info["opt_state_leaves"]
+    params = [
+        {k: arrays[f"group_{g}.layer_{layer}.{k}"] for k in ("w", "b")}
+        for layer in range(len(info["sizes"]) - 1)
+    ]
+    if "params_tree" in info:
+        count = trees.count(info["params_tree"])
+        params = trees.rebuild(info["params_tree"], [arrays[f"group_{g}.params.{i}"] for i in range(count)])
+    opt_state = None if n_leaves is None else [arrays[f"group_{g}.opt_state.{i}"] for i in range(n_leaves)]
+    return GroupResult(
+        sizes=tuple(info["sizes"]),
+        activation=info["activation"],
+        params=params,
+        losses=arrays[f"group_{g}.losses"],
+        diverged_at=arrays[f"group_{g}.diverged_at"],
+        metrics={m: arrays[f"group_{g}.metrics.{m}"] for m in info["metrics"]},
+        opt_state=opt_state,
+        history={m: arrays[f"group_{g}.history.{m}"] for m in info.get("history", [])} or None,
     )

@@ -249,3 +249,14 @@ def test_readme_model_section_runs_as_written():
     assert set(best) >= {"learning_rate", "init_scale", "l2"}
     assert namespace["study"].groups[0].metrics["val_accuracy"].max() > 0.9
     assert np.isfinite(np.asarray(namespace["one"].losses)).all()
+
+
+def test_ensemble_of_own_model_averages_its_members(spiral, residual_sweep, x64_on):
+    x, _ = spiral
+    ens = funcmlp.sweeps.ensemble.top_seeds(residual_sweep, k=2)
+    got = funcmlp.sweeps.ensemble.probabilities(ens, x, model=MODEL)
+    config = {"init_scale": ens.configuration["init_scale"]}
+    members = [jax.nn.softmax(residual_apply(pick(ens.params, m), jnp.asarray(x), config)) for m in range(2)]
+    np.testing.assert_allclose(np.asarray(got), np.mean(np.stack(members), axis=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="model: expected the funcmlp.Model"):
+        funcmlp.sweeps.ensemble.probabilities(ens, x)

@@ -17,6 +17,7 @@ import numpy as np
 
 from funcmlp import activations, checks, heads
 from funcmlp.mlp import Params, apply
+from funcmlp.models import check_model
 from funcmlp.sweeps.mesh import to_host
 from funcmlp.sweeps.results import SweepResult
 
@@ -68,15 +69,27 @@ def top_seeds(
     return Ensemble(params, chosen, configuration, group.activation, result.head)
 
 
-def probabilities(ensemble: Ensemble, x: jax.Array, *, activation: Any = None) -> jax.Array:
+def probabilities(
+    ensemble: Ensemble, x: jax.Array, *, activation: Any = None, model: Any = None
+) -> jax.Array:
     """p(x) (n, K): the members' predicted probabilities averaged (one vmap over the members).
 
-    ``activation``: the function, when the sweep used one of your own (``ensemble.activation`` is its name).
+    ``activation``: the function, when the sweep used one of your own (``ensemble.activation`` is its name);
+    ``model``: the ``funcmlp.Model`` of a sweep of your own model, run with the configuration's numbers as
+    its config.
     """
-    act = activations.get(ensemble.activation if activation is None else activation)
     hd = heads.get(ensemble.head)
     if hd.probabilities is None:
         raise ValueError(f"ensemble: head {hd.name!r} has no probabilities; average predictions instead")
+    if model is not None:
+        model = check_model(model)
+        config = {k: v for k, v in ensemble.configuration.items() if isinstance(v, (int, float))}
+        dtype = jax.tree.leaves(ensemble.params)[0].dtype
+        member = jax.vmap(lambda p: hd.probabilities(model.apply(p, jnp.asarray(x, dtype), config)))
+        return jnp.mean(member(ensemble.params), axis=0)
+    if not isinstance(ensemble.params, list):
+        raise ValueError("model: expected the funcmlp.Model of this sweep of your own model, got None")
+    act = activations.get(ensemble.activation if activation is None else activation)
     d_in = ensemble.params[0]["w"].shape[1]
     checks.check_x(x, d_in)
     x = jnp.asarray(x, ensemble.params[0]["w"].dtype)
@@ -84,6 +97,8 @@ def probabilities(ensemble: Ensemble, x: jax.Array, *, activation: Any = None) -
     return jnp.mean(member(ensemble.params), axis=0)
 
 
-def predict(ensemble: Ensemble, x: jax.Array, *, activation: Any = None) -> jax.Array:
+def predict(ensemble: Ensemble, x: jax.Array, *, activation: Any = None, model: Any = None) -> jax.Array:
     """The ensemble's classes: argmax_k p_k(x) (for the sigmoid head, p = (1 - p_1, p_1): 1[p_1 > 0.5])."""
-    return jnp.argmax(probabilities(ensemble, x, activation=activation), axis=-1).astype(jnp.int32)
+    return jnp.argmax(probabilities(ensemble, x, activation=activation, model=model), axis=-1).astype(
+        jnp.int32
+    )

@@ -22,6 +22,7 @@ engine's registered derivative; a ``Model`` is differentiated by ``jax.grad``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -85,9 +86,14 @@ def mlp_model(
     sizes: Sequence[int], activation: Any = "relu", *, scheme: str = "he", dtype: Any = jnp.float32
 ) -> Model:
     """The built-in MLP as a ``Model``: ``init_params(key, sizes)``, ``forward`` with ``activation``, which
-    may be a name, ``fn(z)`` or ``fn(z, config)``. Params are the usual list of ``{"w", "b"}`` layers."""
-    sizes = tuple(int(s) for s in sizes)
-    act = activations.get(activation).fn
+    may be a name, ``fn(z)`` or ``fn(z, config)``. Params are the usual list of ``{"w", "b"}`` layers.
+    Cached: the same arguments give the same ``Model``, so a compiled sweep is not compiled again."""
+    return _mlp_model(tuple(int(s) for s in sizes), activations.get(activation), scheme, jnp.dtype(dtype))
+
+
+@functools.cache
+def _mlp_model(sizes: tuple[int, ...], activation: activations.Activation, scheme: str, dtype: Any) -> Model:
+    act = activation.fn
     with_config = not _takes(act, 1) and _takes(act, 2)
 
     def init(key, config):
@@ -96,8 +102,7 @@ def mlp_model(
     def apply(params, x, config):
         return mlp.apply(params, x, (lambda z: act(z, config)) if with_config else act)
 
-    label = activations.get(activation).name
-    return Model(init, apply, None, f"mlp {'-'.join(map(str, sizes))} {label}")
+    return Model(init, apply, None, f"mlp {'-'.join(map(str, sizes))} {activation.name}")
 
 
 def default_mask(params: Any) -> Any:

@@ -260,3 +260,17 @@ def test_ensemble_of_own_model_averages_its_members(spiral, residual_sweep, x64_
     np.testing.assert_allclose(np.asarray(got), np.mean(np.stack(members), axis=0), rtol=1e-6)
     with pytest.raises(ValueError, match="model: expected the funcmlp.Model"):
         funcmlp.sweeps.ensemble.probabilities(ens, x)
+
+
+def test_config_sweep_of_builtin_mlp_compiles_once_across_calls(spiral):
+    x, y = spiral
+    options = dict(sizes=(2, 5, 3), seeds=1, steps=3, learning_rates=[0.5], config={"slope": [0.0, 0.2]},
+                   activation=leaky, x_val=x, y_val=y)  # fmt: skip
+    funcmlp.sweep(jax.random.key(0), x, y, **options)
+    before = programs.train_steps._cache_size()
+    funcmlp.sweep(jax.random.key(1), x, y, **options)
+    assert programs.train_steps._cache_size() == before  # the second call reuses the first's program
+
+
+def leaky(z, config):
+    return jax.nn.leaky_relu(z, config["slope"])

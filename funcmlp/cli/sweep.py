@@ -52,7 +52,7 @@ def run_sweep(cfg: SweepConfig) -> int:
 
     import funcmlp
     from funcmlp import fitting
-    from funcmlp.fitting import samples
+    from funcmlp.fitting import task as task_checks
 
     t0, start = time.perf_counter(), None
     if cfg.resume is not None:
@@ -60,7 +60,7 @@ def run_sweep(cfg: SweepConfig) -> int:
     validate_sweep(cfg)
     data, task = load_samples(cfg)
     with flags(**FLAGS):
-        samples.check_batch_size(cfg.batch_size, len(data.train[1]))
+        task_checks.check_batch_size(cfg.batch_size, len(data.train[1]))
     task = task._replace(class_weight=cfg.class_weight)
     if cfg.resume is None:
         out = open_run(cfg)

@@ -46,12 +46,6 @@ class Samples(NamedTuple):
         return int(np.shape(self.train[0])[1])
 
 
-def check_batch_size(batch_size: int | None, n: int) -> None:
-    """A mini-batch no larger than the ``n`` training rows."""
-    if batch_size is not None and batch_size > n:
-        raise ValueError(f"batch_size: expected at most {n} (the training set's size), got {batch_size}")
-
-
 def is_path(data: Any) -> bool:
     return isinstance(data, (str, os.PathLike))
 

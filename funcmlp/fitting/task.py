@@ -126,7 +126,6 @@ def run_options(samples: Any, task: Task, given: dict[str, Any], *, t0: float):
     run started, ``time.perf_counter``)."""
     from funcmlp import checks, chunking
     from funcmlp.fitting import budget
-    from funcmlp.fitting.samples import check_batch_size
     from funcmlp.history import chunk_size
 
     n, n_val = len(samples.train[1]), len(samples.val[1])
@@ -159,3 +158,9 @@ def run_options(samples: Any, task: Task, given: dict[str, Any], *, t0: float):
         "log_every": every,
     }  # fmt: skip
     return options, choices, plan
+
+
+def check_batch_size(batch_size: int | None, n: int) -> None:
+    """A mini-batch no larger than the ``n`` training rows."""
+    if batch_size is not None and batch_size > n:
+        raise ValueError(f"batch_size: expected at most {n} (the training set's size), got {batch_size}")

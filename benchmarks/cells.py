@@ -31,6 +31,9 @@ class Cell:
       torch_steps: steps per timed PyTorch run (an eager loop is slower on small nets); None: ``steps``.
       optimizer: the optax factory's name (``optax.<optimizer>(lr)``), ``"sgd"`` or ``"adam"``.
       devices: how many JAX devices a sweep spreads its models over (None: all).
+      kind: ``"mlp"`` (the built-in MLP, the fields above), or ``"custom model"`` / ``"config axis"``: the
+        cells of ``benchmarks.models`` whose names begin so (their own data, grid and plain-JAX loop; ``models``
+        is their model count, ``sizes`` the widths shown).
     """
 
     name: str
@@ -45,6 +48,7 @@ class Cell:
     torch_steps: int | None = None
     optimizer: str = "sgd"
     devices: int | None = None
+    kind: str = "mlp"
 
     def __post_init__(self):
         if self.batch_size is not None:
@@ -77,6 +81,9 @@ CELLS: tuple[Cell, ...] = (
         for m, steps in ((72, 300), (100, 200), (1000, 24))
         for name, sizes, opt, lr in (("2-16-3", (2, 16, 3), "sgd", 0.5), ("2-4-3", (2, 4, 3), "adam", 0.01))
     ),
+    # a model of your own (funcmlp.Model) and a config axis (values reaching the loss and the activation)
+    Cell("residual own model x48", (2, 32, 32, 3), "spiral", 300, 0.1, 1000, 3, models=48, kind="custom model"),
+    Cell("2-16-3 focal x slope config x72", (2, 16, 3), "spiral", 300, 0.3, 1000, 3, models=72, kind="config axis"),
 )
 
 

@@ -13,6 +13,11 @@ initial parameters and data are trained by
 * PyTorch, where ``import torch`` works: an eager ``torch.nn.Linear`` stack with ``torch.optim.SGD`` and
   the same batch size (single-model cells only).
 
+Two cells leave the built-in MLP's loss: a residual model of your own (``funcmlp.Model``, 3 learning rates x
+2 init scales x 8 seeds) and a config axis (focal gamma x leaky slope x 8 seeds); their funcmlp side is one
+``funcmlp.sweep`` with ``model=`` / ``config=``, their plain side one ``jax.vmap`` of ``jax.value_and_grad`` +
+optax over the whole grid, from ``benchmarks.models``.
+
 What is measured: the wall time of a whole training call (``jax.block_until_ready`` on its outputs), the
 median over ``repeats`` runs after one warm-up (compiling) run, with funcmlp and plain JAX (and PyTorch)
 interleaved A B A B ... so that the load of a shared machine falls on both; reported per step, and per
@@ -44,6 +49,7 @@ import optax
 
 import funcmlp
 from benchmarks import baselines, first_call, timing
+from benchmarks import models as own_models
 from benchmarks.cells import BATCH_SEED, CELLS, INIT_SEED, Cell, cell, initial_params, make_data
 from benchmarks.plain import plain_train
 from funcmlp import training
@@ -97,6 +103,9 @@ def _funcmlp_run(c: Cell, x, y, params, steps: int) -> Callable[[], Any]:
 
 def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
     """funcmlp, plain-JAX and (where torch imports) PyTorch runs of ``steps`` steps of cell ``c``."""
+    if c.kind != "mlp":  # benchmarks.models: both sides return the losses (models, steps)
+        (fns,) = [f for name, f in own_models.cells(steps).items() if name.startswith(c.kind)]
+        return Runs(fns["funcmlp"], fns["plain"], None, lambda which, out: np.asarray(out))
     x, y = make_data(c)
     params = initial_params(c)
     batch_key = jax.random.key(BATCH_SEED)
@@ -211,7 +220,11 @@ def plan_of(c: Cell):
     models = c.models
     if models > 1:  # a sweep plans for each device's share of the models
         models = -(-models // (c.devices or len(jax.devices())))
-    return training.make_objective("relu", "softmax", c.sizes, models=models, batch_size=c.batch_size).plan
+    if c.kind == "custom model":
+        model = funcmlp.Model(own_models.residual_init, own_models.residual_apply)
+        return funcmlp.models.objective(model, "softmax", models=models).plan
+    act, head = (own_models.leaky, own_models.focal) if c.kind == "config axis" else ("relu", "softmax")
+    return training.make_objective(act, head, c.sizes, models=models, batch_size=c.batch_size).plan
 
 
 def groups_of(c: Cell) -> tuple[int, int, int]:

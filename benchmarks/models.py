@@ -73,6 +73,11 @@ def focal(z, y, config):
     return -((1.0 - jnp.exp(logp)) ** config["gamma"]) * logp
 
 
+def leaky(z, config):
+    """Leaky ReLU of slope config["slope"]: max(z, slope z)."""
+    return jax.nn.leaky_relu(z, config["slope"])
+
+
 def mlp_init(key, config):
     """The built-in MLP 2-16-3 (He init), as ``funcmlp.sweep`` draws it."""
     return funcmlp.init_params(key, (2, 16, 3))
@@ -80,7 +85,7 @@ def mlp_init(key, config):
 
 def mlp_apply(params, x, config):
     """Logits of the 2-16-3 MLP with leaky-ReLU of slope config["slope"]."""
-    return funcmlp.mlp.apply(params, x, lambda z: jax.nn.leaky_relu(z, config["slope"]))
+    return funcmlp.mlp.apply(params, x, lambda z: leaky(z, config))
 
 
 def plain_sweep(init, apply, loss, key, x, y, lrs, configs: dict[str, Sequence[float]], seeds, steps):
@@ -131,7 +136,6 @@ def cells(steps: int = STEPS, seeds: int = SEEDS) -> dict[str, dict[str, Callabl
     axes = {"gamma": GAMMAS, "slope": SLOPES}
     key = jax.random.key(1)
     model = funcmlp.Model(residual_init, residual_apply, name="residual")
-    act = lambda z, c: jax.nn.leaky_relu(z, c["slope"])  # noqa: E731
     return {
         "custom model (48 residual MLPs)": {
             "funcmlp": funcmlp_sweep(key, x, y, LEARNING_RATES, own, seeds, steps, model=model),
@@ -141,7 +145,7 @@ def cells(steps: int = STEPS, seeds: int = SEEDS) -> dict[str, dict[str, Callabl
         },
         "config axis (72 focal x slope MLPs)": {
             "funcmlp": funcmlp_sweep(
-                key, x, y, (0.3,), axes, seeds, steps, sizes=(2, 16, 3), activation=act, head=focal
+                key, x, y, (0.3,), axes, seeds, steps, sizes=(2, 16, 3), activation=leaky, head=focal
             ),
             "plain": plain_sweep(mlp_init, mlp_apply, focal, key, x, y, (0.3,), axes, seeds, steps),
         },

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from funcmlp import activations, checks, engine, heads, models
 from funcmlp.engine import optimizers, plan
@@ -231,10 +232,17 @@ def _start(
         like = jax.eval_shape(lambda p, h: engine.extra_args(factory(**h)).init(p), params, hp)
         checks.check_opt_state(opt_state, like)
     key = jax.random.key(0) if key is None else key
-    state = engine.init_state(params, spec, key, start_step, x.shape[0], hp, opt_state, cfg)
+    state = _init_state(params, key, np.int32(start_step), hp, opt_state, cfg, spec=spec, n=x.shape[0])
     l2 = None if l2 == 0 else jnp.asarray(l2, dtype)
-    data = engine.Data(x, y, key, l2, jnp.int32(start_step + steps))
+    data = engine.Data(x, y, key, l2, np.int32(start_step + steps))
     return _chunks(state, data, spec, start_step, steps, length)
+
+
+@partial(jax.jit, static_argnames=("spec", "n"))
+def _init_state(params, key, start, hyperparams, opt_state, config, *, spec, n):
+    """``engine.init_state`` compiled: one small program on a first call, where building the optimizer
+    state and the epoch order eagerly compiled an operation each."""
+    return engine.init_state(params, spec, key, start, n, hyperparams, opt_state, config)
 
 
 def _objective(params, x, y, activation, head, batch_size, model, config):
@@ -265,5 +273,5 @@ def _objective(params, x, y, activation, head, batch_size, model, config):
 
 def _chunks(state, data, spec, start_step: int, steps: int, length: int):
     for c in range(math.ceil(steps / length)):
-        state, losses = run_chunk(state, data, jnp.int32(start_step + c * length), spec=spec, length=length)
+        state, losses = run_chunk(state, data, np.int32(start_step + c * length), spec=spec, length=length)
         yield min(steps, (c + 1) * length), state, losses

@@ -33,14 +33,17 @@ NAMES = [
     "2-4-3 adam x100",
     "2-16-3 sgd x1000",
     "2-4-3 adam x1000",
+    "residual own model x48",
+    "2-16-3 focal x slope config x72",
 ]
 
 
 def test_the_matrix_has_its_cells():
     assert [c.name for c in cells.CELLS] == NAMES
-    assert [c.models for c in cells.CELLS] == [1, 1024, 16384, 1, 1, 1, 1, 72, 72, 100, 100, 1000, 1000]
+    assert [c.models for c in cells.CELLS] == [1, 1024, 16384, 1, 1, 1, 1, 72, 72, 100, 100, 1000, 1000, 48, 72]
     assert [c.batch_size for c in cells.CELLS][:7] == [None, None, None, None, 128, None, 32]
-    assert [c.optimizer for c in cells.CELLS][7:] == ["sgd", "adam"] * 3
+    assert [c.optimizer for c in cells.CELLS][7:13] == ["sgd", "adam"] * 3
+    assert [c.kind for c in cells.CELLS][13:] == ["custom model", "config axis"]
     assert all(c.quick_steps <= c.steps for c in cells.CELLS)
 
 
@@ -173,3 +176,13 @@ def test_matrix_command_times_a_cell_and_writes_json(tmp_path, capsys):
     assert row["funcmlp_final_loss"] == pytest.approx(row["plain_final_loss"], rel=1e-4)
     printed = capsys.readouterr().out
     assert "funcmlp vs plain JAX" in printed and name in printed
+
+
+@pytest.mark.parametrize("name", ["residual own model x48", "2-16-3 focal x slope config x72"])
+def test_own_model_and_config_cells_train_the_same_models_on_both_sides(name):
+    """The cells from benchmarks.models: funcmlp.sweep with model= / config= and the plain vmapped loop
+    give every model's losses, (models, steps), equal up to float32 rounding."""
+    c = cells.cell(name)
+    fm, plain = _trajectories(dataclasses.replace(c, quick_steps=2))
+    assert fm.shape == plain.shape == (c.models, 2)
+    np.testing.assert_allclose(fm, plain, rtol=1e-5)

@@ -82,8 +82,8 @@ CELLS: tuple[Cell, ...] = (
         for name, sizes, opt, lr in (("2-16-3", (2, 16, 3), "sgd", 0.5), ("2-4-3", (2, 4, 3), "adam", 0.01))
     ),
     # a model of your own (funcmlp.Model) and a config axis (values reaching the loss and the activation)
-    Cell("residual own model x48", (2, 32, 32, 3), "spiral", 300, 0.1, 1000, 3, models=48, kind="custom model"),
-    Cell("2-16-3 focal x slope config x72", (2, 16, 3), "spiral", 300, 0.3, 1000, 3, models=72, kind="config axis"),
+    Cell("residual own x48", (2, 32, 32, 3), "spiral", 300, 0.1, 1000, 3, models=48, kind="custom model"),
+    Cell("2-16-3 focal x slope x72", (2, 16, 3), "spiral", 300, 0.3, 1000, 3, models=72, kind="config axis"),
 )
 
 

@@ -81,9 +81,15 @@ CELLS: tuple[Cell, ...] = (
         for m, steps in ((72, 300), (100, 200), (1000, 24))
         for name, sizes, opt, lr in (("2-16-3", (2, 16, 3), "sgd", 0.5), ("2-4-3", (2, 4, 3), "adam", 0.01))
     ),
-    # a model of your own (funcmlp.Model) and a config axis (values reaching the loss and the activation)
-    Cell("residual own x48", (2, 32, 32, 3), "spiral", 300, 0.1, 1000, 3, models=48, kind="custom model"),
-    Cell("2-16-3 focal x slope x72", (2, 16, 3), "spiral", 300, 0.3, 1000, 3, models=72, kind="config axis"),
+    # a model of your own (funcmlp.Model) and a config axis (values reaching the loss and the activation),
+    # on one device as plain JAX's one vmap
+    *(
+        Cell(name, sizes, "spiral", 300, lr, 1000, 3, models=m, devices=1, kind=kind)
+        for name, sizes, lr, m, kind in (
+            ("residual own x48", (2, 32, 32, 3), 0.1, 48, "custom model"),
+            ("2-16-3 focal x slope x72", (2, 16, 3), 0.3, 72, "config axis"),
+        )
+    ),
 )
 
 

@@ -104,7 +104,8 @@ def _funcmlp_run(c: Cell, x, y, params, steps: int) -> Callable[[], Any]:
 def runs(c: Cell, steps: int, torch_steps: int | None = None) -> Runs:
     """funcmlp, plain-JAX and (where torch imports) PyTorch runs of ``steps`` steps of cell ``c``."""
     if c.kind != "mlp":  # benchmarks.models: both sides return the losses (models, steps)
-        (fns,) = [f for name, f in own_models.cells(steps).items() if name.startswith(c.kind)]
+        devices = None if c.devices is None else jax.devices()[: c.devices]
+        (fns,) = [f for n, f in own_models.cells(steps, devices=devices).items() if n.startswith(c.kind)]
         return Runs(fns["funcmlp"], fns["plain"], None, lambda which, out: np.asarray(out))
     x, y = make_data(c)
     params = initial_params(c)

@@ -129,8 +129,11 @@ def funcmlp_sweep(key, x, y, lrs, configs, seeds, steps, **options) -> Callable[
     return call
 
 
-def cells(steps: int = STEPS, seeds: int = SEEDS) -> dict[str, dict[str, Callable[[], jax.Array]]]:
-    """cell name -> {"funcmlp": fn, "plain": fn}, each fn() -> losses (n_models, steps)."""
+def cells(
+    steps: int = STEPS, seeds: int = SEEDS, devices=None
+) -> dict[str, dict[str, Callable[[], jax.Array]]]:
+    """cell name -> {"funcmlp": fn, "plain": fn}, each fn() -> losses (n_models, steps); ``devices``:
+    funcmlp's (default all; plain JAX's one vmap runs on the default device)."""
     x, y = funcmlp.data.spiral(jax.random.key(0))
     own = {"init_scale": INIT_SCALES}
     axes = {"gamma": GAMMAS, "slope": SLOPES}
@@ -138,14 +141,26 @@ def cells(steps: int = STEPS, seeds: int = SEEDS) -> dict[str, dict[str, Callabl
     model = funcmlp.Model(residual_init, residual_apply, name="residual")
     return {
         "custom model (48 residual MLPs)": {
-            "funcmlp": funcmlp_sweep(key, x, y, LEARNING_RATES, own, seeds, steps, model=model),
+            "funcmlp": funcmlp_sweep(
+                key, x, y, LEARNING_RATES, own, seeds, steps, model=model, devices=devices
+            ),
             "plain": plain_sweep(
                 residual_init, residual_apply, cross_entropy, key, x, y, LEARNING_RATES, own, seeds, steps
             ),
         },
         "config axis (72 focal x slope MLPs)": {
             "funcmlp": funcmlp_sweep(
-                key, x, y, (0.3,), axes, seeds, steps, sizes=(2, 16, 3), activation=leaky, head=focal
+                key,
+                x,
+                y,
+                (0.3,),
+                axes,
+                seeds,
+                steps,
+                sizes=(2, 16, 3),
+                activation=leaky,
+                head=focal,
+                devices=devices,
             ),
             "plain": plain_sweep(mlp_init, mlp_apply, focal, key, x, y, (0.3,), axes, seeds, steps),
         },

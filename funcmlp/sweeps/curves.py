@@ -18,6 +18,7 @@ best row's parameters.
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -29,14 +30,19 @@ from funcmlp.early_stopping import MONITOR
 from funcmlp.sweeps.mesh import to_host
 
 
-def set_metrics(params, sets, names, set_axes, objective, extra=None, config=None) -> dict[str, jax.Array]:
+def set_metrics(
+    params, sets, names, set_axes, objective, extra=None, config=None, state=None
+) -> dict[str, jax.Array]:
     """``<name>_loss`` and ``<name>_accuracy`` (NaN for the linear head) of every model of a (C, S) grid of
     ``params`` on each (x, y) of ``sets``; ``set_axes``: 0 for a set with a leading seed axis, else None.
     ``extra`` = (fn, l2, l2_axis): also ``fn(params, grads)`` of every model, grads = dJ/dtheta of the data
     loss plus 0.5 l2 sum ||W||^2 on the first set (the training data), l2 per configuration with
-    ``l2_axis``. ``config``: the models' config values (C, S) (``funcmlp.models``), or None."""
+    ``l2_axis``, or ``fn(params, grads, opt_state, step, batch)`` (``takes_state``) with ``state`` =
+    (opt_state (C, S, ...), step) and batch = that (x, y). ``config``: the models' config values (C, S)
+    (``funcmlp.models``), or None."""
+    opt_state, step = (None, None) if state is None else state
 
-    def one(p, sets, l2, c):
+    def one(p, sets, l2, c, o):
         out = {}
         for name, (x, y) in zip(names, sets, strict=True):
             z = objective.outputs(p, x, c)
@@ -47,22 +53,33 @@ def set_metrics(params, sets, names, set_axes, objective, extra=None, config=Non
             x, y = sets[0]
 
             grads = jax.grad(lambda q: objective.loss_on(q, x, y, l2, c))(p)
-            out |= dict(extra[0](p, grads))
+            args = (p, grads, o, step, (x, y)) if takes_state(extra[0]) else (p, grads)
+            out |= dict(extra[0](*args))
         return out
 
     fn, l2, l2_axis = (None, None, False) if extra is None else extra
     config = {} if config is None else config
-    per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes), None, 0))
-    return jax.vmap(per_seed, in_axes=(0, None, 0 if l2_axis else None, 0))(params, sets, l2, config)
+    per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes), None, 0, 0))
+    per_config = jax.vmap(per_seed, in_axes=(0, None, 0 if l2_axis else None, 0, 0))
+    return per_config(params, sets, l2, config, opt_state)
+
+
+def takes_state(fn) -> bool:
+    """Whether a ``metrics`` function takes (params, grads, opt_state, step, batch), not (params, grads)."""
+    try:
+        inspect.signature(fn).bind(*range(5))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 @partial(jax.jit, static_argnames=("names", "set_axes", "objective", "fn", "l2_axis"))
 def measure(
-    params, sets, l2, config=None, *, names, set_axes, objective, fn=None, l2_axis=False
+    params, sets, l2, config=None, state=None, *, names, set_axes, objective, fn=None, l2_axis=False
 ) -> dict[str, jax.Array]:
-    """``set_metrics`` compiled: one row of every model's curves."""
+    """``set_metrics`` compiled: one row of every model's curves (``state``: (opt_state, step) or None)."""
     extra = None if fn is None else (fn, l2, l2_axis)
-    return set_metrics(params, sets, names, set_axes, objective, extra, config)
+    return set_metrics(params, sets, names, set_axes, objective, extra, config, state)
 
 
 def norms(params: Any, grads: Any) -> dict[str, jax.Array]:
@@ -130,7 +147,8 @@ class Curves:
     Args:
       sets: name -> (x, y) placed on the mesh; ``set_axes``: 0 per set with a leading seed axis.
       objective: the group's engine objective (its activation and head); patience: None or a positive int.
-      metrics, train_l2: ``metrics(params, grads)`` and (l2, l2_axis) of the training objective (``measure``).
+      metrics, train_l2: ``metrics(params, grads)`` (or ``metrics(params, grads, opt_state, step, batch)``)
+        and (l2, l2_axis) of the training objective (``measure``).
       config: the models' config values, name -> (C_pad, S_pad), or None.
     """
 
@@ -151,13 +169,17 @@ class Curves:
         self.rows: list[dict[str, jax.Array]] = []
         self.best: Best | None = None
 
-    def log(self, step: int, params: Any) -> bool:
-        """Measure every model at ``step``; True when patience has run out for every model."""
+    def log(self, step: int, params: Any, opt_state: Any = None) -> bool:
+        """Measure every model at ``step`` (its optimizer states go to a ``metrics`` function that takes
+        them); True when patience has run out for every model."""
         if self.steps and self.steps[-1] == step:
             return False
+        state = None
+        if self.metrics is not None and takes_state(self.metrics):
+            state = (opt_state, np.int32(step))
         row = measure(
-            params, self.sets, self.l2, self.config, names=self.names, set_axes=self.set_axes, objective=self.objective,
-            fn=self.metrics, l2_axis=self.l2_axis,
+            params, self.sets, self.l2, self.config, state, names=self.names, set_axes=self.set_axes,
+            objective=self.objective, fn=self.metrics, l2_axis=self.l2_axis,
         )  # fmt: skip
         self.steps.append(int(step))
         self.rows.append(row)

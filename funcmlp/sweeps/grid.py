@@ -68,7 +68,7 @@ def sweep(
     log_every: int | None = None,
     evaluate: dict[str, tuple[Any, Any]] | None = None,
     patience: int | None = None,
-    metrics: Callable[[Any, Any], dict[str, Any]] | None = None,
+    metrics: Callable[..., dict[str, Any]] | None = None,
     allow_changes: bool = False,
     model: Any = None,
     config: dict[str, Any] | None = None,
@@ -115,9 +115,10 @@ def sweep(
       patience: with ``log_every`` and validation data, early stopping per model: each model's result is
         the parameters of its best logged row (``GroupResult.early_stop``), and the sweep ends once no
         model has improved for ``patience`` rows.
-      metrics: ``metrics(params, grads) -> dict`` of scalars, recorded for every model at the logged steps
-        beside the sets' losses (grads: dJ/dtheta of the training objective, data loss plus L2, on all the
-        training rows); ``funcmlp.sweeps.curves.norms`` gives every layer's gradient and parameter norms.
+      metrics: ``metrics(params, grads) -> dict`` of scalars, or ``metrics(params, grads, opt_state, step,
+        batch)``, recorded for every model at the logged steps beside the sets' losses (grads: dJ/dtheta
+        of the training objective, data loss plus L2, on batch = (x, y), all of the model's training
+        rows); ``funcmlp.sweeps.curves.norms`` gives every layer's gradient and parameter norms.
       allow_changes: with ``start``, allow fixed settings (say momentum) other than the start's; the
         result's ``settings["segments"]`` then lists (start step, settings) of each call.
       model: a model of your own instead of ``sizes``: ``funcmlp.Model(init, apply)`` (``funcmlp.models``),
@@ -167,7 +168,9 @@ def sweep(
         if patience is not None and x_val is None:
             raise ValueError("patience: expected validation data x_val, y_val to watch, got none")
     if metrics is not None and not callable(metrics):
-        raise TypeError(f"metrics: expected a function metrics(params, grads) -> dict, got {metrics!r}")
+        raise TypeError(
+            f"metrics: expected a function metrics(params, grads[, opt_state, step, batch]) -> dict, got {metrics!r}"
+        )
     extra = inputs.checked_sets(evaluate, groups, hd, dtype, seeds)
     placed = inputs.place(
         grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val

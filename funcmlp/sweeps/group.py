@@ -72,7 +72,7 @@ def run_group(
         return run_halving(carry, data, plan, cfg=cfg, report=report, halving=halving, val=val)
     first, steps, length, every = plan
     if curves is not None:
-        curves.log(first, carry.params)
+        curves.log(first, carry.params, carry.opt_state)
     chunks, done, stopped = Losses(), 0, False
     for c in range(math.ceil(steps / length)):
         begin, end = jnp.int32(first + c * length), jnp.int32(first + steps)
@@ -81,10 +81,10 @@ def run_group(
         done = min(steps, (c + 1) * length)
         patience_out = False
         if curves is not None and ((first + done) % every == 0 or done == steps):
-            patience_out = curves.log(first + done, carry.params)
+            patience_out = curves.log(first + done, carry.params, carry.opt_state)
         stopped = report is not None and report(done, losses) is True
         if stopped and curves is not None:
-            curves.log(first + done, carry.params)
+            curves.log(first + done, carry.params, carry.opt_state)
         if stopped or patience_out:
             break
     return Outcome(carry, chunks, done, stopped or done < steps)

@@ -110,3 +110,39 @@ def test_the_curves_survive_save_and_load(problem, tmp_path):
     assert list(a) == list(b)
     for name in a:
         np.testing.assert_array_equal(np.asarray(b[name]), np.asarray(a[name]))
+
+
+def test_metrics_of_five_arguments_see_the_optimizer_state_step_and_batch():
+    """metrics(params, grads, opt_state, step, batch): the momentum trace of every model at each logged
+    step equals plain optax's, and step and batch are the logged step and the model's training rows."""
+
+    def watch(params, grads, opt_state, step, batch):
+        trace = opt_state[0].trace  # optax.sgd(momentum=...): (TraceState, EmptyState)
+        leaves = jax.tree.leaves(trace)
+        return {
+            "trace_norm": jnp.sqrt(sum(jnp.sum(t * t) for t in leaves)),
+            "at": step.astype(jnp.float32),
+            "rows": jnp.float32(batch[0].shape[0]),
+            "label_sum": jnp.sum(batch[1]).astype(jnp.float32),
+        }
+
+    key = jax.random.key(5)
+    x, y = funcmlp.data.spiral(jax.random.key(1), 12)
+    kw = dict(sizes=(2, 4, 3), seeds=2, hyperparams={"learning_rate": [0.1, 0.3], "momentum": 0.9})
+    result = funcmlp.sweep(key, x, y, steps=6, log_every=3, metrics=watch, optimizer=optax.sgd, **kw)
+    h = result.groups[0].history
+    assert list(h["step"]) == [0, 3, 6]
+    for i, lr in enumerate([0.1, 0.3]):
+        for j, k in enumerate(jax.random.split(key, 2)):
+            p = funcmlp.init_params(k, (2, 4, 3))
+            opt = optax.sgd(lr, momentum=0.9)
+            s = opt.init(p)
+            for t in range(7):
+                if t % 3 == 0:
+                    r = t // 3
+                    want = np.sqrt(sum(float(jnp.sum(a * a)) for a in jax.tree.leaves(s[0].trace)))
+                    np.testing.assert_allclose(h["trace_norm"][i, j, r], want, rtol=1e-4, atol=1e-7)
+                    assert h["at"][i, j, r] == t and h["rows"][i, j, r] == x.shape[0]
+                    assert h["label_sum"][i, j, r] == float(np.sum(y))
+                u, s = opt.update(jax.grad(funcmlp.loss)(p, x, y), s, p)
+                p = optax.apply_updates(p, u)

@@ -11,8 +11,10 @@ steps, and long enough that the cost of a call boundary (a dispatch and a host s
              engine runs as equal scans of at most ``engine.CHUNK`` steps (``even``), at least 1,
 
 where 6 x samples x weights counts a forward and a backward pass and ``STEP_OVERHEAD`` stands for the fixed
-cost of a step (its kernel launches), which dominates tiny networks. On one CPU core (about 4 GFLOP/s on
-small matrices) a chunk takes 0.1-0.4 s; an accelerator runs it faster. The rule depends on the run's shape
+cost of a step (its kernel launches), which dominates tiny networks. On a 2-core CPU (about 40 GFLOP/s on
+the matrices of a step: 16 digits models of 64-128-10 on 256 rows ran 4 steps in 14 ms) a chunk takes
+0.05-0.4 s; an accelerator runs it faster. (With 1e9 operations a chunk, digits ran chunks of 4 steps
+and spent a tenth of its training time between them.) The rule depends on the run's shape
 only, never on a clock, so a run is chunked the same way every time and gives the same numbers (a chunk's
 length can change the last bits of float32 results). ``every`` is the interval of logged rows or progress
 reports (``funcmlp.history.chunk_size``): a chunk that divides it ends exactly on every logged step, and
@@ -34,8 +36,8 @@ import jax.numpy as jnp
 from funcmlp import checks
 from funcmlp.engine import CHUNK
 
-CHUNK_WORK = 1e9  # floating-point operations per chunk: about 0.25 s on one CPU core
-STEP_OVERHEAD = 4e4  # the fixed cost of one step, counted as this many operations (about 10 us)
+CHUNK_WORK = 1e10  # floating-point operations per chunk: about 0.25 s on two CPU cores
+STEP_OVERHEAD = 4e5  # the fixed cost of one step, counted as this many operations (about 10 us)
 JOIN = 32  # Losses joins this many chunks of one shape into one array
 
 

@@ -93,6 +93,22 @@ def test_init_schemes_have_their_documented_scale(scheme, std, key):
         assert not bool(jnp.any(layer["b"]))
 
 
+@pytest.mark.parametrize("sizes", [(2, 4, 3), (64, 128, 10), (7, 5, 1)])
+@pytest.mark.parametrize("scheme", ["he", "glorot", "normal"])
+def test_init_draws_each_layer_from_its_key_as_one_shaped_draw(sizes, scheme, key):
+    """W^l is jax.random's draw of shape (d_in, d_out) from the l-th split key, scaled as documented."""
+    params = funcmlp.init_params(key, sizes, scheme=scheme)
+    keys = jax.random.split(key, len(sizes) - 1)
+    for k, layer, d_in, d_out in zip(keys, params, sizes[:-1], sizes[1:], strict=True):
+        if scheme == "glorot":
+            r = (6.0 / (d_in + d_out)) ** 0.5
+            want = jax.random.uniform(k, (d_in, d_out), jnp.float32, -r, r)
+        else:
+            scale = np.sqrt(2.0 / d_in) if scheme == "he" else 0.01
+            want = jax.random.normal(k, (d_in, d_out), jnp.float32) * jnp.float32(scale)
+        np.testing.assert_array_equal(layer["w"], want)
+
+
 def test_init_rejects_bad_sizes_and_scheme(key):
     with pytest.raises(ValueError, match="sizes: expected at least two"):
         funcmlp.init_params(key, (2,))

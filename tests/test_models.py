@@ -8,7 +8,6 @@ import optax
 import pytest
 
 import funcmlp
-from funcmlp.sweeps import programs
 
 STEPS = 12
 
@@ -165,13 +164,25 @@ def test_own_model_gradient_norms_equal_jax_grad(spiral, residual_sweep, x64_on)
 
 
 def test_focal_gamma_by_slope_by_seeds_is_one_compile(spiral, x64_on):
+    """Nine (gamma, slope) pairs trace the model as often as one pair does: one program for all."""
     x, y = spiral
-    before = programs.train_steps._cache_size()
-    result = funcmlp.sweep(
-        jax.random.key(3), x, y, model=MODEL, seeds=2, steps=STEPS, learning_rates=[0.3], head=focal,
-        config={"gamma": [0.0, 1.0, 2.0], "slope": [0.0, 0.1, 0.3]}, dtype=jnp.float64,
-    )  # fmt: skip
-    assert programs.train_steps._cache_size() - before == 1  # one program for all 9 x 2 models
+    traces = []
+
+    def counted(values):
+        def apply(params, x, config):
+            traces.append(values)  # runs only while JAX traces
+            return residual_apply(params, x, config)
+
+        model = funcmlp.Model(MODEL.init, apply, name="residual")
+        return funcmlp.sweep(
+            jax.random.key(3), x, y, model=model, seeds=2, steps=STEPS, learning_rates=[0.3], head=focal,
+            config=values, dtype=jnp.float64,
+        )  # fmt: skip
+
+    counted({"gamma": [1.0], "slope": [0.1]})
+    result = counted({"gamma": [0.0, 1.0, 2.0], "slope": [0.0, 0.1, 0.3]})
+    one, nine = (sum(1 for t in traces if len(t["gamma"]) == k) for k in (1, 3))
+    assert nine == one > 0  # not once per value: one compiled program for all 9 x 2 models
     keys = jax.random.split(jax.random.key(3), 2)
     for a, gamma in enumerate((0.0, 1.0, 2.0)):
         for b, slope in enumerate((0.0, 0.1, 0.3)):
@@ -267,10 +278,14 @@ def test_config_sweep_of_builtin_mlp_compiles_once_across_calls(spiral):
     options = dict(sizes=(2, 5, 3), seeds=1, steps=3, learning_rates=[0.5], config={"slope": [0.0, 0.2]},
                    activation=leaky, x_val=x, y_val=y)  # fmt: skip
     funcmlp.sweep(jax.random.key(0), x, y, **options)
-    before = programs.train_steps._cache_size()
-    funcmlp.sweep(jax.random.key(1), x, y, **options)
-    assert programs.train_steps._cache_size() == before  # the second call reuses the first's program
+    before = len(LEAKY_TRACES)
+    funcmlp.sweep(jax.random.key(1), x, y, **options | {"config": {"slope": [0.1, 0.3]}})
+    assert before > 0 and len(LEAKY_TRACES) == before  # other values, the first call's programs
+
+
+LEAKY_TRACES = []
 
 
 def leaky(z, config):
+    LEAKY_TRACES.append(1)  # runs only while JAX traces
     return jax.nn.leaky_relu(z, config["slope"])

@@ -50,8 +50,9 @@ def test_catch_turns_signals_into_a_flag_and_restores_the_handlers(capsys):
 
 
 def test_a_callback_returning_true_stops_train_logged_with_a_row_there(monkeypatch, x64):
-    monkeypatch.setattr(chunking, "CHUNK_WORK", 1e6)  # chunks of 10 steps for this tiny network
     x, y = funcmlp.data.spiral(jax.random.key(0), 30)
+    work = chunking.step_work((2, 4, 3), x.shape[0])
+    monkeypatch.setattr(chunking, "CHUNK_WORK", 10.5 * work)  # chunks of 10 steps for this tiny network
     x = x.astype(jnp.float64)
     params = funcmlp.init_params(jax.random.key(1), (2, 4, 3), dtype=jnp.float64)
     kw = {"optimizer": optax.adam(0.05), "steps": 600}

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from funcmlp import activations, checks, chunking, early_stopping, engine, heads
-from funcmlp.mlp import Params, validate
+from funcmlp.mlp import Params, loss, validate
 from funcmlp.training import TrainResult, result_of, train_chunks
 
 DEFAULT_UPDATES = 50
@@ -48,7 +48,8 @@ class History(NamedTuple):
     Attributes:
       columns: name -> (m + 1,) float64 values; always ``step`` and ``train_loss``, then
         ``train_accuracy`` for classification heads, and ``<name>_loss`` / ``<name>_accuracy`` for every
-        evaluation set. Losses are the mean data loss (1/n) sum_i l(z^L_i, y_i), without the L2 term.
+        evaluation set, then one per ``metrics`` value. Losses are the mean data loss (1/n) sum_i l(z^L_i,
+        y_i), without the L2 term.
       early_stop: with ``train_logged(..., patience=N)``, the ``funcmlp.early_stopping.EarlyStop`` (best
         and stopped steps); None without.
     """
@@ -74,6 +75,7 @@ def train_logged(
     callback: Callable[[int, float], None] | None = None,
     patience: int | None = None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    metrics: Callable[..., dict[str, Any]] | None = None,
     **train_kw: Any,
 ) -> tuple[TrainResult, History]:
     """``train`` with loss and accuracy measured every ``log_every`` steps.
@@ -96,6 +98,8 @@ def train_logged(
         losses and history end at the stopped step, the optimizer state is the stopped step's.
       on_log: ``on_log(step, row)`` after each logged row, the row's values on the host (one more
         synchronisation per chunk), e.g. ``Progress.logged``.
+      metrics: ``metrics(params, grads)`` or ``metrics(params, grads, opt_state, step, batch)`` -> dict of
+        scalars, a column each (as ``funcmlp.sweep``'s; grads: of the loss plus L2 on batch = (x, y)).
 
     Returns:
       ``(TrainResult, History)``: the history has a row at step 0, every ``log_every`` steps and at the
@@ -109,18 +113,16 @@ def train_logged(
     work = chunking.step_work(sizes, train_kw.get("batch_size") or np.shape(x)[0])
     length = min(chunking.short_chunk(every, work), steps)
     sets = _logged_sets(params, x, y, evaluate, head)
-    act_fn, hd = activations.get(train_kw.get("activation", "relu")).fn, heads.get(head)
     stopper = _stopper(patience, sets)
     checks.check_callback(callback)
     checks.check_callback(on_log, "on_log")
-    rec = _Recorder(sets, act_fn, hd, stopper, on_log)
+    rec = _Recorder(sets, train_kw, stopper, on_log, metrics)
     chunks = train_chunks(params, x, y, optimizer=optimizer, steps=steps, chunk_size=length, **train_kw)
-    result = _train_recorded(rec, params, chunks, steps=steps, every=every, length=length, callback=callback)
-    early_stop = None if stopper is None else stopper.result(steps)
-    if stopper is not None:
+    result = _train_recorded(rec, chunks, steps=steps, every=every, length=length, callback=callback)
+    if stopper is not None:  # the best row's parameters
         result = result._replace(params=stopper.best_params)
     columns = _columns(rec, every=every, diverged_at=int(result.diverged_at))
-    return result, History(columns, early_stop)
+    return result, History(columns, None if stopper is None else stopper.result(steps))
 
 
 def _log_interval(steps: int, log_every: int | None) -> int:
@@ -150,17 +152,35 @@ def _logged_sets(params: Params, x, y, evaluate, head: str) -> dict[str, tuple[j
     return sets
 
 
-class _Recorder:
-    """The logged rows of a run: ``(step, evaluations)`` pairs that stay on the device (fetched once at the
-    end) unless an early stopper or ``on_log`` watches them."""
+@partial(jax.jit, static_argnames=("fn", "activation", "head"))
+def _metrics(params, opt_state, step, x, y, l2, *, fn, activation, head) -> dict[str, jax.Array]:
+    """``fn`` of the parameters and dJ/dtheta (the loss plus L2 on all of x, y), with the optimizer state,
+    the step and (x, y) when it takes five arguments (``checks.check_metrics``)."""
+    grads = jax.grad(lambda p: loss(p, x, y, activation=activation, head=head, l2=l2))(params)
+    args = (params, grads, opt_state, step, (x, y)) if checks.check_metrics(fn) else (params, grads)
+    return dict(fn(*args))
 
-    def __init__(self, sets, act_fn, hd, stopper, on_log) -> None:
-        self.sets, self.act_fn, self.hd, self.stopper, self.on_log = sets, act_fn, hd, stopper, on_log
+
+class _Recorder:
+    """The logged rows of a run: ``(step, (evaluations, metrics))`` pairs that stay on the device (fetched
+    once at the end) unless an early stopper or ``on_log`` watches them."""
+
+    def __init__(self, sets, train_kw, stopper, on_log, metrics) -> None:
+        checks.check_metrics(metrics)
+        self.sets, self.stopper, self.on_log, self.metrics = sets, stopper, on_log, metrics
+        self.activation, self.head = train_kw.get("activation", "relu"), train_kw.get("head", "softmax")
+        self.act_fn, self.hd = activations.get(self.activation).fn, heads.get(self.head)
+        self.l2 = train_kw.get("l2", 0.0)
         self.logged: list[tuple[int, Any]] = []
 
-    def __call__(self, t: int, p: Params) -> bool:
-        """Measure the parameters of step ``t``; True when the early stopper asks to stop."""
-        self.logged.append((t, _evaluate(p, tuple(self.sets.values()), act_fn=self.act_fn, head=self.hd)))
+    def __call__(self, t: int, state) -> bool:
+        """Measure the parameters (and ``metrics``) of step ``t``; True when the early stopper asks to stop."""
+        p, extra = state.params, {}
+        if self.metrics is not None:
+            (x, y), kw = self.sets["train"], dict(fn=self.metrics, activation=self.activation, head=self.head)
+            extra = _metrics(p, state.opt_state, np.int32(t), x, y, self.l2, **kw)
+        evals = _evaluate(p, tuple(self.sets.values()), act_fn=self.act_fn, head=self.hd)
+        self.logged.append((t, (evals, extra)))
         if self.stopper is None and self.on_log is None:
             return False
         row = _row(self.sets, jax.device_get(self.logged[-1][1]), self.hd)
@@ -170,18 +190,18 @@ class _Recorder:
 
 
 def _train_recorded(
-    record: _Recorder, params: Params, chunks, *, steps: int, every: int, length: int, callback
+    record: _Recorder, chunks, *, steps: int, every: int, length: int, callback
 ) -> TrainResult:
     """Run ``chunks`` (``train_chunks``' iterator), recording step 0, every ``every`` steps and the last step,
     until the end, the early stopper or ``callback`` stops it (then also recording the stopped step)."""
-    record(0, params)
+    record(0, chunks.start)
     losses_so_far = chunking.Losses()
     for done, state, losses in chunks:
         losses_so_far.append(losses)
-        stop = record(done, state.params) if done % every == 0 or done == steps else False
+        stop = record(done, state) if done % every == 0 or done == steps else False
         halt = callback is not None and callback(done, float(losses[(done - 1) % length])) is True
         if halt and done % every and done < steps:  # a row where it was stopped
-            record(done, state.params)
+            record(done, state)
         if stop or halt:
             break
     return result_of(state, losses_so_far, min(done, steps))
@@ -200,11 +220,13 @@ def _columns(record: _Recorder, *, every: int, diverged_at: int) -> dict[str, np
     return {k: np.asarray(v, np.float64) for k, v in columns.items()}
 
 
-def _row(sets: dict[str, tuple[Any, Any]], evals, hd) -> dict[str, float]:
-    """One logged row, ``<set>_loss`` (and ``<set>_accuracy``) per set, from ``_evaluate``'s host values."""
+def _row(sets: dict[str, tuple[Any, Any]], measured, hd) -> dict[str, float]:
+    """One logged row, ``<set>_loss`` (and ``<set>_accuracy``) per set, then the ``metrics`` columns, from
+    the recorder's host values (``_evaluate``'s and ``_metrics``')."""
+    evals, extra = measured
     row = {}
-    for (name, (xs, _)), (loss, correct) in zip(sets.items(), evals, strict=True):
-        row[f"{name}_loss"] = float(loss)
+    for (name, (xs, _)), (value, correct) in zip(sets.items(), evals, strict=True):
+        row[f"{name}_loss"] = float(value)
         if hd.classifies:
             row[f"{name}_accuracy"] = int(correct) / xs.shape[0]
-    return row
+    return row | {k: float(v) for k, v in extra.items()}

@@ -172,7 +172,7 @@ def result_of(state: engine.TrainState, chunks: list[jax.Array], steps: int) -> 
     return TrainResult(state.params, losses, state.opt_state, state.diverged_at)
 
 
-def train_chunks(params: Params, x: jax.Array, y: jax.Array, **options: Any) -> Iterator[Any]:
+def train_chunks(params: Params, x: jax.Array, y: jax.Array, **options: Any) -> Chunks:
     """``train`` one chunk at a time: yields ``(steps_done, state, chunk_losses)`` after each compiled call.
 
     ``options`` are ``train``'s keyword arguments but ``callback`` (validated here, before the first chunk
@@ -235,7 +235,18 @@ def _start(
     state = _init_state(params, key, np.int32(start_step), hp, opt_state, cfg, spec=spec, n=x.shape[0])
     l2 = None if l2 == 0 else jnp.asarray(l2, dtype)
     data = engine.Data(x, y, key, l2, np.int32(start_step + steps))
-    return _chunks(state, data, spec, start_step, steps, length)
+    return Chunks(state, _chunks(state, data, spec, start_step, steps, length))
+
+
+class Chunks:
+    """``train_chunks``' iterator of ``(steps_done, state, chunk_losses)``; ``start`` is the engine's state
+    before the first chunk (the parameters and optimizer state at ``start_step``)."""
+
+    def __init__(self, start: engine.TrainState, chunks: Iterator[Any]) -> None:
+        self.start, self._chunks = start, chunks
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._chunks
 
 
 @partial(jax.jit, static_argnames=("spec", "n"))

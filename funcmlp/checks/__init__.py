@@ -25,6 +25,7 @@ from funcmlp.checks.values import (
     check_callback,
     check_key,
     check_learning_rates,
+    check_metrics,
     check_nonnegative_int,
     check_nonnegative_real,
     check_positive_int,
@@ -36,6 +37,7 @@ from funcmlp.checks.values import (
 __all__ = [
     "check_batch_size",
     "check_callback",
+    "check_metrics",
     "check_float_dtype",
     "check_key",
     "check_l2_fits",

@@ -3,6 +3,7 @@ size, a sweep's learning rates and callbacks. Traced real scalars pass unchecked
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -119,3 +120,17 @@ def check_learning_rates(learning_rates: Any, name: str = "learning_rates") -> t
 def check_callback(callback: Any, name: str = "callback") -> None:
     if callback is not None and not callable(callback):
         raise TypeError(f"{name}: expected None or a function callback(steps_done, loss), got {callback!r}")
+
+
+def check_metrics(metrics: Any) -> bool:
+    """``metrics``: None or a per-step metrics function; True when it takes ``(params, grads, opt_state,
+    step, batch)`` (binds five positional arguments), False for ``(params, grads)`` or None."""
+    if metrics is None:
+        return False
+    if not callable(metrics):
+        raise TypeError(f"metrics: expected a function of (params, grads, ...) -> dict, got {metrics!r}")
+    try:
+        inspect.signature(metrics).bind(*range(5))
+    except (TypeError, ValueError):
+        return False
+    return True

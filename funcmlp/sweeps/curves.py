@@ -18,7 +18,6 @@ best row's parameters.
 
 from __future__ import annotations
 
-import inspect
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -26,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from funcmlp import checks
 from funcmlp.early_stopping import MONITOR
 from funcmlp.sweeps.mesh import to_host
 
@@ -37,8 +37,8 @@ def set_metrics(
     ``params`` on each (x, y) of ``sets``; ``set_axes``: 0 for a set with a leading seed axis, else None.
     ``extra`` = (fn, l2, l2_axis): also ``fn(params, grads)`` of every model, grads = dJ/dtheta of the data
     loss plus 0.5 l2 sum ||W||^2 on the first set (the training data), l2 per configuration with
-    ``l2_axis``, or ``fn(params, grads, opt_state, step, batch)`` (``takes_state``) with ``state`` =
-    (opt_state (C, S, ...), step) and batch = that (x, y). ``config``: the models' config values (C, S)
+    ``l2_axis``, or ``fn(params, grads, opt_state, step, batch)`` with ``state`` =
+    (opt_state (C, S, ...), step) and batch = that (x, y) (``checks.check_metrics``). ``config``: the models' config values (C, S)
     (``funcmlp.models``), or None."""
     opt_state, step = (None, None) if state is None else state
 
@@ -53,7 +53,7 @@ def set_metrics(
             x, y = sets[0]
 
             grads = jax.grad(lambda q: objective.loss_on(q, x, y, l2, c))(p)
-            args = (p, grads, o, step, (x, y)) if takes_state(extra[0]) else (p, grads)
+            args = (p, grads, o, step, (x, y)) if checks.check_metrics(extra[0]) else (p, grads)
             out |= dict(extra[0](*args))
         return out
 
@@ -62,15 +62,6 @@ def set_metrics(
     per_seed = jax.vmap(one, in_axes=(0, tuple((a, a) for a in set_axes), None, 0, 0))
     per_config = jax.vmap(per_seed, in_axes=(0, None, 0 if l2_axis else None, 0, 0))
     return per_config(params, sets, l2, config, opt_state)
-
-
-def takes_state(fn) -> bool:
-    """Whether a ``metrics`` function takes (params, grads, opt_state, step, batch), not (params, grads)."""
-    try:
-        inspect.signature(fn).bind(*range(5))
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @partial(jax.jit, static_argnames=("names", "set_axes", "objective", "fn", "l2_axis"))
@@ -175,7 +166,7 @@ class Curves:
         if self.steps and self.steps[-1] == step:
             return False
         state = None
-        if self.metrics is not None and takes_state(self.metrics):
+        if checks.check_metrics(self.metrics):
             state = (opt_state, np.int32(step))
         row = measure(
             params, self.sets, self.l2, self.config, state, names=self.names, set_axes=self.set_axes,

@@ -167,8 +167,7 @@ def sweep(
             checks.check_positive_int(patience, "patience")
         if patience is not None and x_val is None:
             raise ValueError("patience: expected validation data x_val, y_val to watch, got none")
-    if metrics is not None and not callable(metrics):
-        raise TypeError(f"metrics: expected a function of (params, grads, ...) -> dict, got {metrics!r}")
+    checks.check_metrics(metrics)
     extra = inputs.checked_sets(evaluate, groups, hd, dtype, seeds)
     placed = inputs.place(
         grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val

@@ -164,23 +164,6 @@ def objective(model: Model, head: Any, *, models: int = 1, backend: str | None =
     return ModelObjective(model, hd, chosen._replace(group=None), takes_config)
 
 
-def check_params(params: Any, name: str = "params") -> Any:
-    """The one floating dtype of every leaf of a model's ``params`` pytree."""
-    leaves = jax.tree.leaves(params)
-    if not leaves:
-        raise ValueError(f"{name}: expected a pytree with at least one array, got {params!r}")
-    dtypes = {jnp.result_type(leaf) for leaf in leaves}
-    if len(dtypes) != 1 or not jnp.issubdtype(next(iter(dtypes)), jnp.floating):
-        raise TypeError(
-            f"{name}: expected every leaf in one floating dtype (the one training computes in), "
-            f"got {sorted(str(d) for d in dtypes)}"
-        )
-    dtype = dtypes.pop()
-    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-        raise TypeError(f"{name}: float64 params need jax_enable_x64; got float64 with it off")
-    return dtype
-
-
 def check_config(config: Any, dtype: Any, name: str = "config") -> dict[str, jax.Array]:
     """``config`` (name -> real scalar) as traced arrays in ``dtype``."""
     if config is None:

@@ -274,7 +274,7 @@ def _objective(params, x, y, activation, head, batch_size, model, config):
             f"activation: expected none with a model of your own (its apply has one), got {activation!r}"
         )
     model = models.check_model(model)
-    dtype = models.check_params(params)
+    dtype = checks.check_params_dtype(params)
     cfg = models.check_config(config, dtype)
     checks.check_x(x, jnp.shape(x)[-1] if jnp.ndim(x) == 2 else 0)
     hd = heads.get(head)

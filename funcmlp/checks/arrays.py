@@ -208,11 +208,15 @@ def check_l2_fits(params: Any, l2: Any, name: str = "l2") -> None:
 
 
 def check_params_dtype(params: Any, name: str = "params") -> np.dtype:
-    """The one floating dtype of every parameter (the dtype training computes in)."""
-    dtypes = {jnp.dtype(dtype_of(leaf, name)) for layer in params for leaf in (layer["w"], layer["b"])}
-    if len(dtypes) != 1:
+    """The one floating dtype of every leaf of ``params`` (the dtype training computes in), for the built-in
+    MLP's layers and a model's own pytree alike."""
+    leaves = jax.tree.leaves(params)
+    if not leaves:
+        raise ValueError(f"{name}: expected a pytree with at least one array, got {params!r}")
+    dtypes = {jnp.dtype(dtype_of(leaf, name)) for leaf in leaves}
+    if len(dtypes) != 1 or not _is_float(next(iter(dtypes))):
         raise TypeError(
-            f"{name}: expected every layer in one floating dtype (the one training computes in), "
+            f"{name}: expected every leaf in one floating dtype (the one training computes in), "
             f"got {sorted(d.name for d in dtypes)}"
         )
     dtype = dtypes.pop()

@@ -183,7 +183,7 @@ def group_members(sizes, activation, model, grid: Grid, x, scheme: str, dtype) -
         model = models.check_model(model)
         config = {k: jnp.asarray(v[0], dtype) for k, v in grid.config.items()}
         params = jax.eval_shape(model.init, jax.random.key(0), config)
-        models.check_params(params, "model.init(key, config)")
+        checks.check_params_dtype(params, "model.init(key, config)")
         x0 = jax.ShapeDtypeStruct((1, np.shape(x)[-1]), dtype)
         return [
             Member(

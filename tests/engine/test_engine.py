@@ -177,7 +177,7 @@ def test_params_in_mixed_dtypes_are_refused_by_name(spiral):
     x, y = spiral
     params = funcmlp.init_params(jax.random.key(5), (2, 4, 3))
     params[1]["w"] = params[1]["w"].astype(jnp.bfloat16)
-    with pytest.raises(TypeError, match=r"^params: expected every layer in one floating dtype"):
+    with pytest.raises(TypeError, match=r"^params: expected every leaf in one floating dtype"):
         funcmlp.train(params, x, y, optimizer=optax.sgd(0.1), steps=2)
 
 

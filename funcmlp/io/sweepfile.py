@@ -4,8 +4,9 @@
 of your own, ``funcmlp.models``, ``group_{g}.params.{i}``, its pytree's leaves, with the tree's shape of
 nested dicts, lists and tuples in the metadata),
 ``group_{g}.opt_state.{i}`` (the optimizer state's leaves in ``jax.tree.leaves`` order), ``group_{g}.losses``,
-``group_{g}.diverged_at`` and ``group_{g}.metrics.{name}``; each keeps its leading (*axis lengths, seeds) axes
-and its dtype. The header's metadata holds the format and its version (kind ``"sweep"``), the grid's axes,
+``group_{g}.diverged_at`` and ``group_{g}.metrics.{name}``, and where the group has them its curves, early
+stopping and halving records (``group_{g}.history.{name}``, ``.early_stop.{name}``, ``.halving.{name}``);
+each keeps its leading (*axis lengths, seeds) axes and its dtype. The header's metadata holds the format and its version (kind ``"sweep"``), the grid's axes,
 the number of seeds, the head, the global step, the fixed settings and, per group, the sizes, activation,
 number of optimizer-state leaves and metric names, plus the SHA-256 over the metadata and every array
 (``checkpoint_file.digest``). The file is written atomically; no pickle is written or read.
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["load_sweep", "save_sweep"]
 
 KIND = "sweep"
+# GroupResult's optional records of arrays (name -> array), stored as group_<g>.<record>.<name>
+RECORDS = ("history", "early_stop", "halving")
 _NATIVE = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"}
 _NATIVE |= {"float16", "float32", "float64"}
 
@@ -100,8 +103,9 @@ def save_sweep(path: str | os.PathLike, result: SweepResult) -> None:
     state's leaves in ``jax.tree.leaves`` order (dtypes kept, int32 counts included; a python number becomes
     a 0-d array), ``losses``, ``diverged_at`` and every metric. The metadata holds the format version, kind
     ``"sweep"``, axes, seeds, head, step, settings and, per group, sizes, activation, number of
-    optimizer-state leaves (null when there is no state), metric names and the names of its logged curves
-    (``GroupResult.history``: ``step`` (rows,) and each curve (*axis lengths, seeds, rows)).
+    optimizer-state leaves (null when there is no state), metric names and the names in its records: the
+    logged curves (``GroupResult.history``: ``step`` (rows,) and each curve (*axis lengths, seeds, rows)),
+    ``early_stop`` (``best_step``, ``stopped``) and ``halving`` (``stopped_at``, ``rung``, ``scores``).
 
     In a multi-process run every process must call it (the arrays are gathered from all processes); only
     process 0 writes the file.
@@ -165,16 +169,17 @@ def _group_arrays(g: int, group: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     named[f"group_{g}.losses"] = group.losses
     named[f"group_{g}.diverged_at"] = group.diverged_at
     named |= {f"group_{g}.metrics.{m}": v for m, v in group.metrics.items()}
-    history = group.history or {}
-    named |= {f"group_{g}.history.{m}": v for m, v in history.items()}
     info = {
         "sizes": [int(d) for d in group.sizes],
         "activation": str(group.activation),
         "opt_state_leaves": None if leaves is None else len(leaves),
         "metrics": list(group.metrics),
-        "history": list(history),
         **({} if tree is None else {"params_tree": tree}),
     }
+    for field in RECORDS:  # the curves, early stopping and halving records: name -> array each
+        record = getattr(group, field) or {}
+        named |= {f"group_{g}.{field}.{m}": v for m, v in record.items()}
+        info[field] = list(record)
     return named, info
 
 
@@ -230,7 +235,7 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
             expected |= {f"group_{g}.opt_state.{i}" for i in range(n_leaves or 0)}
             expected |= {f"group_{g}.{k}" for k in ("losses", "diverged_at")}
             expected |= {f"group_{g}.metrics.{m}" for m in info["metrics"]}
-            expected |= {f"group_{g}.history.{m}" for m in info.get("history", [])}
+            expected |= {f"group_{g}.{f}.{m}" for f in RECORDS for m in info.get(f, [])}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(
             f"path: {where} has damaged funcmlp sweep metadata ({type(e).__name__}: {e})"
@@ -266,5 +271,5 @@ def _group(g: int, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
         diverged_at=arrays[f"group_{g}.diverged_at"],
         metrics={m: arrays[f"group_{g}.metrics.{m}"] for m in info["metrics"]},
         opt_state=opt_state,
-        history={m: arrays[f"group_{g}.history.{m}"] for m in info.get("history", [])} or None,
+        **{f: {m: arrays[f"group_{g}.{f}.{m}"] for m in info.get(f, [])} or None for f in RECORDS},
     )

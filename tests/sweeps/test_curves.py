@@ -102,12 +102,20 @@ def test_metrics_and_patience_need_logged_rows():
         funcmlp.sweep(jax.random.key(0), x, y, metrics=3, log_every=1, **kw)
 
 
-def test_the_curves_survive_save_and_load(problem, tmp_path):
+def test_the_curves_and_early_stopping_survive_save_and_load(problem, tmp_path):
     *_, whole, _ = problem
     funcmlp.save_sweep(tmp_path / "s.safetensors", whole)
     loaded = funcmlp.load_sweep(tmp_path / "s.safetensors")
     a, b = whole.groups[0].history, loaded.groups[0].history
-    assert list(a) == list(b)
+    assert list(a) == list(b) and loaded.groups[0].early_stop is None
+    for name in a:
+        np.testing.assert_array_equal(np.asarray(b[name]), np.asarray(a[name]))
+    x, y = funcmlp.data.spiral(jax.random.key(1), 10)
+    kw = dict(sizes=(2, 4, 3), seeds=2, steps=12, learning_rates=[0.5, 2.0], log_every=3, patience=1)
+    stopped = funcmlp.sweep(jax.random.key(0), x, y, x_val=x, y_val=y, **kw)
+    funcmlp.save_sweep(tmp_path / "e.safetensors", stopped)
+    a, b = stopped.groups[0].early_stop, funcmlp.load_sweep(tmp_path / "e.safetensors").groups[0].early_stop
+    assert sorted(a) == sorted(b) == ["best_step", "stopped"]
     for name in a:
         np.testing.assert_array_equal(np.asarray(b[name]), np.asarray(a[name]))
 

@@ -157,6 +157,14 @@ def test_one_compiled_program_per_block_size(run):
     assert len(programs_used) == len(want)
 
 
+def test_the_halving_record_survives_save_and_load(run, tmp_path):
+    funcmlp.save_sweep(tmp_path / "h.safetensors", run.result)
+    a, b = run.result.groups[0].halving, funcmlp.load_sweep(tmp_path / "h.safetensors").groups[0].halving
+    assert sorted(a) == sorted(b) == ["rung", "scores", "stopped_at"]
+    for name in a:
+        np.testing.assert_array_equal(np.asarray(b[name]), np.asarray(a[name]))
+
+
 def test_rung_ends_and_counts():
     assert halving_mod.rung_ends(3, 1 / 3, 100) == (3, 9, 27, 81)
     assert halving_mod.rung_ends([5, 20, 50], 0.5, 20) == (5,)

@@ -14,6 +14,7 @@ from funcmlp import (
     models,
 )
 from funcmlp.fitting import Fit, fit, save_run
+from funcmlp.history import History, train_logged
 from funcmlp.io import datafile, runs
 from funcmlp.io.checkpoint import load, load_state, read_metadata, save, save_state
 from funcmlp.io.runs import load_run
@@ -56,6 +57,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "Fit",
     "Halving",
+    "History",
     "MLPClassifier",
     "MLPRegressor",
     "Model",
@@ -98,4 +100,5 @@ __all__ = [
     "SweepResult",
     "tracking",
     "train",
+    "train_logged",
 ]

@@ -13,10 +13,10 @@ steps, and long enough that the cost of a call boundary (a dispatch and a host s
 where 6 x samples x weights counts a forward and a backward pass and ``STEP_OVERHEAD`` stands for the fixed
 cost of a step (its kernel launches), which dominates tiny networks. On a 2-core CPU (about 40 GFLOP/s on
 the matrices of a step: 16 digits models of 64-128-10 on 256 rows ran 4 steps in 14 ms) a chunk takes
-0.05-0.4 s; an accelerator runs it faster. (With 1e9 operations a chunk, digits ran chunks of 4 steps
-and spent a tenth of its training time between them.) The rule depends on the run's shape
-only, never on a clock, so a run is chunked the same way every time and gives the same numbers (a chunk's
-length can change the last bits of float32 results). ``every`` is the interval of logged rows or progress
+0.05-0.4 s; an accelerator runs it faster (with 1e9 operations a chunk, digits ran chunks of 4 steps and
+spent a tenth of its training time between them). The rule depends on the run's shape only, never on a
+clock, so a run is chunked the same way every time and gives the same numbers (a chunk's length can change
+the last bits of float32 results). ``every`` is the interval of logged rows or progress
 reports (``funcmlp.history.chunk_size``): a chunk that divides it ends exactly on every logged step, and
 ``round_interval`` gives the interval many divisors.
 

@@ -6,10 +6,10 @@ nested dicts, lists and tuples in the metadata),
 ``group_{g}.opt_state.{i}`` (the optimizer state's leaves in ``jax.tree.leaves`` order), ``group_{g}.losses``,
 ``group_{g}.diverged_at`` and ``group_{g}.metrics.{name}``, and where the group has them its curves, early
 stopping and halving records (``group_{g}.history.{name}``, ``.early_stop.{name}``, ``.halving.{name}``);
-each keeps its leading (*axis lengths, seeds) axes and its dtype. The header's metadata holds the format and its version (kind ``"sweep"``), the grid's axes,
-the number of seeds, the head, the global step, the fixed settings and, per group, the sizes, activation,
-number of optimizer-state leaves and metric names, plus the SHA-256 over the metadata and every array
-(``checkpoint_file.digest``). The file is written atomically; no pickle is written or read.
+each keeps its leading (*axis lengths, seeds) axes and its dtype. The header's metadata holds the format
+and its version (kind ``"sweep"``), the grid's axes, the number of seeds, the head, the global step, the
+fixed settings and, per group, the sizes, activation, number of optimizer-state leaves, metric names and
+record names, plus the SHA-256 over the metadata and every array (``checkpoint_file.digest``). The file is written atomically; no pickle is written or read.
 
 ``load_sweep`` verifies the digest and rebuilds the ``SweepResult`` with numpy arrays. The optimizer's tree
 structure is not stored: ``opt_state`` comes back as the list of its leaves.

@@ -37,9 +37,9 @@ def set_metrics(
     ``params`` on each (x, y) of ``sets``; ``set_axes``: 0 for a set with a leading seed axis, else None.
     ``extra`` = (fn, l2, l2_axis): also ``fn(params, grads)`` of every model, grads = dJ/dtheta of the data
     loss plus 0.5 l2 sum ||W||^2 on the first set (the training data), l2 per configuration with
-    ``l2_axis``, or ``fn(params, grads, opt_state, step, batch)`` with ``state`` =
-    (opt_state (C, S, ...), step) and batch = that (x, y) (``checks.check_metrics``). ``config``: the models' config values (C, S)
-    (``funcmlp.models``), or None."""
+    ``l2_axis``, or ``fn(params, grads, opt_state, step, batch)`` (``checks.check_metrics``) with
+    ``state`` = (opt_state (C, S, ...), step) and batch = that (x, y). ``config``: the models' config
+    values (C, S) (``funcmlp.models``), or None."""
     opt_state, step = (None, None) if state is None else state
 
     def one(p, sets, l2, c, o):
@@ -156,6 +156,7 @@ class Curves:
         self.names, self.sets, self.config = tuple(sets), tuple(sets.values()), config
         self.set_axes, self.objective, self.patience = tuple(set_axes), objective, patience
         self.metrics, (self.l2, self.l2_axis) = metrics, train_l2
+        self.takes_state = checks.check_metrics(metrics)  # whether rows pass it (opt_state, step)
         self.steps: list[int] = []
         self.rows: list[dict[str, jax.Array]] = []
         self.best: Best | None = None
@@ -165,9 +166,7 @@ class Curves:
         them); True when patience has run out for every model."""
         if self.steps and self.steps[-1] == step:
             return False
-        state = None
-        if checks.check_metrics(self.metrics):
-            state = (opt_state, np.int32(step))
+        state = (opt_state, np.int32(step)) if self.takes_state else None
         row = measure(
             params, self.sets, self.l2, self.config, state, names=self.names, set_axes=self.set_axes,
             objective=self.objective, fn=self.metrics, l2_axis=self.l2_axis,

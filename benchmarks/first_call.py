@@ -45,7 +45,7 @@ factory = getattr(optax, c.optimizer)
 if who == "funcmlp":
     def call():
         return funcmlp.train(params, x, y, optimizer=factory, hyperparams=hp, steps=steps,
-                             batch_size=c.batch_size, key=key)
+                             batch_size=c.batch_size, batch_key=key)
 elif who == "engine":
     @partial(jax.jit, static_argnames=("spec", "length", "fast"))
     def program(state, data, start, *, spec, length, fast):

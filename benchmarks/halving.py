@@ -55,7 +55,7 @@ def call():
     return funcmlp.sweep(
         jax.random.key(0), x[:1200], y[:1200], sizes=(64, 64, 10), seeds=3, steps=steps, hyperparams=grid,
         optimizer=optax.sgd, l2=[0.0, 1e-4, 1e-3], batch_size=64, batch_key=jax.random.key(1),
-        x_val=x[1200:], y_val=y[1200:], halving=halving,
+        evaluate={"val": (x[1200:], y[1200:])}, halving=halving,
     )
 
 times = []

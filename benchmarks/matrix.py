@@ -77,7 +77,9 @@ def _funcmlp_run(c: Cell, x, y, params, steps: int) -> Callable[[], Any]:
     init_key, batch_key = jax.random.key(INIT_SEED), jax.random.key(BATCH_SEED)
     if c.models == 1:
         hp = {"learning_rate": c.lr}
-        kw = dict(optimizer=factory, hyperparams=hp, steps=steps, batch_size=c.batch_size, key=batch_key)
+        kw = dict(
+            optimizer=factory, hyperparams=hp, steps=steps, batch_size=c.batch_size, batch_key=batch_key
+        )
         return partial(funcmlp.train, params, x, y, **kw)
     devices = None if c.devices is None else jax.devices()[: c.devices]
 

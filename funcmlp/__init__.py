@@ -12,6 +12,7 @@ from funcmlp import (
     history,
     metrics,
     models,
+    options,
 )
 from funcmlp.fitting import Fit, fit, save_run
 from funcmlp.history import History, train_logged
@@ -24,6 +25,7 @@ from funcmlp.lecture.chain_rule import backprop
 from funcmlp.lecture.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
 from funcmlp.models import Model, mlp_model
+from funcmlp.options import Logging, Resume
 from funcmlp.sweeps.grid import sweep
 from funcmlp.sweeps.halving import Halving
 from funcmlp.sweeps.results import SweepResult
@@ -58,10 +60,12 @@ __all__ = [
     "Fit",
     "Halving",
     "History",
+    "Logging",
     "MLPClassifier",
     "MLPRegressor",
     "Model",
     "Params",
+    "Resume",
     "TrainResult",
     "accuracy",
     "activations",
@@ -87,6 +91,7 @@ __all__ = [
     "metrics",
     "mlp_model",
     "models",
+    "options",
     "perceptron",
     "predict",
     "progress",

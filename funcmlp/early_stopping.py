@@ -1,7 +1,7 @@
 """Early stopping on the validation metric, one logged evaluation at a time.
 
 The evaluations are the rows of a ``funcmlp.history.History`` (step 0 included), as ``train_logged`` logs
-them every ``log_every`` steps. A row *improves* on the best row so far when
+them every ``Logging.every`` steps. A row *improves* on the best row so far when
 
 - classification heads: its validation accuracy is higher, or equal with a lower validation loss;
 - the linear head: its validation loss is lower;
@@ -11,8 +11,8 @@ count of rows since the best grows by one (an improving row sets it back to 0); 
 row where it reaches ``patience``, and the parameters of the best row are the result. With patience N and
 logging every k steps, a run stops at most N * k steps after its best evaluation.
 
-``train_logged(..., patience=N)`` uses an ``EarlyStopping``; ``stopping_point`` replays the rule on a
-recorded history.
+``train_logged(..., log=Logging(patience=N))`` uses an ``EarlyStopping``; ``stopping_point`` replays the
+rule on a recorded history.
 """
 
 from __future__ import annotations

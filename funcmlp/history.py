@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from funcmlp import activations, checks, chunking, early_stopping, engine, heads
+from funcmlp import activations, checks, chunking, early_stopping, engine, heads, options
 from funcmlp.mlp import Params, loss, validate
+from funcmlp.options import Logging
 from funcmlp.training import TrainResult, result_of, train_chunks
 
 DEFAULT_UPDATES = 50
@@ -50,8 +51,8 @@ class History(NamedTuple):
         ``train_accuracy`` for classification heads, and ``<name>_loss`` / ``<name>_accuracy`` for every
         evaluation set, then one per ``metrics`` value. Losses are the mean data loss (1/n) sum_i l(z^L_i,
         y_i), without the L2 term.
-      early_stop: with ``train_logged(..., patience=N)``, the ``funcmlp.early_stopping.EarlyStop`` (best
-        and stopped steps); None without.
+      early_stop: with ``train_logged(..., log=Logging(patience=N))``, the
+        ``funcmlp.early_stopping.EarlyStop`` (best and stopped steps); None without.
     """
 
     columns: dict[str, np.ndarray]
@@ -70,44 +71,42 @@ def train_logged(
     *,
     optimizer: Any,
     steps: int,
-    log_every: int | None = None,
     evaluate: dict[str, tuple[Any, Any]] | None = None,
+    log: Logging | None = None,
     callback: Callable[[int, float], None] | None = None,
-    patience: int | None = None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
-    metrics: Callable[..., dict[str, Any]] | None = None,
     **train_kw: Any,
 ) -> tuple[TrainResult, History]:
-    """``train`` with loss and accuracy measured every ``log_every`` steps.
+    """``train`` with loss and accuracy measured every ``log.every`` steps.
 
     It is one ``train(..., chunk_size=c)`` call (one compiled program for every chunk), so the result is
-    the same as without logging; c divides ``log_every`` and holds about a quarter second of work
+    the same as without logging; c divides ``log.every`` and holds about a quarter second of work
     (``funcmlp.chunking.short_chunk``), so ``callback`` runs that often however long the run. After each
-    ``log_every`` steps the current parameters are evaluated on the training data and on every ``evaluate``
+    ``log.every`` steps the current parameters are evaluated on the training data and on every ``evaluate``
     set in one more compiled call.
 
     Args:
       params, x, y, optimizer, steps, **train_kw: as for ``train`` (activation, head, hyperparams, ...).
-      log_every: steps between logged rows; default ``chunk_size(steps)`` rounded up to two significant
-        digits (about 50 rows; ``chunking.round_interval``).
-      evaluate: extra sets to measure, e.g. ``{"val": (x_val, y_val)}`` (empty sets are skipped).
+      evaluate: sets to measure beside the training rows, e.g. ``{"val": (x_val, y_val)}`` (empty sets are
+        skipped); ``"val"`` is the set early stopping watches.
+      log: ``funcmlp.Logging(every, patience, metrics)`` (``funcmlp.options``), as ``funcmlp.sweep``'s:
+        rows every ``every`` steps (default about 50 rows), early stopping after ``patience`` rows without
+        improvement on ``"val"`` (the parameters of the best row are returned; the losses and history end at
+        the stopped step, the optimizer state is the stopped step's), ``metrics`` a column each.
       callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``; when it returns
         True, training stops there (an interrupted run): the history ends with a row at that step.
-      patience: stop when the validation metric (the ``"val"`` set of ``evaluate``) has not improved for
-        this many logged rows, and return the parameters of the best row (``funcmlp.early_stopping``); the
-        losses and history end at the stopped step, the optimizer state is the stopped step's.
       on_log: ``on_log(step, row)`` after each logged row, the row's values on the host (one more
         synchronisation per chunk), e.g. ``Progress.logged``.
-      metrics: ``metrics(params, grads)`` or ``metrics(params, grads, opt_state, step, batch)`` -> dict of
-        scalars, a column each (as ``funcmlp.sweep``'s; grads: of the loss plus L2 on batch = (x, y)).
 
     Returns:
-      ``(TrainResult, History)``: the history has a row at step 0, every ``log_every`` steps and at the
+      ``(TrainResult, History)``: the history has a row at step 0, every ``log.every`` steps and at the
       last step; after a divergence at step t it ends with the row after t (the parameters stay those of
       step t - 1).
     """
+    options.check_moved("train_logged", {k: v for k, v in train_kw.items() if k in options.MOVED})
     steps = checks.check_positive_int(steps, "steps")
-    every = _log_interval(steps, log_every)
+    log = options.check_logging(log, has_val=True)
+    every, patience, metrics = log_interval(steps, log.every), log.patience, log.metrics
     head = train_kw.get("head", "softmax")
     sizes = validate(params, x, y, head=head)
     work = chunking.step_work(sizes, train_kw.get("batch_size") or np.shape(x)[0])
@@ -125,11 +124,12 @@ def train_logged(
     return result, History(columns, None if stopper is None else stopper.result(steps))
 
 
-def _log_interval(steps: int, log_every: int | None) -> int:
-    """``log_every``, checked; by default ``chunk_size(steps)`` rounded up to two significant digits."""
-    if log_every is None:
+def log_interval(steps: int, every: int | None) -> int:
+    """The steps between logged rows: ``every`` (``Logging.every``), checked; by default ``chunk_size(steps)``
+    rounded up to two significant digits (about 50 rows)."""
+    if every is None:
         return chunking.round_interval(chunk_size(steps))
-    return checks.check_positive_int(log_every, "log_every")
+    return checks.check_positive_int(every, "log.every")
 
 
 def _stopper(patience: int | None, sets: dict) -> early_stopping.EarlyStopping | None:
@@ -138,7 +138,9 @@ def _stopper(patience: int | None, sets: dict) -> early_stopping.EarlyStopping |
         return None
     stopper = early_stopping.EarlyStopping(patience)
     if early_stopping.MONITOR not in sets:
-        raise ValueError("patience: expected a non-empty validation set evaluate={'val': (x, y)}, got none")
+        raise ValueError(
+            "log.patience: expected a non-empty validation set evaluate={'val': (x, y)}, got none"
+        )
     return stopper
 
 

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from funcmlp import activations, checks, engine, heads, models
+from funcmlp import options as run_options
 from funcmlp.engine import optimizers, plan
 from funcmlp.mlp import Params, validate
 
@@ -114,7 +115,7 @@ def train(
     activation: Any = "relu",
     head: Any = "softmax",
     batch_size: int | None = None,
-    key: jax.Array | None = None,
+    batch_key: jax.Array | None = None,
     l2: float = 0.0,
     opt_state: Any = None,
     start_step: int = 0,
@@ -122,6 +123,7 @@ def train(
     chunk_size: int | None = None,
     model: Any = None,
     config: dict[str, float] | None = None,
+    **moved: Any,
 ) -> TrainResult:
     """Train ``params`` for ``steps`` optimizer steps on (x, y); one compiled ``lax.scan``.
 
@@ -132,20 +134,18 @@ def train(
         ``optax.lbfgs()``, ``optax.MultiSteps`` and chains with ``reduce_on_plateau`` work too), or a
         factory such as ``optax.sgd`` called as ``optimizer(**hyperparams)`` inside the compiled loop.
       steps: number of optimizer steps.
-      hyperparams: with a factory, its arguments, e.g. ``{"learning_rate": 0.1, "momentum": 0.9}``; they are
-        traced, so a loop over their values compiles once.
+      hyperparams: a factory's arguments, e.g. ``{"learning_rate": 0.1}``; traced (a loop compiles once).
       activation: hidden activation, a name or any elementwise function (``jax.nn.gelu``).
       head: a name, or a per-sample loss ``fn(logits, y) -> (n,)`` (see ``funcmlp.heads``).
       batch_size: None for full-batch gradient descent; otherwise each epoch is a fresh permutation
-        (drawn from ``fold_in(key, epoch)``) cut into ceil(n / batch_size) mini-batches, so every sample
+        (drawn from ``fold_in(batch_key, epoch)``) cut into ceil(n / batch_size) mini-batches, so every sample
         is seen once per epoch (the last batch of an epoch may be smaller).
-      key: ``jax.random.key`` for the mini-batch shuffles (required with ``batch_size``).
+      batch_key: ``jax.random.key`` for the mini-batch shuffles (required with ``batch_size``).
       l2: weight of the L2 penalty 0.5 * l2 * sum ||W||^2 (biases excluded).
       opt_state, start_step: resume from a saved optimizer state at global step ``start_step`` (the
         mini-batch order continues as if training had never stopped).
       callback: called as ``callback(steps_done, last_loss)`` after each chunk (progress reporting).
-      chunk_size: steps per compiled call; defaults to all of them (one call). Every chunk reuses the
-        same compiled program.
+      chunk_size: steps per compiled call (one program for every chunk); defaults to all of them.
       model: a model of your own, ``funcmlp.Model(init, apply)`` (``funcmlp.models``): ``params`` is then
         any pytree and ``activation`` is not used; L2 applies to the leaves ``model.l2_mask`` marks.
       config: traced values (name -> number) that ``apply``, a head ``loss(z, y, config)`` and an
@@ -154,8 +154,9 @@ def train(
     Returns:
       ``TrainResult(params, losses (steps,), opt_state, diverged_at)``.
     """
+    run_options.check_moved("train", moved)
     checks.check_callback(callback)
-    options = {k: v for k, v in locals().items() if k not in ("params", "x", "y", "callback")}
+    options = {k: v for k, v in locals().items() if k not in ("params", "x", "y", "callback", "moved")}
     chunks = []
     for chunk in train_chunks(params, x, y, **options):
         done, state, losses = chunk
@@ -201,7 +202,7 @@ def _start(
     activation,
     head,
     batch_size,
-    key,
+    batch_key,
     l2,
     opt_state,
     start_step,
@@ -215,10 +216,10 @@ def _start(
     x = cast_data(x, dtype)
     y = jnp.asarray(y)
     batch_size = checks.check_batch_size(batch_size, x.shape[0])
-    if batch_size is not None and key is None:
-        raise ValueError("key: expected a jax.random.key to shuffle mini-batches, got None")
-    if key is not None:
-        checks.check_key(key)
+    if batch_size is not None and batch_key is None:
+        raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
+    if batch_key is not None:
+        checks.check_key(batch_key, "batch_key")
     start_step = checks.check_nonnegative_int(start_step, "start_step")
     if start_step + steps > STEP_LIMIT:
         raise ValueError(
@@ -231,7 +232,7 @@ def _start(
     if opt_state is not None:
         like = jax.eval_shape(lambda p, h: engine.extra_args(factory(**h)).init(p), params, hp)
         checks.check_opt_state(opt_state, like)
-    key = jax.random.key(0) if key is None else key
+    key = jax.random.key(0) if batch_key is None else batch_key
     state = _init_state(params, key, np.int32(start_step), hp, opt_state, cfg, spec=spec, n=x.shape[0])
     l2 = None if l2 == 0 else jnp.asarray(l2, dtype)
     data = engine.Data(x, y, key, l2, np.int32(start_step + steps))

@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> funcmlp.SweepResult:
         steps=cfg.steps,
         optimizer=optax.sgd,
         hyperparams={"learning_rate": list(cfg.learning_rates), "momentum": list(cfg.momenta)},
-        x_val=x_val,
-        y_val=y_val,
+        evaluate={"val": (x_val, y_val)},
     )
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     title = (

@@ -1,4 +1,5 @@
-"""Early stopping (``train_logged(..., patience=N)``) against a by-hand reference on a recorded history."""
+"""Early stopping (``train_logged(..., log=Logging(patience=N))``) against a by-hand reference on a recorded
+history."""
 
 import jax
 import numpy as np
@@ -33,7 +34,7 @@ def problem():
     train = funcmlp.data.spiral(k_train, 12, noise=0.6)  # noisy: the validation accuracy peaks early
     val = funcmlp.data.spiral(k_val, 6, noise=0.6)
     params = funcmlp.init_params(k_init, (2, 16, 3))
-    kw = {"optimizer": optax.adam(0.05), "log_every": EVERY, "evaluate": {"val": val}}
+    kw = {"optimizer": optax.adam(0.05), "log": funcmlp.Logging(EVERY), "evaluate": {"val": val}}
     return params, train, kw
 
 
@@ -74,7 +75,9 @@ def test_train_logged_stops_and_restores_the_best_parameters(problem, recorded, 
     full = recorded[1].columns
     stop, best = by_hand(full["val_accuracy"], full["val_loss"], patience)
     assert stop < len(full["step"]) - 1  # the case is telling: training does stop early
-    result, history = train_logged(params, x, y, steps=STEPS, patience=patience, **kw)
+    result, history = train_logged(
+        params, x, y, steps=STEPS, **kw | {"log": funcmlp.Logging(EVERY, patience)}
+    )
     stopped_step, best_step = int(full["step"][stop]), int(full["step"][best])
     assert history.early_stop == early_stopping.EarlyStop(patience, best_step, stopped_step, True)
     for name, column in history.columns.items():  # the rows up to the stop, as the whole run logged them
@@ -91,7 +94,7 @@ def test_patience_that_never_runs_out_still_keeps_the_best(problem, recorded):
     params, (x, y), kw = problem
     full = recorded[1].columns
     _, best = by_hand(full["val_accuracy"], full["val_loss"], 10**6)
-    result, history = train_logged(params, x, y, steps=STEPS, patience=10**6, **kw)
+    result, history = train_logged(params, x, y, steps=STEPS, **kw | {"log": funcmlp.Logging(EVERY, 10**6)})
     assert history.early_stop == early_stopping.EarlyStop(10**6, int(full["step"][best]), STEPS, False)
     assert len(history.columns["step"]) == len(full["step"]) and result.losses.shape == (STEPS,)
     x_val, y_val = kw["evaluate"]["val"]
@@ -106,7 +109,15 @@ def test_on_log_gets_every_row_and_patience_needs_a_validation_set(problem, reco
     assert [r["val_accuracy"] for _, r in rows] == history.columns["val_accuracy"].tolist()
     assert recorded[1].early_stop is None
     empty = {"val": (x[:0], y[:0])}
-    with pytest.raises(ValueError, match=r"^patience: expected a non-empty validation set"):
-        train_logged(params, x, y, steps=STEPS, optimizer=kw["optimizer"], evaluate=empty, patience=2)
-    with pytest.raises(ValueError, match=r"^patience: expected a positive integer, got 0"):
-        train_logged(params, x, y, steps=STEPS, patience=0, **kw)
+    with pytest.raises(ValueError, match=r"^log.patience: expected a non-empty validation set"):
+        train_logged(
+            params,
+            x,
+            y,
+            steps=STEPS,
+            optimizer=kw["optimizer"],
+            evaluate=empty,
+            log=funcmlp.Logging(patience=2),
+        )
+    with pytest.raises(ValueError, match=r"^log.patience: expected a positive integer, got 0"):
+        train_logged(params, x, y, steps=STEPS, **kw | {"log": funcmlp.Logging(EVERY, 0)})

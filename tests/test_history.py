@@ -27,7 +27,15 @@ def test_metrics_at_every_logged_step_equal_a_plain_optax_loop(x64):
             "rows": jnp.float64(batch[0].shape[0]),
         }
 
-    result, history = train_logged(params, x, y, optimizer=opt, steps=20, l2=l2, log_every=5, metrics=watch)
+    result, history = train_logged(
+        params,
+        x,
+        y,
+        optimizer=opt,
+        steps=20,
+        l2=l2,
+        log=funcmlp.Logging(every=5, metrics=watch),
+    )
     cols = history.columns
     assert list(cols["step"]) == [0, 5, 10, 15, 20]
     p, s = params, opt.init(params)
@@ -41,8 +49,15 @@ def test_metrics_at_every_logged_step_equal_a_plain_optax_loop(x64):
             assert cols["at"][r] == t and cols["rows"][r] == x.shape[0]
         u, s = opt.update(g, s, p)
         p = optax.apply_updates(p, u)
-    two, _ = train_logged(params, x, y, optimizer=opt, steps=20, l2=l2, log_every=5,
-                          metrics=lambda p, g: {"g": jnp.linalg.norm(g[0]["w"])})  # fmt: skip
+    norm = funcmlp.Logging(every=5, metrics=lambda p, g: {"g": jnp.linalg.norm(g[0]["w"])})
+    two, _ = train_logged(params, x, y, optimizer=opt, steps=20, l2=l2, log=norm)
     np.testing.assert_array_equal(two.losses, result.losses)  # metrics change nothing of the training
     with pytest.raises(TypeError, match="metrics: expected a function"):
-        train_logged(params, x, y, optimizer=opt, steps=2, metrics="norms")
+        train_logged(
+            params,
+            x,
+            y,
+            optimizer=opt,
+            steps=2,
+            log=funcmlp.Logging(metrics="norms"),
+        )

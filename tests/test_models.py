@@ -117,8 +117,8 @@ def residual_sweep(spiral):
     try:
         return funcmlp.sweep(
             jax.random.key(7), x, y, model=MODEL, seeds=2, steps=STEPS, learning_rates=[0.1, 0.5],
-            config={"init_scale": [0.1, 1.0]}, l2=0.01, dtype=jnp.float64, x_val=x, y_val=y, log_every=6,
-            metrics=funcmlp.sweeps.curves.norms,
+            config={"init_scale": [0.1, 1.0]}, l2=0.01, dtype=jnp.float64, evaluate={"val": (x, y)},
+            log=funcmlp.Logging(every=6, metrics=funcmlp.sweeps.curves.norms),
         )  # fmt: skip
     finally:
         jax.config.update("jax_enable_x64", False)
@@ -271,7 +271,7 @@ def test_ensemble_of_own_model_averages_its_members(spiral, residual_sweep, x64_
 def test_config_sweep_of_builtin_mlp_compiles_once_across_calls(spiral):
     x, y = spiral
     options = dict(sizes=(2, 5, 3), seeds=1, steps=3, learning_rates=[0.5], config={"slope": [0.0, 0.2]},
-                   activation=leaky, x_val=x, y_val=y)  # fmt: skip
+                   activation=leaky, evaluate={"val": (x, y)})  # fmt: skip
     funcmlp.sweep(jax.random.key(0), x, y, **options)
     before = len(LEAKY_TRACES)
     funcmlp.sweep(jax.random.key(1), x, y, **options | {"config": {"slope": [0.1, 0.3]}})

@@ -147,11 +147,13 @@ def test_train_logged_equals_one_train_call(spiral, x64, steps, every, batch_siz
     x, y = spiral
     x = x.astype(jnp.float64)
     params = funcmlp.init_params(jax.random.key(1), (2, 6, 3), dtype=jnp.float64)
-    kw = dict(optimizer=optax.adam(0.05), steps=steps, batch_size=batch_size, key=jax.random.key(2), l2=1e-3)
+    kw = dict(
+        optimizer=optax.adam(0.05), steps=steps, batch_size=batch_size, batch_key=jax.random.key(2), l2=1e-3
+    )
     whole = funcmlp.train(params, x, y, **kw)
     seen = []
     result, history = progress.train_logged(
-        params, x, y, **kw, log_every=every, callback=lambda s, v: seen.append((s, v))
+        params, x, y, **kw, log=funcmlp.Logging(every=every), callback=lambda s, v: seen.append((s, v))
     )
     chex.assert_trees_all_close(result.params, whole.params, rtol=1e-6)
     np.testing.assert_allclose(result.losses, whole.losses, rtol=1e-6)
@@ -175,7 +177,7 @@ def test_history_measures_the_parameters_at_each_logged_step(spiral, x64):
         y,
         optimizer=opt,
         steps=90,
-        log_every=30,
+        log=funcmlp.Logging(every=30),
         evaluate={"val": (x_val, y_val), "none": (x[:0], y[:0])},
     )
     assert set(h.columns) == {"step", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
@@ -200,7 +202,13 @@ def test_train_logged_stops_at_a_divergence(spiral):
     params = funcmlp.init_params(jax.random.key(1), (2, 16, 2))
     kw = {"optimizer": optax.sgd(20.0), "head": "linear", "steps": 200}
     whole = funcmlp.train(params, x, y, **kw)
-    result, history = progress.train_logged(params, x, y, **kw, log_every=25)
+    result, history = progress.train_logged(
+        params,
+        x,
+        y,
+        **kw,
+        log=funcmlp.Logging(every=25),
+    )
     t = int(whole.diverged_at)
     assert t >= 0
     assert int(result.diverged_at) == t

@@ -153,7 +153,9 @@ def test_train_errors_clearly_or_returns_finite_params(problem):
     params, x, y, head, activation, steps, batch_size = problem
     kw = {"steps": steps, "head": head, "activation": activation, "batch_size": batch_size}
     result = outcome(
-        lambda: funcmlp.train(params, x, y, optimizer=optax.sgd(0.01), key=jax.random.key(0), **kw).params
+        lambda: (
+            funcmlp.train(params, x, y, optimizer=optax.sgd(0.01), batch_key=jax.random.key(0), **kw).params
+        )
     )
     if result is not None:
         assert jax.tree.structure(result) == jax.tree.structure(params)

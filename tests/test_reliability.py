@@ -658,7 +658,7 @@ def test_keys_of_init_params_and_train(kind, seed, entry):
     key = key_like(kind, seed)
     calls = {
         "init_params": lambda: funcmlp.init_params(key, (2, 4, 3)),
-        "train": lambda: train(batch_size=4, key=key),
+        "train": lambda: train(batch_size=4, batch_key=key),
     }
     assert_clean(calls[entry], "finite" if kind in ("typed", "legacy") else "error")
 
@@ -899,7 +899,7 @@ STEP_CASES = [
     case("train-start-step-near-2**31", lambda f: train(start_step=2**31 - 5, steps=10)),
     case(
         "train-start-step-near-2**31-mini-batches",
-        lambda f: train(start_step=2**31 - 5, steps=10, batch_size=4, key=KEY),
+        lambda f: train(start_step=2**31 - 5, steps=10, batch_size=4, batch_key=KEY),
     ),
     case("train-start-step-below-the-limit", lambda f: train(start_step=2**31 - 11, steps=10), "finite"),
 ]
@@ -913,7 +913,7 @@ def test_step_counters(call, expect, sane, files):
 @settings(max_examples=10, **FIND)
 @given(start=st.integers(2**31 - 30, 2**31 + 5), batch=st.sampled_from([None, 4]))
 def test_step_counter_property(start, batch):
-    assert_clean(lambda: train(start_step=start, steps=10, batch_size=batch, key=KEY))
+    assert_clean(lambda: train(start_step=start, steps=10, batch_size=batch, batch_key=KEY))
 
 
 # -- sweep arguments ----------------------------------------------------------------------------------------

@@ -102,8 +102,8 @@ def test_mini_batch_training_runs_and_resumes_the_shuffle(spiral):
     params = funcmlp.init_params(jax.random.key(1), (2, 8, 3))
     opt = optax.sgd(0.5)
     key = jax.random.key(9)
-    full = funcmlp.train(params, x, y, optimizer=opt, steps=40, batch_size=64, key=key)
-    half = funcmlp.train(params, x, y, optimizer=opt, steps=17, batch_size=64, key=key)
+    full = funcmlp.train(params, x, y, optimizer=opt, steps=40, batch_size=64, batch_key=key)
+    half = funcmlp.train(params, x, y, optimizer=opt, steps=17, batch_size=64, batch_key=key)
     rest = funcmlp.train(
         half.params,
         x,
@@ -111,7 +111,7 @@ def test_mini_batch_training_runs_and_resumes_the_shuffle(spiral):
         optimizer=opt,
         steps=23,
         batch_size=64,
-        key=key,
+        batch_key=key,
         opt_state=half.opt_state,
         start_step=17,
     )
@@ -147,7 +147,9 @@ def test_bad_arguments(spiral):
     with pytest.raises(TypeError, match="optimizer: expected an optax GradientTransformation"):
         funcmlp.train(params, x, y, optimizer=0.1, steps=1)
     with pytest.raises(ValueError, match="batch_size: expected at most n = 300"):
-        funcmlp.train(params, x, y, optimizer=optax.sgd(1.0), steps=1, batch_size=301, key=jax.random.key(0))
+        funcmlp.train(
+            params, x, y, optimizer=optax.sgd(1.0), steps=1, batch_size=301, batch_key=jax.random.key(0)
+        )
 
 
 def test_integer_inputs_train_like_their_float_values_l2_included():

@@ -122,13 +122,13 @@ def check_callback(callback: Any, name: str = "callback") -> None:
         raise TypeError(f"{name}: expected None or a function callback(steps_done, loss), got {callback!r}")
 
 
-def check_metrics(metrics: Any) -> bool:
+def check_metrics(metrics: Any, name: str = "metrics") -> bool:
     """``metrics``: None or a per-step metrics function; True when it takes ``(params, grads, opt_state,
     step, batch)`` (binds five positional arguments), False for ``(params, grads)`` or None."""
     if metrics is None:
         return False
     if not callable(metrics):
-        raise TypeError(f"metrics: expected a function of (params, grads, ...) -> dict, got {metrics!r}")
+        raise TypeError(f"{name}: expected a function of (params, grads, ...) -> dict, got {metrics!r}")
     try:
         inspect.signature(metrics).bind(*range(5))
     except (TypeError, ValueError):

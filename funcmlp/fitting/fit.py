@@ -30,6 +30,7 @@ from funcmlp.fitting.budget import DEFAULT_BUDGET, Plan
 from funcmlp.fitting.optimizers import optimizer_factory
 from funcmlp.fitting.samples import Samples, load, run_keys
 from funcmlp.fitting.task import Task, check_options, run_options
+from funcmlp.options import Logging
 from funcmlp.sweeps.curves import model_history
 from funcmlp.sweeps.grid import sweep
 from funcmlp.sweeps.mesh import to_host
@@ -177,6 +178,7 @@ def sweep_samples(
     seeds: int,
     steps: int,
     every: int,
+    patience: int | None = None,
     configurations: int = 1,
     batch_size: int | None = None,
     **grid: Any,
@@ -187,15 +189,15 @@ def sweep_samples(
     ``seeds`` models per group). ``grid``: the rest of ``sweep``'s arguments (axes, optimizer, callback,
     start, ...)."""
     keys = run_keys(seed)
-    n, n_val = len(samples.train[1]), len(samples.val[1])
+    n = len(samples.train[1])
+    sets = {name: pair for name, pair in (("val", samples.val), ("test", samples.test)) if len(pair[1])}
     groups = sizes if isinstance(sizes[0], Sequence) else [sizes]
     work = chunking.step_work(groups, batch_size or n, configurations * seeds)
     return sweep(
         keys["init"], *samples.train, sizes=sizes, seeds=seeds, steps=steps, batch_size=batch_size,
         batch_key=keys["shuffle"], head=task.training_head(samples.train[1]),
-        x_val=samples.val[0] if n_val else None, y_val=samples.val[1] if n_val else None,
-        evaluate={"test": samples.test} if len(samples.test[1]) else None,
-        chunk_size=chunking.short_chunk(every, work), log_every=every, **grid,
+        evaluate=sets or None, log=Logging(every, patience), chunk_size=chunking.short_chunk(every, work),
+        **grid,
     )  # fmt: skip
 
 

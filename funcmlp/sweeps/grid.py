@@ -27,8 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcmlp import checks, engine, heads, models, training
+from funcmlp import checks, engine, heads, models, options, training
+from funcmlp.history import log_interval
 from funcmlp.mlp import SCHEMES
+from funcmlp.options import Logging, Resume
 from funcmlp.sweeps import inputs, programs
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps.axes import Grid, grid_of
@@ -42,153 +44,106 @@ train_steps = programs.train_steps
 
 
 def sweep(
-    key: jax.Array,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    sizes: Sequence[int] | Sequence[Sequence[int]] | None = None,
-    seeds: int,
-    steps: int,
-    learning_rates: Sequence[float] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-    optimizer: Callable[..., optax.GradientTransformation] = optax.sgd,
-    activation: Any = None,
-    head: Any = "softmax",
-    batch_size: int | None = None,
-    batch_key: jax.Array | None = None,
-    x_val: jax.Array | None = None,
-    y_val: jax.Array | None = None,
-    l2: float | Sequence[float] = 0.0,
-    scheme: str = "he",
-    dtype: Any = jnp.float32,
-    chunk_size: int | None = None,
-    callback: Callable[[int, int, np.ndarray | None], None] | None = None,
-    devices: Sequence[Any] | None = None,
-    start: SweepResult | None = None,
-    log_every: int | None = None,
-    evaluate: dict[str, tuple[Any, Any]] | None = None,
-    patience: int | None = None,
-    metrics: Callable[..., dict[str, Any]] | None = None,
-    allow_changes: bool = False,
-    model: Any = None,
-    config: dict[str, Any] | None = None,
-    halving: Halving | None = None,
-) -> SweepResult:
+    key: jax.Array, x: jax.Array, y: jax.Array, *, seeds: int, steps: int,
+    sizes: Sequence[int] | Sequence[Sequence[int]] | None = None, model: Any = None, activation: Any = None,
+    head: Any = "softmax", optimizer: Callable[..., optax.GradientTransformation] = optax.sgd,
+    learning_rates: Sequence[float] | None = None, hyperparams: dict[str, Any] | None = None,
+    l2: float | Sequence[float] = 0.0, config: dict[str, Any] | None = None, scheme: str = "he",
+    dtype: Any = jnp.float32, batch_size: int | None = None, batch_key: jax.Array | None = None,
+    evaluate: dict[str, tuple[Any, Any]] | None = None, log: Logging | None = None,
+    chunk_size: int | None = None, callback: Callable[[int, int, np.ndarray | None], None] | None = None,
+    devices: Sequence[Any] | None = None, start: SweepResult | Resume | None = None,
+    halving: Halving | None = None, **moved: Any,
+) -> SweepResult:  # fmt: skip
     """Train every (sizes, activation, configuration, seed) combination; one compiled program per group.
 
-    The configurations are the product of the ``hyperparams`` axes in the order given, then ``l2`` when it
-    is a list. Model (i_1, ..., i_k, j) of a group equals ``funcmlp.train(init_params(split(key,
-    seeds)[j], sizes), x_j, y_j, optimizer=optimizer(**its hyperparameters), l2=its l2, steps=steps,
-    activation=..., head=..., batch_size=..., key=batch_key)``, x_j = x (or x[j] for per-seed data).
+    Model (c, j) of a group equals ``funcmlp.train(init_params(split(key, seeds)[j], sizes), x_j, y_j,
+    optimizer=optimizer(**h_c), l2=l2_c, config=config_c, steps=steps, ...)`` with the same ``activation``,
+    ``head``, ``batch_size`` and ``batch_key``, x_j = x (or x[j] for per-seed data, y likewise). The
+    configurations c are the product of the axes (``funcmlp.sweeps.axes``): ``learning_rates=[...]`` (or
+    the ``hyperparams`` of ``optimizer``, each a list or one value), the ``config`` values that a model, a
+    head ``loss(z, y, config)`` and an activation ``fn(z, config)`` read, then ``l2`` when it is a list.
 
     Args:
-      key: ``jax.random.key``; split into ``seeds`` initialisation keys.
-      x: inputs (n, d_0), or (seeds, n, d_0): seed j trains on x[j] in every configuration (bootstraps,
-        folds: ``funcmlp.data.bootstrap``); y: labels (n,) / targets (n, d_L), or with the same seed axis.
-      sizes: layer widths such as ``(2, 4, 3)``, or a list of them (one group each).
-      seeds: number of initialisations per configuration.
-      steps: optimizer steps per model (in this call).
-      learning_rates: shorthand for ``hyperparams={"learning_rate": learning_rates}`` with ``optimizer``
-        called as ``optimizer(learning_rate)``.
-      hyperparams: the optimizer's arguments, each a list of values (an axis of the grid) or one value
-        (fixed), e.g. ``{"learning_rate": [0.01, 0.1], "momentum": [0.0, 0.9]}``; ``optimizer(**values)``.
-      optimizer: an optax factory such as ``optax.sgd`` or ``optax.adam``.
-      activation: hidden activation (a name or an elementwise function, default ``"relu"``), or a list of
-        them (one group each); with ``config``, a function ``fn(z, config)`` reads the config values.
-      head: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or a per-sample loss ``fn(logits, y) -> (n,)``.
-      batch_size, batch_key: mini-batches as in ``train``; every model sees the same batch order.
-      x_val, y_val: optional validation data for ``val_loss`` / ``val_accuracy`` (shared or per seed).
-      l2: L2 penalty weight, or a list of them (the last axis before the seeds).
-      scheme, dtype: of ``init_params``.
-      chunk_size: steps per compiled call (all by default); ``callback(group, steps_done, losses)`` after
-        each, with ``losses`` the (*grid shape, seeds) numpy array of every model's loss at its last step
-        so far (NaN for a diverged model; None when some models live on another process). A callback that
-        returns True stops the sweep there: the result holds the groups so far, the last one (and ``step``)
-        cut at the steps it reached (in a sweep over several processes, each must return the same).
-      devices: devices to spread the models over (default ``jax.devices()``: every process's).
-      start: a previous ``SweepResult`` of the same grid to continue (its parameters, optimizer states,
-        divergences and step); ``key`` is then unused. N steps, then N more, equal 2N steps.
-      log_every: record every model's curves (``GroupResult.history``: loss and accuracy on the training
-        data, the validation data and each ``evaluate`` set) at the first step, every ``log_every`` steps
-        and the last, inside the sweep (``funcmlp.sweeps.curves``); chunks then divide ``log_every``.
-      evaluate: more sets to measure at the logged steps, name -> (x, y), shared by every model.
-      patience: with ``log_every`` and validation data, early stopping per model: each model's result is
-        the parameters of its best logged row (``GroupResult.early_stop``), and the sweep ends once no
-        model has improved for ``patience`` rows.
-      metrics: ``metrics(params, grads) -> dict`` of scalars, or ``metrics(params, grads, opt_state, step,
-        batch)``, recorded for every model at the logged steps beside the sets' losses (grads: dJ/dtheta
-        of the training objective, data loss plus L2, on batch = (x, y), all of the model's training
-        rows); ``funcmlp.sweeps.curves.norms`` gives every layer's gradient and parameter norms.
-      allow_changes: with ``start``, allow fixed settings (say momentum) other than the start's; the
-        result's ``settings["segments"]`` then lists (start step, settings) of each call.
-      model: a model of your own instead of ``sizes``: ``funcmlp.Model(init, apply)`` (``funcmlp.models``),
-        model (c, j) starting from ``init(split(key, seeds)[j], config_c)``; one group, labelled by its name.
-      config: traced values that ``model.init``, ``model.apply``, a head function ``loss(outputs, y,
-        config)`` and an activation ``fn(z, config)`` receive, name -> a list of values (an axis, after the
-        hyperparameters' and before ``l2``) or one value; one compiled program serves every value.
-      halving: ``funcmlp.sweeps.halving.Halving(rungs, keep, metric)``: successive halving of each group's
-        configurations on the validation rows (``funcmlp.sweeps.halving``); a stopped model keeps its state
-        at its last rung and ``GroupResult.halving`` records where it stopped. Not with log_every, patience,
-        metrics or start.
+      key: split into ``seeds`` initialisation keys; x (n, d_0) or (seeds, n, d_0), y likewise.
+      sizes: widths such as ``(2, 4, 3)`` or a list of them, and ``activation`` one or a list: a group per
+        pair; or ``model=funcmlp.Model(init, apply)``, one group; ``scheme``, ``dtype``: of the init.
+      evaluate: sets measured at the end and at the logged steps, name -> (x, y); ``"val"`` (which may
+        carry the seed axis) ranks the models, and early stopping and ``halving`` watch it.
+      log: ``funcmlp.Logging(every, patience, metrics)``: every model's curves in its scan
+        (``GroupResult.history``), early stopping, per-step metrics; chunks then divide ``every``.
+      chunk_size: steps per compiled call; ``callback(group, steps_done, losses)`` after each, losses the
+        (*grid, seeds) last losses (None when some models live on another process); True stops the sweep.
+      devices: the devices the models are spread over (default: every process's).
+      start: a previous ``SweepResult`` of the same grid to continue (N steps, then N more, equal 2N), or
+        ``funcmlp.Resume(result, allow_changes=True)`` to change its fixed settings; ``key`` is then unused.
+      halving: ``funcmlp.Halving(rungs, keep, metric)``: successive halving of each group's configurations
+        on the ``"val"`` rows (``funcmlp.sweeps.halving``); not with ``log`` or ``start``.
 
-    Returns:
-      ``SweepResult`` with one ``GroupResult`` per (sizes, activation), leading axes (*grid shape, seeds).
+    Returns ``SweepResult``: a ``GroupResult`` per group, leading axes (*grid shape, seeds).
     """
-    hd = heads.get(head)
-    seeds = checks.check_positive_int(seeds, "seeds")
-    steps = checks.check_positive_int(steps, "steps")
-    grid = grid_of(learning_rates, hyperparams, l2, optimizer, config)
-    checks.check_key(key)
+    options.check_moved("sweep", moved)
+    hd, grid = heads.get(head), grid_of(learning_rates, hyperparams, l2, optimizer, config)
+    seeds, steps = checks.check_positive_int(seeds, "seeds"), checks.check_positive_int(steps, "steps")
     checks.check_scheme(scheme, SCHEMES)
     dtype = checks.check_float_dtype(dtype)
-    checks.check_callback(callback)
     members = inputs.group_members(sizes, activation, model, grid, x, scheme, dtype)
-    groups = [m.io for m in members]
-    x, y, per_seed = inputs.checked_data(x, y, groups, hd, dtype, seeds)
-    if (x_val is None) != (y_val is None):
-        raise ValueError("x_val, y_val: expected both or neither, got only one")
-    per_seed_val, val = False, None
-    if x_val is not None:
-        *val, per_seed_val = inputs.checked_data(x_val, y_val, groups, hd, dtype, seeds, "x_val", "y_val")
-    batch_size = checks.check_batch_size(batch_size, x.shape[-2])
-    if batch_size is not None:
-        if batch_key is None:
-            raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
-        checks.check_key(batch_key, "batch_key")
-    labels = [(m.sizes, m.label) for m in members]
-    first = 0 if start is None else inputs.check_start(start, grid, seeds, labels, hd, allow_changes)
-    plan = schedule(first, steps, chunk_size, log_every)
-    if patience is not None or metrics is not None:
-        if log_every is None:
-            raise ValueError(
-                "log_every: expected the steps between logged rows with patience or metrics, got None"
-            )
-        if patience is not None:
-            checks.check_positive_int(patience, "patience")
-        if patience is not None and x_val is None:
-            raise ValueError("patience: expected validation data x_val, y_val to watch, got none")
-    checks.check_metrics(metrics)
-    extra = inputs.checked_sets(evaluate, groups, hd, dtype, seeds)
-    placed = inputs.place(
-        grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
-    )
-    if halving is not None:
-        others = {"log_every": log_every, "patience": patience, "metrics": metrics, "start": start}
-        halving = checked(halving, steps=steps, head=hd, has_val=x_val is not None, configs=grid.size,
-                          seeds=seeds, others=others)  # fmt: skip
-    watch = Watch(plan, patience, metrics, callback, halving)
-    results = []
+    placed, batch_size, first, resume, watch = _inputs(
+        key, x, y, hd, grid, members, seeds, steps, dtype, batch_size, batch_key, evaluate, log, chunk_size,
+        callback, devices, start, halving,
+    )  # fmt: skip
+    results, done = [], 0
     for g, member in enumerate(members):
-        old = None if start is None else start.groups[g]
+        old = None if resume is None else resume.result.groups[g]
         spec = Static(member.sizes, scheme, dtype, batch_size, grid, seeds, first)
         group, done, stopped = _train_group(g, member, hd, spec, placed, watch, old)
         results.append(group)
         if stopped:
             break
-    step = first + done
-    settings = grid.settings if start is None else _segments(start, grid.settings)
+    settings = grid.settings if resume is None else _segments(resume.result, grid.settings)
     acts = tuple(m.act for m in members if m.act is not None)
-    return SweepResult(grid.axes, seeds, hd.name, tuple(results), step, settings, acts)
+    return SweepResult(grid.axes, seeds, hd.name, tuple(results), first + done, settings, acts)
+
+
+def _inputs(
+    key, x, y, hd, grid, members, seeds, steps, dtype, batch_size, batch_key, evaluate, log, chunk_size,
+    callback, devices, start, halving,
+):  # fmt: skip
+    """``sweep``'s inputs checked: the data and ``evaluate`` sets placed on the mesh (``inputs.Placed``), the
+    batch size, the first step, the sweep continued (a ``Resume`` or None) and the host's ``Watch``."""
+    checks.check_key(key)
+    checks.check_callback(callback)
+    groups = [m.io for m in members]
+    x, y, per_seed = inputs.checked_data(x, y, groups, hd, dtype, seeds)
+    extra = dict(evaluate or {}) if isinstance(evaluate, dict) else evaluate
+    pair = extra.pop("val", None) if isinstance(extra, dict) else None
+    val, per_seed_val = None, False
+    if pair is not None:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(f"evaluate['val']: expected a pair (x, y), got {type(pair).__name__}")
+        *val, per_seed_val = inputs.checked_data(*pair, groups, hd, dtype, seeds, "evaluate['val'] x", "y")
+    batch_size = checks.check_batch_size(batch_size, x.shape[-2])
+    if batch_size is not None:
+        if batch_key is None:
+            raise ValueError("batch_key: expected a jax.random.key to shuffle mini-batches, got None")
+        checks.check_key(batch_key, "batch_key")
+    resume = options.resume_of(start)
+    first = 0
+    if resume is not None:
+        labels = [(m.sizes, m.label) for m in members]
+        first = inputs.check_start(resume.result, grid, seeds, labels, hd, resume.allow_changes)
+    logging = None if log is None else options.check_logging(log, has_val=val is not None)
+    every = None if logging is None else log_interval(steps, logging.every)
+    extra = inputs.checked_sets(extra, groups, hd, dtype, seeds)
+    placed = inputs.place(
+        grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
+    )
+    if halving is not None:
+        halving = checked(halving, steps=steps, head=hd, has_val=val is not None, configs=grid.size,
+                          seeds=seeds, others={"log": log, "start": start})  # fmt: skip
+    plan = schedule(first, steps, chunk_size, every)
+    patience, metrics = (None, None) if logging is None else (logging.patience, logging.metrics)
+    return placed, batch_size, first, resume, Watch(plan, patience, metrics, callback, halving)
 
 
 class Static(NamedTuple):
@@ -274,7 +229,7 @@ def _train_group(g: int, member, hd, spec: Static, placed: inputs.Placed, watch:
 
 def _segments(start: SweepResult, settings: dict[str, Any]) -> dict[str, Any]:
     """The fixed settings of a resumed sweep: this call's, and under ``"segments"`` every call's
-    (start step, settings) when one changed (``allow_changes=True``)."""
+    (start step, settings) when one changed (``Resume(result, allow_changes=True)``)."""
     before = start.settings.get("segments") or [
         [0, {k: v for k, v in start.settings.items() if k != "segments"}]
     ]

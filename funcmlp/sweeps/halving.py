@@ -88,7 +88,7 @@ def rung_ends(rungs: int | Sequence[int], keep: float, last: int) -> tuple[int, 
 
 def checked(halving: Any, *, steps: int, head, has_val: bool, configs: int, seeds: int, others: dict) -> Plan:
     """The ``Plan`` of a sweep's ``halving``, after checking it and the options it cannot go with (``others``:
-    name -> value of log_every, patience, metrics, start, each must be None)."""
+    name -> value of log and start, each must be None)."""
     if not isinstance(halving, Halving):
         raise TypeError(f"halving: expected a funcmlp.sweeps.Halving, got {type(halving).__name__}")
     keep = checks.check_real(halving.keep, "halving.keep")
@@ -100,7 +100,9 @@ def checked(halving: Any, *, steps: int, head, has_val: bool, configs: int, seed
     if metric == "val_accuracy" and not head.classifies:
         raise ValueError(f"halving.metric: expected val_loss for the {head.name} head, got {metric!r}")
     if not has_val:
-        raise ValueError("halving: expected validation data x_val, y_val to rank configurations, got none")
+        raise ValueError(
+            'halving: expected a validation set evaluate={"val": (x, y)} to rank configurations, got none'
+        )
     for name, value in others.items():
         if value is not None:
             raise ValueError(f"{name}: expected None with halving (not supported together), got {value!r}")

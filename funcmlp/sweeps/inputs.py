@@ -127,7 +127,8 @@ def check_start(start: Any, grid: Grid, seeds: int, labels, head, allow_changes:
         k, (old, new) = next(iter(changed.items()))
         raise ValueError(
             f"start: expected the same fixed setting {k} = {old} as the sweep it continues, got {new} "
-            "(pass allow_changes=True to change it; the result records each segment's settings)"
+            "(pass start=funcmlp.Resume(result, allow_changes=True) to change it; the result records each "
+            "segment's settings)"
         )
     if any(g.opt_state is None for g in start.groups):
         raise ValueError("start: expected a sweep with its optimizer states, got one without")

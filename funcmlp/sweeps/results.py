@@ -43,9 +43,9 @@ class GroupResult(NamedTuple):
         (no L2 term); accuracy is the fraction of correct predictions (NaN for the linear head).
       opt_state: every model's optimizer state, leaves with leading axes (*grid, seeds) (from
         ``load_sweep``: the list of its leaves), to continue with ``sweep(..., start=result)``.
-      history: with ``sweep(..., log_every=k)``, every model's curves: ``step`` (rows,) and each
+      history: with ``sweep(..., log=Logging(every=k))``, every model's curves: ``step`` (rows,) and each
         ``<set>_loss`` / ``<set>_accuracy`` (*grid, seeds, rows) (``funcmlp.sweeps.curves``); else None.
-      early_stop: with ``sweep(..., patience=N)``, per model (*grid, seeds): ``best_step`` (the row whose
+      early_stop: with ``sweep(..., log=Logging(patience=N))``, per model (*grid, seeds): ``best_step`` (the row whose
         parameters ``params`` holds) and ``stopped`` (patience ran out); else None.
       halving: with ``sweep(..., halving=...)`` (``funcmlp.sweeps.halving``), per model: ``stopped_at``
         (*grid, seeds), the global step its ``params``, ``opt_state`` and ``metrics`` are at (its last rung

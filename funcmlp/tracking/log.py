@@ -75,7 +75,7 @@ def log_sweep(sink: Sink, result: SweepResult, *, losses: bool = True, history: 
     hyperparameters (``names``).
 
     Per model (i_1, ..., i_k, j) of group g: its per-step ``loss`` (``groups[g].losses[i, j]``, from the
-    sweep's first step) and, with ``sweep(log_every=...)``, its history (``train_loss``, ``val_loss``,
+    sweep's first step) and, with ``sweep(log=Logging(...))``, its history (``train_loss``, ``val_loss``,
     ``val_accuracy``, ...). Per configuration: ``hparams(configuration, values, {"final/<m>": mean over
     seeds of metrics[m], "final/diverged": diverged seeds}, step=result.step)``, where values are
     ``result.configuration(g, i)`` but its functions (sizes, activation, axes, settings).

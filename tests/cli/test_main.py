@@ -77,8 +77,7 @@ def test_train_keeps_the_seed_with_the_best_validation_accuracy(toy_run):
         learning_rates=[0.03],
         steps=300,
         optimizer=optax.adam,
-        x_val=xv,
-        y_val=yv,
+        evaluate={"val": (xv, yv)},
         chunk_size=funcmlp.progress.chunk_size(300),
     )
     assert sweep.best() == (0, 0, j)

@@ -105,7 +105,7 @@ def test_a_registered_sweep_of_width_16_equals_each_model_trained_alone_by_autod
     for j in range(seeds):
         params = funcmlp.init_params(init[j], sizes, dtype=jnp.float64)
         hp = {"learning_rate": lr}
-        alone = funcmlp.train(params, x, y, optimizer=optax.sgd, hyperparams=hp, key=key, **opts)
+        alone = funcmlp.train(params, x, y, optimizer=optax.sgd, hyperparams=hp, batch_key=key, **opts)
         np.testing.assert_allclose(group.losses[0, j], alone.losses, rtol=1e-6)
         chex.assert_trees_all_close(
             jax.tree.map(lambda a, j=j: a[0, j], group.params), alone.params, rtol=1e-6, atol=1e-12

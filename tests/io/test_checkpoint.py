@@ -248,7 +248,7 @@ def test_resume_from_checkpoint_equals_uninterrupted_training(tmp_path, optimize
     """train N, save_state, load_state, train N more == train 2N, bitwise (N = 6 stops mid-epoch)."""
     params, x, y = _problem()
     n_steps, key = 6, jax.random.key(2)
-    kw = {"optimizer": optimizer, "batch_size": batch_size, "key": key}
+    kw = {"optimizer": optimizer, "batch_size": batch_size, "batch_key": key}
     whole = funcmlp.train(params, x, y, steps=2 * n_steps, **kw)
     first = funcmlp.train(params, x, y, steps=n_steps, **kw)
     funcmlp.save_state(tmp_path / "s.safetensors", first.params, first.opt_state, n_steps, config={"lr": 1})
@@ -274,7 +274,7 @@ def test_load_state_accepts_an_abstract_state_like(tmp_path):
 @pytest.mark.parametrize("batch_size", [None, 8])
 def test_same_inputs_and_key_give_bitwise_identical_params(batch_size):
     params, x, y = _problem()
-    kw = {"steps": 25, "batch_size": batch_size, "key": jax.random.key(5)}
+    kw = {"steps": 25, "batch_size": batch_size, "batch_key": jax.random.key(5)}
     a = funcmlp.train(params, x, y, optimizer=optax.adam(0.05), **kw)
     # a new optimizer object is a new static argument: the loop is traced and compiled again, so that
     # determinism does not hinge on reusing one executable (without clearing the other tests' programs)

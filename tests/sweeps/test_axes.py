@@ -25,11 +25,13 @@ def problem():
         xs, ys = funcmlp.data.bootstrap(jax.random.key(3), x, y, SEEDS)
         x_val, y_val = funcmlp.data.spiral(jax.random.key(9), n_per_class=8)
         kw = dict(sizes=SIZES, seeds=SEEDS, optimizer=optax.sgd, hyperparams=HP, l2=L2, dtype=jnp.float64)
-        kw |= dict(x_val=x_val.astype(jnp.float64), y_val=y_val)
+        kw |= dict(evaluate={"val": (x_val.astype(jnp.float64), y_val)})
         full = funcmlp.sweep(jax.random.key(1), xs, ys, steps=STEPS, **kw)
         half = funcmlp.sweep(jax.random.key(1), xs, ys, steps=STEPS // 2, **kw)
         resumed = funcmlp.sweep(jax.random.key(1), xs, ys, steps=STEPS // 2, start=half, **kw)
-        yield dict(xs=xs, ys=ys, x_val=kw["x_val"], y_val=y_val, full=full, half=half, resumed=resumed)
+        yield dict(
+            xs=xs, ys=ys, x_val=x_val.astype(jnp.float64), y_val=y_val, full=full, half=half, resumed=resumed
+        )
 
 
 def test_every_model_equals_its_own_train(problem):
@@ -86,8 +88,7 @@ def test_resume_survives_save_and_load(problem, tmp_path):
             steps=STEPS // 2,
             start=loaded,
             **kw,
-            x_val=problem["x_val"],
-            y_val=problem["y_val"],
+            evaluate={"val": (problem["x_val"], problem["y_val"])},
         )
     np.testing.assert_array_equal(
         np.asarray(again.groups[0].losses), np.asarray(problem["resumed"].groups[0].losses)

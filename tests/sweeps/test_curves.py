@@ -22,7 +22,7 @@ def problem():
         x, y = funcmlp.data.spiral(jax.random.key(1), 20)
         xv, yv = funcmlp.data.spiral(jax.random.key(2), 10)
         kw = dict(sizes=SIZES, seeds=SEEDS, learning_rates=LRS, optimizer=optax.sgd, l2=[0.0, 0.01])
-        kw |= dict(x_val=xv, y_val=yv, log_every=EVERY, dtype=jnp.float64, metrics=norms)
+        kw |= dict(evaluate={"val": (xv, yv)}, log=funcmlp.Logging(EVERY, metrics=norms), dtype=jnp.float64)
         whole = funcmlp.sweep(key, x, y, steps=STEPS, **kw)
         half = funcmlp.sweep(key, x, y, steps=STEPS // 2, **kw)
         resumed = funcmlp.sweep(key, x, y, steps=STEPS // 2, start=half, **kw)
@@ -87,19 +87,12 @@ def test_resuming_with_other_fixed_settings_is_refused_unless_allowed():
     again = {"learning_rate": [0.1], "momentum": 0.5}
     with pytest.raises(ValueError, match="start: expected the same fixed setting momentum = 0.9 .*got 0.5"):
         funcmlp.sweep(jax.random.key(0), x, y, hyperparams=again, start=first, **kw)
-    out = funcmlp.sweep(jax.random.key(0), x, y, hyperparams=again, start=first, allow_changes=True, **kw)
+    out = funcmlp.sweep(
+        jax.random.key(0), x, y, hyperparams=again, start=funcmlp.Resume(first, allow_changes=True), **kw
+    )
     assert out.settings["momentum"] == 0.5
     assert [s for _, s in out.settings["segments"]] == [first.settings, {**first.settings, "momentum": 0.5}]
     assert [t for t, _ in out.settings["segments"]] == [0, 2]
-
-
-def test_metrics_and_patience_need_logged_rows():
-    x, y = funcmlp.data.spiral(jax.random.key(1), 10)
-    kw = dict(sizes=(2, 3, 3), seeds=1, steps=2, learning_rates=[0.1])
-    with pytest.raises(ValueError, match="log_every: expected the steps between logged rows"):
-        funcmlp.sweep(jax.random.key(0), x, y, metrics=norms, **kw)
-    with pytest.raises(TypeError, match="metrics: expected a function"):
-        funcmlp.sweep(jax.random.key(0), x, y, metrics=3, log_every=1, **kw)
 
 
 def test_the_curves_and_early_stopping_survive_save_and_load(problem, tmp_path):
@@ -111,8 +104,8 @@ def test_the_curves_and_early_stopping_survive_save_and_load(problem, tmp_path):
     for name in a:
         np.testing.assert_array_equal(np.asarray(b[name]), np.asarray(a[name]))
     x, y = funcmlp.data.spiral(jax.random.key(1), 10)
-    kw = dict(sizes=(2, 4, 3), seeds=2, steps=12, learning_rates=[0.5, 2.0], log_every=3, patience=1)
-    stopped = funcmlp.sweep(jax.random.key(0), x, y, x_val=x, y_val=y, **kw)
+    kw = dict(sizes=(2, 4, 3), seeds=2, steps=12, learning_rates=[0.5, 2.0], log=funcmlp.Logging(3, 1))
+    stopped = funcmlp.sweep(jax.random.key(0), x, y, evaluate={"val": (x, y)}, **kw)
     funcmlp.save_sweep(tmp_path / "e.safetensors", stopped)
     a, b = stopped.groups[0].early_stop, funcmlp.load_sweep(tmp_path / "e.safetensors").groups[0].early_stop
     assert sorted(a) == sorted(b) == ["best_step", "stopped"]
@@ -137,7 +130,9 @@ def test_metrics_of_five_arguments_see_the_optimizer_state_step_and_batch():
     key = jax.random.key(5)
     x, y = funcmlp.data.spiral(jax.random.key(1), 12)
     kw = dict(sizes=(2, 4, 3), seeds=2, hyperparams={"learning_rate": [0.1, 0.3], "momentum": 0.9})
-    result = funcmlp.sweep(key, x, y, steps=6, log_every=3, metrics=watch, optimizer=optax.sgd, **kw)
+    result = funcmlp.sweep(
+        key, x, y, steps=6, log=funcmlp.Logging(every=3, metrics=watch), optimizer=optax.sgd, **kw
+    )
     h = result.groups[0].history
     assert list(h["step"]) == [0, 3, 6]
     for i, lr in enumerate([0.1, 0.3]):

@@ -46,7 +46,7 @@ def alone(key, batch_key, x, y):
         for end in (*ENDS, STEPS):
             run = funcmlp.train(
                 params, x, y, optimizer=optax.sgd, hyperparams={"learning_rate": lr}, steps=end - begin,
-                batch_size=32, key=batch_key, l2=l2, opt_state=opt_state, start_step=begin,
+                batch_size=32, batch_key=batch_key, l2=l2, opt_state=opt_state, start_step=begin,
             )  # fmt: skip
             params, opt_state, begin = run.params, run.opt_state, end
             losses.append(np.asarray(run.losses))
@@ -111,7 +111,7 @@ def run(request, alone_runs):
         x, y, x_val, y_val = spiral64()
         result = funcmlp.sweep(
             jax.random.key(3), x, y, sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S,
-            batch_size=32, batch_key=jax.random.key(9), x_val=x_val, y_val=y_val, dtype=jnp.float64,
+            batch_size=32, batch_key=jax.random.key(9), evaluate={"val": (x_val, y_val)}, dtype=jnp.float64,
             halving=Halving(ENDS, KEEP),
         )  # fmt: skip
     stop, scores = alone_runs.expected
@@ -181,13 +181,13 @@ def test_rung_ends_and_counts():
         ({"halving": Halving(4, metric="train_loss")}, "halving.metric"),
         ({"halving": (4, 0.5)}, "halving"),
         ({"halving": Halving(4), "no_val": True}, "validation"),
-        ({"halving": Halving(4), "patience": 2, "log_every": 2}, "log_every"),
+        ({"halving": Halving(4), "log": funcmlp.Logging(2, 2)}, "log: expected None with halving"),
     ],
 )
 def test_bad_halving_is_named(extra, match):
     x, y = data.spiral(jax.random.key(0), 10)
     kw = {k: v for k, v in extra.items() if k != "no_val"}
-    val = {} if extra.get("no_val") else {"x_val": x, "y_val": y}
+    val = {} if extra.get("no_val") else {"evaluate": {"val": (x, y)}}
     with pytest.raises((ValueError, TypeError), match=match):
         funcmlp.sweep(
             jax.random.key(0), x, y, sizes=(2, 3), seeds=1, steps=8, learning_rates=[0.1], **val, **kw

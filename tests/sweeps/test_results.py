@@ -28,7 +28,7 @@ def run():
     rng = np.random.default_rng(0)
     sets = {"train": blobs(rng, 20), "val": blobs(rng, 10)}
     (x, y), (x_val, y_val) = sets["train"], sets["val"]
-    kw = dict(sizes=(2, 4, 3), seeds=SEEDS, learning_rates=LRS, steps=STEPS, x_val=x_val, y_val=y_val)
+    kw = dict(sizes=(2, 4, 3), seeds=SEEDS, learning_rates=LRS, steps=STEPS, evaluate={"val": (x_val, y_val)})
     return funcmlp.sweep(jax.random.key(2), x, y, **kw), sets
 
 
@@ -158,7 +158,11 @@ def two_lambdas():
     rng = np.random.default_rng(1)
     (x, y), (x_val, y_val) = blobs(rng, 12), blobs(rng, 6)
     kw = dict(
-        sizes=(2, 4, 3), seeds=2, learning_rates=[0.5], x_val=x_val, y_val=y_val, activation=[SMOOTH, FLAT]
+        sizes=(2, 4, 3),
+        seeds=2,
+        learning_rates=[0.5],
+        evaluate={"val": (x_val, y_val)},
+        activation=[SMOOTH, FLAT],
     )
     return funcmlp.sweep(jax.random.key(3), x, y, steps=5, **kw), kw, (x, y)
 

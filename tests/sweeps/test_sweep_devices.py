@@ -34,8 +34,7 @@ def run(problem, seeds=4, lrs=(0.01, 0.1), **extra):
         steps=30,
         optimizer=optax.adam,
         dtype=jnp.float64,
-        x_val=x[::2],
-        y_val=y[::2],
+        evaluate={"val": (x[::2], y[::2])},
         **extra,
     )
 
@@ -55,8 +54,7 @@ def run3(problem, **extra):
         steps=20,
         optimizer=optax.adam,
         dtype=jnp.float64,
-        x_val=xs[:, ::2],
-        y_val=ys[:, ::2],
+        evaluate={"val": (xs[:, ::2], ys[:, ::2])},
         **extra,
     )
 

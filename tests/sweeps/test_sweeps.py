@@ -72,12 +72,14 @@ def shared():
         x, y, x_val, y_val = spiral_data()
         key, batch_key = jax.random.key(3), jax.random.key(9)
         opts = dict(seeds=SEEDS, learning_rates=LRS, steps=STEPS, dtype=jnp.float64, batch_key=batch_key)
-        result = funcmlp.sweep(key, x, y, sizes=SIZES, activation=ACTS, x_val=x_val, y_val=y_val, **opts)
+        result = funcmlp.sweep(
+            key, x, y, sizes=SIZES, activation=ACTS, evaluate={"val": (x_val, y_val)}, **opts
+        )
         refs = {}
         for g, (sizes, act) in enumerate(itertools.product(SIZES, ACTS)):
             for (i, lr), j in itertools.product(enumerate(LRS), range(SEEDS)):
                 kw = dict(sizes=sizes, seeds=SEEDS, j=j, optimizer=optax.sgd, lr=lr, steps=STEPS)
-                refs[g, i, j] = reference(key, x, y, **kw, activation=act, key=batch_key)
+                refs[g, i, j] = reference(key, x, y, **kw, activation=act, batch_key=batch_key)
     return SimpleNamespace(
         x=x, y=y, x_val=x_val, y_val=y_val, key=key, batch_key=batch_key, opts=opts, result=result, refs=refs
     )
@@ -94,10 +96,12 @@ def test_every_model_equals_its_single_training_run(request, x64, optimizer):
         x, y, x_val, y_val = spiral_data()
         key, batch_key, steps = jax.random.key(3), jax.random.key(9), ADAM["steps"]
         common = dict(sizes=(2, 5, 3), seeds=SEEDS, optimizer=optax.adam)
-        opts = dict(learning_rates=LRS, dtype=jnp.float64, batch_key=batch_key, x_val=x_val, y_val=y_val)
+        opts = dict(
+            learning_rates=LRS, dtype=jnp.float64, batch_key=batch_key, evaluate={"val": (x_val, y_val)}
+        )
         result = funcmlp.sweep(key, x, y, **common, **opts, **ADAM)
         refs = {
-            (0, i, j): reference(key, x, y, **common, j=j, lr=lr, key=batch_key, **ADAM)
+            (0, i, j): reference(key, x, y, **common, j=j, lr=lr, batch_key=batch_key, **ADAM)
             for (i, lr), j in itertools.product(enumerate(LRS), range(SEEDS))
         }
         acts = [ADAM["activation"]]
@@ -195,8 +199,7 @@ def test_chunks_give_the_same_result_and_report_progress(shared, x64):
         shared.y,
         sizes=SIZES[0],
         activation=ACTS[0],
-        x_val=shared.x_val,
-        y_val=shared.y_val,
+        evaluate={"val": (shared.x_val, shared.y_val)},
         chunk_size=10,
         callback=callback,
         **shared.opts,
@@ -269,8 +272,8 @@ def test_bad_arguments():
         call(learning_rates=[0.1, -1.0])
     with pytest.raises(TypeError, match="optimizer: expected a function from a learning rate"):
         call(optimizer=optax.sgd(0.1))
-    with pytest.raises(ValueError, match="x_val, y_val: expected both or neither"):
-        call(x_val=x)
+    with pytest.raises(TypeError, match=r"evaluate\['val'\]: expected a pair \(x, y\)"):
+        call(evaluate={"val": x})
     with pytest.raises(ValueError, match="batch_key: expected a jax.random.key"):
         call(batch_size=8)
     with pytest.raises(ValueError, match=r"x: expected 3 features per sample \(sizes\[0\] = 3\)"):

@@ -27,7 +27,8 @@ def swept(tmp_path_factory):
         )
         result = funcmlp.sweep(
             jax.random.key(0), x, y, sizes=(2, 6, 3), seeds=SEEDS, steps=STEPS, hyperparams=HP,
-            optimizer=optax.sgd, x_val=xv, y_val=yv, log_every=EVERY, chunk_size=CHUNK, callback=fn,
+            optimizer=optax.sgd, evaluate={"val": (xv, yv)}, log=funcmlp.Logging(every=EVERY),
+            chunk_size=CHUNK, callback=fn,
         )  # fmt: skip
     with tracking.TensorBoard(root / "after") as sink:
         tracking.log_sweep(sink, result)

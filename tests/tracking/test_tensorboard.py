@@ -67,7 +67,7 @@ def history_run(data, tmp_path_factory):
     logdir, out = tmp_path_factory.mktemp("tb"), tmp_path_factory.mktemp("run")
     with tracking.TensorBoard(logdir) as sink:
         _, history = train_logged(
-            params, x, y, optimizer=optax.sgd(0.5), steps=STEPS, log_every=EVERY,
+            params, x, y, optimizer=optax.sgd(0.5), steps=STEPS, log=funcmlp.Logging(every=EVERY),
             evaluate={"val": (xv, yv)}, on_log=tracking.history_callback(sink, run="live"),
         )  # fmt: skip
         rundir.write_history(out / "metrics.csv", history.columns)

@@ -25,7 +25,7 @@ from funcmlp.lecture.chain_rule import backprop
 from funcmlp.lecture.linear import collapse_linear
 from funcmlp.mlp import Params, accuracy, forward, init_params, l2_penalty, loss, predict
 from funcmlp.models import Model, mlp_model
-from funcmlp.options import Logging, Resume
+from funcmlp.options import Logging, Report, Resume
 from funcmlp.sweeps.grid import sweep
 from funcmlp.sweeps.halving import Halving
 from funcmlp.sweeps.results import SweepResult
@@ -65,6 +65,7 @@ __all__ = [
     "MLPRegressor",
     "Model",
     "Params",
+    "Report",
     "Resume",
     "TrainResult",
     "accuracy",

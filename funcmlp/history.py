@@ -19,8 +19,8 @@ import numpy as np
 
 from funcmlp import activations, checks, chunking, early_stopping, engine, heads, options
 from funcmlp.mlp import Params, loss, validate
-from funcmlp.options import Logging
-from funcmlp.training import TrainResult, result_of, train_chunks
+from funcmlp.options import Logging, Report
+from funcmlp.training import TrainResult, report_of, result_of, train_chunks
 
 DEFAULT_UPDATES = 50
 MIN_CHUNK = 100
@@ -73,7 +73,7 @@ def train_logged(
     steps: int,
     evaluate: dict[str, tuple[Any, Any]] | None = None,
     log: Logging | None = None,
-    callback: Callable[[int, float], None] | None = None,
+    callback: Callable[[Report], Any] | None = None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
     **train_kw: Any,
 ) -> tuple[TrainResult, History]:
@@ -93,8 +93,9 @@ def train_logged(
         rows every ``every`` steps (default about 50 rows), early stopping after ``patience`` rows without
         improvement on ``"val"`` (the parameters of the best row are returned; the losses and history end at
         the stopped step, the optimizer state is the stopped step's), ``metrics`` a column each.
-      callback: ``callback(steps_done, last_loss)`` after each chunk, e.g. a ``Progress``; when it returns
-        True, training stops there (an interrupted run): the history ends with a row at that step.
+      callback: ``callback(report)`` after each chunk (``funcmlp.Report``: step, steps, loss), e.g. a
+        ``Progress``; when it returns True, training stops there (an interrupted run): the history ends
+        with a row at that step.
       on_log: ``on_log(step, row)`` after each logged row, the row's values on the host (one more
         synchronisation per chunk), e.g. ``Progress.logged``.
 
@@ -114,10 +115,11 @@ def train_logged(
     sets = _logged_sets(params, x, y, evaluate, head)
     stopper = _stopper(patience, sets)
     checks.check_callback(callback)
-    checks.check_callback(on_log, "on_log")
+    if on_log is not None and not callable(on_log):
+        raise TypeError(f"on_log: expected None or a function on_log(step, row), got {on_log!r}")
     rec = _Recorder(sets, train_kw, stopper, on_log, metrics)
     chunks = train_chunks(params, x, y, optimizer=optimizer, steps=steps, chunk_size=length, **train_kw)
-    result = _train_recorded(rec, chunks, steps=steps, every=every, length=length, callback=callback)
+    result = _train_recorded(rec, chunks, steps=steps, every=every, callback=callback)
     if stopper is not None:  # the best row's parameters
         result = result._replace(params=stopper.best_params)
     columns = _columns(rec, every=every, diverged_at=int(result.diverged_at))
@@ -191,9 +193,7 @@ class _Recorder:
         return self.stopper is not None and self.stopper.update(t, row, p)
 
 
-def _train_recorded(
-    record: _Recorder, chunks, *, steps: int, every: int, length: int, callback
-) -> TrainResult:
+def _train_recorded(record: _Recorder, chunks, *, steps: int, every: int, callback) -> TrainResult:
     """Run ``chunks`` (``train_chunks``' iterator), recording step 0, every ``every`` steps and the last step,
     until the end, the early stopper or ``callback`` stops it (then also recording the stopped step)."""
     record(0, chunks.start)
@@ -201,7 +201,7 @@ def _train_recorded(
     for done, state, losses in chunks:
         losses_so_far.append(losses)
         stop = record(done, state) if done % every == 0 or done == steps else False
-        halt = callback is not None and callback(done, float(losses[(done - 1) % length])) is True
+        halt = callback is not None and callback(report_of(done, steps, losses)) is True
         if halt and done % every and done < steps:  # a row where it was stopped
             record(done, state)
         if stop or halt:

@@ -2,7 +2,9 @@
 
 - ``Logging``: what ``train_logged`` and ``sweep`` record at the logged steps (every ``every`` steps), and
   when a model stops early;
-- ``Resume``: a sweep to continue, and whether its fixed settings may change.
+- ``Resume``: a sweep to continue, and whether its fixed settings may change;
+- ``Report``: what ``train``, ``train_logged``, ``sweep`` and ``fit`` pass to ``callback(report)`` after each
+  compiled chunk (one protocol: a progress bar or a logger serves all of them).
 
 The sets a run measures are ``evaluate={"val": (x_val, y_val), "test": ...}`` in both drivers; ``"val"``
 is the validation set that early stopping, successive halving and the choice of a model watch.
@@ -50,6 +52,27 @@ class Resume(NamedTuple):
 
     result: Any
     allow_changes: bool = False
+
+
+class Report(NamedTuple):
+    """What every driver reports after each compiled chunk: ``callback(report)``; a callback that returns
+    True stops training there (the result holds the steps done).
+
+    Attributes:
+      step: steps done so far in this call, 1 <= step <= steps (of group ``group`` in a sweep).
+      steps: the call's steps (of each group).
+      loss: the last step's loss: a float for ``train`` and ``train_logged`` (NaN after a divergence); for
+        ``sweep`` and ``fit`` every model's, a (*grid, seeds) numpy array (NaN for a diverged model; None
+        when some models live on another process).
+      group: the sweep's group (a (sizes, activation) pair), 0 <= group < groups; 0 for one model.
+      groups: the sweep's number of groups; 1 for one model.
+    """
+
+    step: int
+    steps: int
+    loss: Any
+    group: int = 0
+    groups: int = 1
 
 
 # Keywords of earlier releases and where they went, for the error that says so.

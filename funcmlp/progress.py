@@ -1,7 +1,8 @@
 """Progress reporting for long training runs: a rich progress bar on a terminal, a few log lines elsewhere.
 
 ``funcmlp.train`` runs its compiled loop in chunks of ``chunk_size`` steps (every chunk reuses one compiled
-program) and calls ``callback(steps_done, last_loss)`` after each. A ``Progress`` is such a callback:
+program) and calls ``callback(report)`` after each (a ``funcmlp.Report``), as ``train_logged``, ``sweep`` and
+``fit`` do. A ``Progress`` is such a callback, for any of them:
 
     with Progress(steps) as bar:
         funcmlp.train(params, x, y, optimizer=opt, steps=steps, callback=bar, chunk_size=chunk_size(steps))
@@ -44,6 +45,7 @@ from rich.progress import Progress as _RichProgress
 
 from funcmlp import checks
 from funcmlp.history import DEFAULT_UPDATES, MIN_CHUNK, History, chunk_size, train_logged
+from funcmlp.options import Report
 
 __all__ = [
     "DEFAULT_UPDATES",
@@ -76,10 +78,12 @@ def _seconds(s: float) -> str:
 
 
 class Progress:
-    """A ``callback(steps_done, last_loss)`` that reports a run of ``total`` steps.
+    """A ``callback(report)`` (``funcmlp.Report``) that reports a run of ``total`` steps: of a sweep's
+    groups one after the other, ``report.group * report.steps + report.step`` steps are done; the loss
+    shown is the report's, for a sweep the lowest finite loss among the group's models.
 
-    ``last_loss`` is a number, an array of them (a batch of models: the median and range are shown) or
-    None (not shown).
+    ``update(steps_done, loss)`` moves it directly; ``loss`` is a number, an array of them (a batch of
+    models: the median and range are shown) or None (not shown).
 
     Args:
       total: steps in the run.
@@ -125,7 +129,16 @@ class Progress:
         self._task = None
 
     # -- the callback -------------------------------------------------------------------------------------
-    def __call__(self, steps_done: int, last_loss: Any) -> None:
+    def __call__(self, report: Report) -> None:
+        """After a chunk of ``train``, ``train_logged``, ``sweep`` or ``fit``."""
+        loss = report.loss
+        if loss is not None and np.ndim(loss):  # a sweep's models: the best one's
+            finite = np.asarray(loss)[np.isfinite(loss)]
+            loss = float(finite.min()) if finite.size else math.nan
+        self.update(report.group * report.steps + report.step, loss)
+
+    def update(self, steps_done: int, last_loss: Any) -> None:
+        """Report ``steps_done`` of ``total`` steps, with ``last_loss`` (a number, an array or None)."""
         self.done, self.loss = int(steps_done), last_loss
         if self.mode == "off":
             return
@@ -183,16 +196,6 @@ class Progress:
         latest logged row (its accuracy, or its loss without one); nothing without a validation set."""
         name = next((k for k in ("val_accuracy", "val_loss") if k in row), None)
         self.metric = "" if name is None else f", {name.replace('_', ' ')} {row[name]:.4g}"
-
-    def for_sweep(self, steps: int) -> Callable[[int, int], None]:
-        """A ``funcmlp.sweep`` callback ``(group, steps_done, losses)`` driving this bar over groups x
-        ``steps``; it shows the lowest finite loss among the group's models."""
-
-        def callback(group: int, done: int, losses: Any = None) -> None:
-            finite = None if losses is None else np.asarray(losses)[np.isfinite(losses)]
-            self(group * steps + done, None if finite is None or not finite.size else float(finite.min()))
-
-        return callback
 
     # -- lifetime ------------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -119,7 +119,7 @@ def train(
     l2: float = 0.0,
     opt_state: Any = None,
     start_step: int = 0,
-    callback: Callable[[int, float], None] | None = None,
+    callback: Callable[[run_options.Report], Any] | None = None,
     chunk_size: int | None = None,
     model: Any = None,
     config: dict[str, float] | None = None,
@@ -144,7 +144,7 @@ def train(
       l2: weight of the L2 penalty 0.5 * l2 * sum ||W||^2 (biases excluded).
       opt_state, start_step: resume from a saved optimizer state at global step ``start_step`` (the
         mini-batch order continues as if training had never stopped).
-      callback: called as ``callback(steps_done, last_loss)`` after each chunk (progress reporting).
+      callback: ``callback(report)`` after each chunk (a ``funcmlp.Report``); True stops training there.
       chunk_size: steps per compiled call (one program for every chunk); defaults to all of them.
       model: a model of your own, ``funcmlp.Model(init, apply)`` (``funcmlp.models``): ``params`` is then
         any pytree and ``activation`` is not used; L2 applies to the leaves ``model.l2_mask`` marks.
@@ -161,9 +161,14 @@ def train(
     for chunk in train_chunks(params, x, y, **options):
         done, state, losses = chunk
         chunks.append(losses)
-        if callback is not None:
-            callback(done, float(losses[(done - 1) % losses.shape[0]]))
-    return result_of(state, chunks, steps)
+        if callback is not None and callback(report_of(done, steps, losses)) is True:
+            break
+    return result_of(state, chunks, done)
+
+
+def report_of(done: int, steps: int, losses: jax.Array) -> run_options.Report:
+    """The ``Report`` after a chunk of ``train_chunks``: its last step's loss (one host synchronisation)."""
+    return run_options.Report(min(done, steps), steps, float(losses[(done - 1) % losses.shape[0]]))
 
 
 def result_of(state: engine.TrainState, chunks: list[jax.Array], steps: int) -> TrainResult:

@@ -68,6 +68,11 @@ def test_train_and_train_logged_name_where_an_old_keyword_went(spiral):
         funcmlp.train_logged(params, x, y, patience=3, **kw)
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'x_val'"):
         funcmlp.train(params, x, y, x_val=x, **kw)
+    old = r"^callback: expected a function of one funcmlp.Report, callback\(report\) .* got <lambda>\(s, v\)"
+    with pytest.raises(TypeError, match=old):  # the (steps_done, loss) form of earlier releases
+        funcmlp.train(params, x, y, callback=lambda s, v: None, **kw | {"batch_size": None})
+    with pytest.raises(TypeError, match=r"^callback: .* got <lambda>\(g, s, losses\)"):
+        _sweep(x, y, callback=lambda g, s, losses: None)
 
 
 def test_logging_and_evaluate_are_checked(spiral):

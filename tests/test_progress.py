@@ -51,7 +51,7 @@ def test_chunk_size_reports_about_updates_times(steps, updates):
 def drive(bar, clock, steps, chunk, seconds_per_chunk):
     for done in [*range(chunk, steps, chunk), steps]:
         clock.t += seconds_per_chunk
-        bar(done, 1.0 / done)
+        bar.update(done, 1.0 / done)
     bar.close()
 
 
@@ -80,7 +80,7 @@ def test_a_run_in_one_chunk_prints_nothing_however_long_it_compiled(terminal):
     clock = FakeClock()
     bar = progress.Progress(1000, console=con, clock=clock, delay=1.0)
     clock.t = 30.0  # compiling and running took 30 s, but there was no chunk to report before the end
-    bar(1000, 0.5)
+    bar.update(1000, 0.5)
     bar.close()
     assert buf.getvalue() == ""
 
@@ -109,9 +109,9 @@ def test_progress_is_a_train_callback(spiral):
     seen = []
     bar = progress.Progress(300, console=con, clock=clock, delay=0.0, lines=3)
 
-    def callback(done, loss):
-        seen.append(done)
-        bar(done, loss)
+    def callback(report):
+        seen.append((report.step, report.steps, report.group, report.groups))
+        bar(report)
 
     params = funcmlp.init_params(jax.random.key(1), (2, 4, 3))
     result = funcmlp.train(
@@ -123,7 +123,7 @@ def test_progress_is_a_train_callback(spiral):
         callback=callback,
         chunk_size=progress.chunk_size(300, updates=3),
     )
-    assert seen == [100, 200, 300]
+    assert seen == [(100, 300, 0, 1), (200, 300, 0, 1), (300, 300, 0, 1)]
     assert bar.done == 300 and bar.loss == pytest.approx(float(result.losses[-1]))
     assert len(buf.getvalue().splitlines()) == 3
 
@@ -153,7 +153,7 @@ def test_train_logged_equals_one_train_call(spiral, x64, steps, every, batch_siz
     whole = funcmlp.train(params, x, y, **kw)
     seen = []
     result, history = progress.train_logged(
-        params, x, y, **kw, log=funcmlp.Logging(every=every), callback=lambda s, v: seen.append((s, v))
+        params, x, y, **kw, log=funcmlp.Logging(every=every), callback=lambda r: seen.append((r.step, r.loss))
     )
     chex.assert_trees_all_close(result.params, whole.params, rtol=1e-6)
     np.testing.assert_allclose(result.losses, whole.losses, rtol=1e-6)
@@ -222,11 +222,10 @@ def test_sweep_callback_counts_steps_over_groups():
     con, buf = console(terminal=False)
     clock = FakeClock()
     bar = progress.Progress(2 * 400, console=con, clock=clock, delay=0.0, lines=2)
-    callback = bar.for_sweep(400)
     for group in range(2):
         for done in (200, 400):
             clock.t += 1.0
-            callback(group, done, np.array([[0.5, np.nan], [0.25 + group, 2.0]]))
+            bar(funcmlp.Report(done, 400, np.array([[0.5, np.nan], [0.25 + group, 2.0]]), group, 2))
     assert bar.done == 800
     lines = buf.getvalue().splitlines()
     assert lines == [  # the lowest finite loss among the group's models; the first once the delay passed
@@ -247,7 +246,7 @@ def test_progress_shows_within_two_seconds_whatever_the_steps(terminal, total):
     clock.t = 0.8
     while not buf.getvalue():
         done += step
-        bar(done, 0.5)
+        bar.update(done, 0.5)
         clock.t += 0.25
     assert clock.t - 0.25 <= 2.0 and done < total
 

@@ -59,7 +59,9 @@ def test_one_trace_per_call_even_in_chunks(spiral):
     # two programs for a new chunk length, not one a chunk
     assert len(traces) - per_program <= 3 * per_program
     before = len(traces)
-    result = funcmlp.train(params, x, y, **kw, chunk_size=30, callback=lambda s, _loss: seen.append(s))
+    result = funcmlp.train(
+        params, x, y, **kw, chunk_size=30, callback=lambda report: seen.append(report.step)
+    )
     assert len(traces) == before  # the same programs again: nothing traced
     assert seen == [30, 60, 90, 100]
     assert result.losses.shape == (100,)

@@ -118,8 +118,28 @@ def check_learning_rates(learning_rates: Any, name: str = "learning_rates") -> t
 
 
 def check_callback(callback: Any, name: str = "callback") -> None:
-    if callback is not None and not callable(callback):
-        raise TypeError(f"{name}: expected None or a function callback(steps_done, loss), got {callback!r}")
+    """``callback``: None or a function of one ``funcmlp.Report`` (``callback(report)``)."""
+    if callback is None:
+        return
+    if not callable(callback):
+        raise TypeError(f"{name}: expected None or a function {name}(report), got {callback!r}")
+    try:
+        inspect.signature(callback).bind(None)
+    except TypeError:
+        raise TypeError(
+            f"{name}: expected a function of one funcmlp.Report, {name}(report) (report.step, report.loss, "
+            f"report.group), got {_describe_function(callback)}"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): trusted
+        pass
+
+
+def _describe_function(fn: Any) -> str:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return repr(fn)
+    return f"{getattr(fn, '__name__', type(fn).__name__)}({', '.join(params)})"
 
 
 def check_metrics(metrics: Any, name: str = "metrics") -> bool:

@@ -62,12 +62,13 @@ def catch(signals: tuple[signal.Signals, ...] = SIGNALS) -> Iterator[None]:
 
 
 def stopping(callback: Callable[..., Any] | None) -> Callable[..., bool]:
-    """``callback`` (a progress bar; None for none) that then returns ``requested()``: the training loops
-    (``train_logged``, ``funcmlp.sweep``) stop after a chunk whose callback returns True."""
+    """``callback(report)`` (a progress bar; None for none) that then returns ``requested()``: the training
+    loops (``train``, ``train_logged``, ``funcmlp.sweep``, ``fit``) stop after a chunk whose callback returns
+    True."""
 
-    def call(*args: Any) -> bool:
+    def call(report: Any) -> bool:
         if callback is not None:
-            callback(*args)
+            callback(report)
         return requested()
 
     return call

@@ -114,7 +114,7 @@ def sweep_models(cfg: SweepConfig, data: Any, task: Any, start: Any, logger: Any
     every = cfg.log_every or chunking.round_interval(chunk_size(cfg.steps))
     total = len(sizes) * len(cfg.activations) * cfg.steps
     bar = progress.Progress(total, description=f"{n_models} models", quiet=cfg.quiet)
-    callback = tracked(logger, cfg, grid, sizes, interrupt.stopping(bar.for_sweep(cfg.steps)), start)
+    callback = tracked(logger, cfg, grid, sizes, interrupt.stopping(bar), start)
     with bar, flags(start="--resume", batch_size="--batch-size"):
         result = sweep_samples(
             data, task, seed=cfg.seed, sizes=sizes, seeds=cfg.seeds, steps=cfg.steps, every=every,

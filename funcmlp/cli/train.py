@@ -136,10 +136,7 @@ def run_train(cfg: TrainConfig) -> int:
                 plans.append(plan)
                 bar.total, bar.description = plan.steps, f"{plan.seeds} seeds"
 
-            def advance(group, done, losses=None):
-                bar.for_sweep(bar.total)(group, done, losses)
-
-            callback = interrupt.stopping(advance)  # True after a signal: it stops
+            callback = interrupt.stopping(bar)  # True after a signal: it stops
             with flags(**FLAGS):
                 if toy is None:
                     val, test = (DEFAULT_HELD_OUT if v is None else v for v in (cfg.val, cfg.test))

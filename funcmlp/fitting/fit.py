@@ -30,7 +30,7 @@ from funcmlp.fitting.budget import DEFAULT_BUDGET, Plan
 from funcmlp.fitting.optimizers import optimizer_factory
 from funcmlp.fitting.samples import Samples, load, run_keys
 from funcmlp.fitting.task import Task, check_options, run_options
-from funcmlp.options import Logging
+from funcmlp.options import Logging, Report
 from funcmlp.sweeps.curves import model_history
 from funcmlp.sweeps.grid import sweep
 from funcmlp.sweeps.mesh import to_host
@@ -82,7 +82,7 @@ def fit(
     l2: float | None = None, init: str = "he", val: float | tuple[Any, Any] | None = None,
     test: float | tuple[Any, Any] | None = None, standardize: bool = False, class_weight: str = "none",
     patience: int | None = None, log_every: int | None = None, seed: int = 0,
-    callback: Callable[[int, int, Any], Any] | None = None, on_plan: Callable[[Plan], Any] | None = None,
+    callback: Callable[[Report], Any] | None = None, on_plan: Callable[[Plan], Any] | None = None,
     logger: Any = None, **read: Any,
 ) -> Fit:  # fmt: skip
     """Train ``seeds`` networks on your data at once and keep the one best on the validation rows.
@@ -105,8 +105,9 @@ def fit(
       patience: early stopping per model after this many logged rows without improvement.
       log_every: steps between logged rows (default about 50 rows).
       seed: every random key of the run comes from it (``samples.run_keys``).
-      callback: ``callback(group, steps_done, losses)`` between compiled chunks (``funcmlp.sweep``'s);
-        returning True stops the run there, keeping the best model so far (``Fit.interrupted``).
+      callback: ``callback(report)`` between compiled chunks (a ``funcmlp.Report``, as every driver's; a
+        ``funcmlp.progress.Progress`` of ``steps`` steps); returning True stops the run there, keeping the
+        best model so far (``Fit.interrupted``).
       on_plan: called with the ``budget.Plan`` (seeds, steps, batch size) before training starts.
       logger: a ``funcmlp.tracking`` sink (TensorBoard, W&B): every model's loss at each chunk's end as
         it trains, then every model's curves, every configuration's hyperparameters and the chosen model's
@@ -140,8 +141,8 @@ def train_run(
     """``fit``'s sweep of ``options`` (from ``run_options``) and its best model (``select``)."""
     stopped = []
 
-    def report(*args):
-        halt = callback is not None and callback(*args) is True
+    def report(progress: Report):
+        halt = callback is not None and callback(progress) is True
         stopped.append(halt)
         return halt
 

@@ -30,7 +30,7 @@ import optax
 from funcmlp import checks, engine, heads, models, options, training
 from funcmlp.history import log_interval
 from funcmlp.mlp import SCHEMES
-from funcmlp.options import Logging, Resume
+from funcmlp.options import Logging, Report, Resume
 from funcmlp.sweeps import inputs, programs
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps.axes import Grid, grid_of
@@ -51,7 +51,7 @@ def sweep(
     l2: float | Sequence[float] = 0.0, config: dict[str, Any] | None = None, scheme: str = "he",
     dtype: Any = jnp.float32, batch_size: int | None = None, batch_key: jax.Array | None = None,
     evaluate: dict[str, tuple[Any, Any]] | None = None, log: Logging | None = None,
-    chunk_size: int | None = None, callback: Callable[[int, int, np.ndarray | None], None] | None = None,
+    chunk_size: int | None = None, callback: Callable[[Report], Any] | None = None,
     devices: Sequence[Any] | None = None, start: SweepResult | Resume | None = None,
     halving: Halving | None = None, **moved: Any,
 ) -> SweepResult:  # fmt: skip
@@ -72,8 +72,8 @@ def sweep(
         carry the seed axis) ranks the models, and early stopping and ``halving`` watch it.
       log: ``funcmlp.Logging(every, patience, metrics)``: every model's curves in its scan
         (``GroupResult.history``), early stopping, per-step metrics; chunks then divide ``every``.
-      chunk_size: steps per compiled call; ``callback(group, steps_done, losses)`` after each, losses the
-        (*grid, seeds) last losses (None when some models live on another process); True stops the sweep.
+      chunk_size: steps per compiled call; ``callback(report)`` after each (``funcmlp.Report``: step,
+        steps, group, groups and loss, every model's last loss (*grid, seeds)); True stops the sweep.
       devices: the devices the models are spread over (default: every process's).
       start: a previous ``SweepResult`` of the same grid to continue (N steps, then N more, equal 2N), or
         ``funcmlp.Resume(result, allow_changes=True)`` to change its fixed settings; ``key`` is then unused.
@@ -143,7 +143,7 @@ def _inputs(
                           seeds=seeds, others={"log": log, "start": start})  # fmt: skip
     plan = schedule(first, steps, chunk_size, every)
     patience, metrics = (None, None) if logging is None else (logging.patience, logging.metrics)
-    return placed, batch_size, first, resume, Watch(plan, patience, metrics, callback, halving)
+    return placed, batch_size, first, resume, Watch(plan, patience, metrics, callback, halving, len(members))
 
 
 class Static(NamedTuple):
@@ -166,6 +166,7 @@ class Watch(NamedTuple):
     metrics: Callable[..., Any] | None
     callback: Callable[..., Any] | None
     halving: Any = None
+    groups: int = 1
 
 
 def _train_group(g: int, member, hd, spec: Static, placed: inputs.Placed, watch: Watch, old):
@@ -202,7 +203,7 @@ def _train_group(g: int, member, hd, spec: Static, placed: inputs.Placed, watch:
         if watch.callback is None:
             return False
         last = last_losses(losses, done, watch.plan.length, grid.shape, grid.size, seeds)
-        return watch.callback(g, done, last)
+        return watch.callback(Report(done, watch.plan.steps, last, g, watch.groups))
 
     data = (*placed.data, placed.batch_key, placed.l2)
     val = placed.sets.get("val", (None, None))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from funcmlp import checks
+from funcmlp.options import Report
 from funcmlp.sweeps.curves import model_history
 from funcmlp.sweeps.mesh import to_host
 from funcmlp.sweeps.results import SweepResult
@@ -126,10 +127,10 @@ def log_figures(sink: Sink, directory: str | os.PathLike, step: int = 0, run: st
 
 def train_callback(
     sink: Sink, *, run: str | None = None, start: int = 0, tag: str = "loss", then: Callable | None = None
-) -> Callable[[int, float], Any]:
+) -> Callable[[Report], Any]:
     """``funcmlp.train(..., callback=fn)`` (and ``train_logged``): after each chunk, the chunk's last loss
-    ``scalars(start + steps_done - 1, {tag: last_loss}, run)``, then ``then(steps_done, last_loss)``
-    (e.g. a progress bar), whose answer it returns (True stops training).
+    ``scalars(start + report.step - 1, {tag: report.loss}, run)``, then ``then(report)`` (e.g. a progress
+    bar), whose answer it returns (True stops training).
 
     Args:
       start: the run's first global step (``train(start_step=...)``).
@@ -137,9 +138,9 @@ def train_callback(
     start = sinks.check_step(start, "start")
     sinks.check_tag(tag)
 
-    def callback(steps_done: int, last_loss: float):
-        sink.scalars(start + steps_done - 1, {tag: last_loss}, run)
-        return None if then is None else then(steps_done, last_loss)
+    def callback(report: Report):
+        sink.scalars(start + report.step - 1, {tag: report.loss}, run)
+        return None if then is None else then(report)
 
     return callback
 
@@ -167,11 +168,11 @@ def sweep_callback(
     start: int = 0,
     tag: str = "loss",
     then: Callable | None = None,
-) -> Callable[[int, int, np.ndarray | None], Any]:
-    """``funcmlp.sweep(..., callback=fn)``: after each chunk of group g, every model's last loss
-    ``scalars(start + steps_done - 1, {tag: losses[i, j]}, "<configuration>/seed<j>")``, then
-    ``then(group, steps_done, losses)``, whose answer it returns. Nothing is logged where ``losses`` is
-    None (models on another process).
+) -> Callable[[Report], Any]:
+    """``funcmlp.sweep(..., callback=fn)``: after each chunk of group g = ``report.group``, every model's
+    last loss ``scalars(start + report.step - 1, {tag: report.loss[i, j]}, "<configuration>/seed<j>")``,
+    then ``then(report)``, whose answer it returns. Nothing is logged where ``report.loss`` is None (models
+    on another process).
 
     Args:
       axes, seeds, groups: the sweep's axes (``funcmlp.sweeps.axes.grid_of(learning_rates, hyperparams,
@@ -183,7 +184,8 @@ def sweep_callback(
     start = sinks.check_step(start, "start")
     sinks.check_tag(tag)
 
-    def callback(group: int, steps_done: int, losses: np.ndarray | None):
+    def callback(report: Report):
+        group, steps_done, losses = report.group, report.step, report.loss
         if losses is not None:
             if np.shape(losses) != runs[group].shape:
                 raise ValueError(
@@ -191,6 +193,6 @@ def sweep_callback(
                 )
             for at in np.ndindex(*runs[group].shape):
                 sink.scalars(start + steps_done - 1, {tag: float(losses[at])}, runs[group][at])
-        return None if then is None else then(group, steps_done, losses)
+        return None if then is None else then(report)
 
     return callback

@@ -131,7 +131,7 @@ def test_the_progress_line_shows_the_validation_metric():
     buf = io.StringIO()
     bar = progress.Progress(200, console=Console(file=buf, width=120), delay=0.0, lines=2)
     bar.logged(100, {"train_loss": 0.3, "val_loss": 0.4, "val_accuracy": 0.9167})
-    bar(100, 0.25)  # halfway: a plain line (the output is not a terminal)
+    bar.update(100, 0.25)  # halfway: a plain line (the output is not a terminal)
     assert "loss 0.25, val accuracy 0.9167" in buf.getvalue()
     bar.logged(100, {"train_loss": 0.3})  # no validation set: nothing more
     assert bar.metric == ""

@@ -34,11 +34,12 @@ def test_catch_turns_signals_into_a_flag_and_restores_the_handlers(capsys):
     before = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
     seen = []
     with interrupt.catch():
-        check = interrupt.stopping(lambda *args: seen.append(args))
-        assert not interrupt.requested() and check(1, 0.5) is False
+        check = interrupt.stopping(seen.append)
+        one, two = funcmlp.Report(1, 2, 0.5), funcmlp.Report(2, 2, 0.25)
+        assert not interrupt.requested() and check(one) is False
         signal.raise_signal(signal.SIGTERM)
         assert interrupt.requested() and interrupt.signal_name() == "SIGTERM"
-        assert check(2, 0.25) is True and seen == [(1, 0.5), (2, 0.25)]
+        assert check(two) is True and seen == [one, two]
         assert interrupt.outcome(0) == 130  # a signal no loop acted on still ends the command with 130
         assert (
             capsys.readouterr().err == "funcmlp: interrupted by SIGTERM after training; the run is complete\n"
@@ -58,9 +59,9 @@ def test_a_callback_returning_true_stops_train_logged_with_a_row_there(monkeypat
     kw = {"optimizer": optax.adam(0.05), "steps": 600}
     seen = []
 
-    def callback(done, loss):
-        seen.append(done)
-        return done >= 230
+    def callback(report):
+        seen.append(report.step)
+        return report.step >= 230
 
     result, history = train_logged(params, x, y, **kw, callback=callback)
     assert seen == list(range(10, 231, 10))  # a report every chunk of 10 steps, rows every 100 steps
@@ -69,6 +70,12 @@ def test_a_callback_returning_true_stops_train_logged_with_a_row_there(monkeypat
     assert result.losses.shape == (230,)
     np.testing.assert_array_equal(result.losses, alone.losses)
     for a, b in zip(jax.tree.leaves(result.params), jax.tree.leaves(alone.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    cut = funcmlp.train(
+        params, x, y, **kw, chunk_size=10, callback=lambda r: r.step >= 230
+    )  # train: the same
+    np.testing.assert_array_equal(cut.losses, alone.losses)
+    for a, b in zip(jax.tree.leaves(cut.params), jax.tree.leaves(alone.params), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -82,7 +89,7 @@ def test_a_callback_returning_true_stops_a_sweep_there():
         sizes=[(2, 4, 3), (2, 8, 3)],
         steps=1000,
         **kw,
-        callback=lambda g, s, _: s >= 30,
+        callback=lambda report: report.step >= 30,
     )
     alone = funcmlp.sweep(jax.random.key(1), x, y, sizes=(2, 4, 3), steps=30, **kw)
     assert result.step == 30 and len(result.groups) == 1  # the second group never started

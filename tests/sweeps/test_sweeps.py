@@ -189,9 +189,9 @@ def test_chunks_give_the_same_result_and_report_progress(shared, x64):
     seen, last = [], []
     whole = shared.result.groups[0]
 
-    def callback(g, s, losses):
-        seen.append((g, s))
-        last.append(losses)
+    def callback(report):
+        seen.append((report.group, report.step))
+        last.append(report.loss)
 
     chunked = funcmlp.sweep(
         shared.key,

@@ -22,9 +22,7 @@ def swept(tmp_path_factory):
     root, seen = tmp_path_factory.mktemp("tb"), []
     groups = [((2, 6, 3), "relu")]
     with tracking.TensorBoard(root / "live") as sink:
-        fn = tracking.sweep_callback(
-            sink, axes=HP, seeds=SEEDS, groups=groups, then=lambda *a: seen.append(a)
-        )
+        fn = tracking.sweep_callback(sink, axes=HP, seeds=SEEDS, groups=groups, then=seen.append)
         result = funcmlp.sweep(
             jax.random.key(0), x, y, sizes=(2, 6, 3), seeds=SEEDS, steps=STEPS, hyperparams=HP,
             optimizer=optax.sgd, evaluate={"val": (xv, yv)}, log=funcmlp.Logging(every=EVERY),
@@ -89,7 +87,7 @@ def test_callback_logs_every_models_loss_at_chunk_ends(swept, read):
     result, seen, root = swept
     logged = read.scalars(root / "live")
     losses = np.asarray(result.groups[0].losses, np.float32)
-    ends = [done - 1 for _, done, _ in seen]
+    ends = [report.step - 1 for report in seen]
     assert ends == list(range(CHUNK - 1, STEPS, CHUNK))
     for run, at, _ in runs_of(result):
         steps, values = zip(*logged[run]["loss"], strict=True)

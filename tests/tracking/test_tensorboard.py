@@ -33,7 +33,7 @@ def trained(data, tmp_path_factory):
     params, x, y, _, _ = data
     logdir, seen = tmp_path_factory.mktemp("tb"), []
     with tracking.TensorBoard(logdir) as sink:
-        fn = tracking.train_callback(sink, run="live", then=lambda d, v: seen.append((d, v)))
+        fn = tracking.train_callback(sink, run="live", then=lambda r: seen.append((r.step, r.loss)))
         result = funcmlp.train(params, x, y, optimizer=optax.sgd(0.5), steps=STEPS, chunk_size=7, callback=fn)
         tracking.log_losses(sink, result.losses, run="all")
     return result, seen, logdir
@@ -178,7 +178,8 @@ def test_log_losses_every(tmp_path, read, n, every, steps):
 
 def test_multi_writes_every_sink_and_callbacks_return_then(tmp_path, read):
     with tracking.Multi(tracking.TensorBoard(tmp_path / "a"), tracking.TensorBoard(tmp_path / "b")) as sink:
-        assert tracking.train_callback(sink, start=100, then=lambda d, v: True)(5, 0.25) is True
+        report = funcmlp.Report(5, 10, 0.25)
+        assert tracking.train_callback(sink, start=100, then=lambda r: r is report)(report) is True
         assert tracking.history_callback(sink, run="r")(3, {"val_loss": 0.5}) is None
     for d in ("a", "b"):
         assert read.scalars(tmp_path / d) == {".": {"loss": [(104, 0.25)]}, "r": {"val_loss": [(3, 0.5)]}}

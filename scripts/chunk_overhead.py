@@ -70,11 +70,10 @@ def main(opt: Options) -> None:
         def run(steps, chunk, sizes=sizes, models=models, params=params):
             console = Console(file=io.StringIO(), force_terminal=True)
             with progress.Progress(steps, console=console) as bar:
+                report = None if chunk is None else bar  # one callback protocol: train's and sweep's
                 if models == 1:
-                    report = None if chunk is None else bar
                     kw = {"optimizer": adam, "steps": steps, "chunk_size": chunk, "callback": report}
                     return funcmlp.train(params, x, y, **kw).params
-                report = None if chunk is None else bar.for_sweep(steps)
                 kw = {"sizes": sizes, "seeds": models, "learning_rates": [0.03], "steps": steps}
                 kw |= {"optimizer": optax.adam, "chunk_size": chunk, "callback": report}
                 return funcmlp.sweep(jax.random.key(2), x, y, **kw).groups[0].params

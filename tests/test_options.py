@@ -89,6 +89,8 @@ def test_logging_and_evaluate_are_checked(spiral):
         _sweep(x, y, log=funcmlp.Logging(every=1, metrics=3))
     with pytest.raises(TypeError, match=r"^evaluate\['val'\]: expected a pair \(x, y\), got list"):
         _sweep(x, y, evaluate={"val": [xv, yv]})
+    with pytest.raises(ValueError, match=r"^evaluate: expected set names other than 'train' .* got 'train'"):
+        _sweep(x, y, evaluate={"train": (xv, yv)})
 
 
 def test_resume_with_allow_changes_continues_a_sweep_with_another_setting(spiral):

@@ -70,15 +70,18 @@ def place(grid: Grid, key, batch_key, seeds: int, dtype, devices, data, val, ext
 
 
 def checked_sets(evaluate, groups, head, dtype, seeds: int) -> dict[str, tuple[Any, Any]]:
-    """The ``evaluate`` sets, each (x, y) checked like the training data (shared by every model)."""
+    """The ``evaluate`` sets but ``"val"``, each (x, y) checked like the training data (shared by every
+    model)."""
     if evaluate is None:
         return {}
     if not isinstance(evaluate, dict):
         raise TypeError(f"evaluate: expected a dict name -> (x, y), got {type(evaluate).__name__}")
     out = {}
     for name, pair in evaluate.items():
-        if name in ("train", "val") or not isinstance(name, str):
-            raise ValueError(f"evaluate: expected set names other than 'train' and 'val', got {name!r}")
+        if name == "train" or not isinstance(name, str):
+            raise ValueError(
+                f"evaluate: expected set names other than 'train' (the training rows), got {name!r}"
+            )
         if not isinstance(pair, tuple) or len(pair) != 2:
             raise TypeError(f"evaluate[{name!r}]: expected a pair (x, y), got {type(pair).__name__}")
         x, y, per_seed = checked_data(*pair, groups, head, dtype, seeds, f"evaluate[{name!r}] x", "y")

@@ -36,7 +36,8 @@ from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps.axes import Grid, grid_of
 from funcmlp.sweeps.curves import Curves, joined_history, stopping
 from funcmlp.sweeps.group import last_losses, run_group, schedule
-from funcmlp.sweeps.halving import Halving, checked
+from funcmlp.sweeps.halving import Halving, checked, stopped_rows
+from funcmlp.sweeps.halving import log_interval as halving_interval
 from funcmlp.sweeps.results import GroupResult, SweepResult
 
 # the compiled training steps of a group, public for inspection (their HLO, their calls)
@@ -78,7 +79,7 @@ def sweep(
       start: a previous ``SweepResult`` of the same grid to continue (N steps, then N more, equal 2N), or
         ``funcmlp.Resume(result, allow_changes=True)`` to change its fixed settings; ``key`` is then unused.
       halving: ``funcmlp.Halving(rungs, keep, metric)``: successive halving of each group's configurations
-        on the ``"val"`` rows (``funcmlp.sweeps.halving``); not with ``log`` or ``start``.
+        on the ``"val"`` rows (``funcmlp.sweeps.halving``); not with ``start`` or ``log.patience``.
 
     Returns ``SweepResult``: a ``GroupResult`` per group, leading axes (*grid shape, seeds).
     """
@@ -139,8 +140,10 @@ def _inputs(
         grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
     )
     if halving is not None:
+        patience = None if logging is None else logging.patience
         halving = checked(halving, steps=steps, head=hd, has_val=val is not None, configs=grid.size,
-                          seeds=seeds, others={"log": log, "start": start})  # fmt: skip
+                          seeds=seeds, others={"log.patience": patience, "start": start})  # fmt: skip
+        every = every and halving_interval(halving, every, logging.every)
     plan = schedule(first, steps, chunk_size, every)
     patience, metrics = (None, None) if logging is None else (logging.patience, logging.metrics)
     return placed, batch_size, first, resume, Watch(plan, patience, metrics, callback, halving, len(members))
@@ -222,6 +225,8 @@ def _train_group(g: int, member, hd, spec: Static, placed: inputs.Placed, watch:
             history = joined_history(old.history, history)
     early = stopping(None if curves is None else curves.best, watch.patience, unfold) or None
     halved = None if out.record is None else jax.tree.map(unfold, out.record)
+    if halved is not None and history is not None:  # a stopped model's rows after its stop: NaN
+        history = stopped_rows(history, halved["stopped_at"])
     group = GroupResult(
         spec.sizes, member.label, params, losses, diverged_at, metrics, opt_state, history, early, halved
     )

@@ -69,7 +69,7 @@ def run_group(
     to stop there; ``curves`` logs a row at ``plan.first``, at every logged step, at the end and where the
     loop stopped. With ``halving`` (and the validation rows ``val``): ``run_halving``."""
     if halving is not None:
-        return run_halving(carry, data, plan, cfg=cfg, report=report, halving=halving, val=val)
+        return run_halving(carry, data, plan, cfg=cfg, curves=curves, report=report, halving=halving, val=val)
     first, steps, length, every = plan
     if curves is not None:
         curves.log(first, carry.params, carry.opt_state)
@@ -90,33 +90,47 @@ def run_group(
     return Outcome(carry, chunks, done, stopped or done < steps)
 
 
-def run_halving(carry, data, plan: Schedule, *, cfg, report, halving: Plan, val) -> Outcome:
+def run_halving(carry, data, plan: Schedule, *, cfg, curves, report, halving: Plan, val) -> Outcome:
     """Successive halving (``funcmlp.sweeps.halving``): the configurations still training run to the next
     rung end in blocks (``halving.block_size``), the best go on, the last run to the end. Every chunk has
     the first rung's length (at most ``plan.length``), so one compiled program serves every rung; a segment
     whose length it does not divide ends with steps past the rung end, which the engine skips.
 
     The outcome is the whole grid's: each model's state and losses at the step it stopped (its last loss
-    held after it), and ``report`` gets every model's last loss broadcast over ``plan.length`` steps."""
+    held after it), and ``report`` gets every model's last loss broadcast over ``plan.length`` steps. With
+    ``curves`` (whose interval divides every rung end), each logged row measures the whole grid, a stopped
+    model at its state where it stopped."""
     x, y, batch_key, l2 = data
     first, steps = plan.first, plan.steps
     ends = [e for e in halving.ends if first < e < first + steps]
     smallest = counts(halving.configs, len(ends), halving.keep)[-1]
     length = min(plan.length, (ends or [first + steps])[0] - first)  # one chunk length: one program
     ladder, begin, r = Ladder(carry, l2, halving, first), first, 0
+    if curves is not None:
+        curves.log(first, carry.params, carry.opt_state)
     while True:
         final = r >= len(ends) or ladder.count == 1
         end = first + steps if final else ends[r]
         rows, states, l2s, block_cfg = ladder.blocks(block_size(cfg, smallest, ladder.count), cfg)
         segment = Schedule(begin, end - begin, length, None)
 
-        def told(done, losses, segment=segment, rows=rows):
+        def after(done, losses, states, segment=segment, rows=rows):
+            at = segment.first + done
+            logged = curves is not None and (at % plan.log_every == 0 or at == first + steps)
+            if logged:
+                full = ladder.peek(rows, states)
+                curves.log(at, full.params, full.opt_state)
+            if report is None:
+                return False
             last = ladder.told(rows, losses, (done - 1) % segment.length)
-            whole = jnp.broadcast_to(last[..., None], (*last.shape, plan.length))
-            return report(segment.first - first + done, whole)
+            stop = report(at - first, jnp.broadcast_to(last[..., None], (*last.shape, plan.length))) is True
+            if stop and curves is not None and not logged:
+                full = ladder.peek(rows, states)
+                curves.log(at, full.params, full.opt_state)
+            return stop
 
         blocks = (states, (x, y, batch_key), l2s)
-        states, losses, done, stopped = run_blocks(*blocks, segment, block_cfg, report and told)
+        states, losses, done, stopped = run_blocks(*blocks, segment, block_cfg, after)
         ladder.absorb(rows, states, losses, begin + done)
         if stopped or final:
             return Outcome(
@@ -126,9 +140,9 @@ def run_halving(carry, data, plan: Schedule, *, cfg, report, halving: Plan, val)
         begin, r = end, r + 1
 
 
-def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, report):
+def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, after):
     """``run_group``'s loop for blocks of models that share one compiled program: each chunk runs every
-    block, then ``report(done, the blocks' chunk losses)`` may stop it.
+    block, then ``after(done, the blocks' chunk losses, the blocks' states)`` may stop it.
 
     Returns (states, losses (b, S_pad, done) per block, done, stopped)."""
     first, steps, length, _ = plan
@@ -141,7 +155,7 @@ def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, report):
             chunks[i].append(losses)
             last.append(losses)
         done = min(steps, (c + 1) * length)
-        stopped = bool(report) and report(done, last) is True
+        stopped = after(done, last, states) is True
         if stopped:
             break
     joined = [jnp.concatenate(ch, axis=2) if len(ch) > 1 else ch[0] for ch in chunks]

@@ -109,6 +109,33 @@ def checked(halving: Any, *, steps: int, head, has_val: bool, configs: int, seed
     return Plan(rung_ends(halving.rungs, keep, steps), keep, metric, configs, seeds)
 
 
+def log_interval(plan: Plan, every: int, given: int | None) -> int:
+    """The steps between logged rows with halving: ``given`` (``Logging.every``), which must divide every
+    rung end so that each segment's chunks end on the logged steps; by default the largest divisor of the
+    rung ends' greatest common divisor up to ``every``."""
+    common = math.gcd(*plan.ends) if plan.ends else every
+    if given is None:
+        return max(d for d in range(1, min(every, common) + 1) if common % d == 0)
+    if common % given:
+        ends = ", ".join(map(str, plan.ends))
+        raise ValueError(
+            f"log.every: expected a divisor of every rung end ({ends}) with halving, got {given}"
+        )
+    return given
+
+
+def stopped_rows(history: dict[str, Any], stopped_at: np.ndarray) -> dict[str, Any]:
+    """A halving sweep's curves with each model's rows after the step it stopped at set to NaN
+    (``stopped_at``: (*grid, seeds)); its row at that step is its last state's."""
+    after = np.asarray(history["step"])[None] > np.asarray(stopped_at)[..., None]
+    out = {"step": history["step"]}
+    for name, values in history.items():
+        if name != "step":
+            host = np.asarray(to_host(values))
+            out[name] = np.where(after, np.nan, host).astype(host.dtype)
+    return out
+
+
 def kept(n: int, keep: float) -> int:
     """How many of n configurations go on: ceil(keep n), at least 1 and at most n - 1."""
     return min(n - 1, max(1, math.ceil(keep * n - 1e-9))) if n > 1 else n
@@ -226,6 +253,13 @@ class Ladder:
         for r, a in zip(rows, losses, strict=True):
             self.last = merge(self.last, a[:, :, at], jnp.asarray(r, jnp.int32))
         return self.last
+
+    def peek(self, rows, states):
+        """The whole grid's state with the training blocks' ``states`` in place (the grid kept as it is)."""
+        full = self.full
+        for r, state in zip(rows, states, strict=True):
+            full = merge(full, state, jnp.asarray(r, jnp.int32))
+        return full
 
     def absorb(self, rows, states, losses, step: int) -> None:
         """A segment has ended at global ``step``: its blocks' states and losses (b, S_pad, steps)."""

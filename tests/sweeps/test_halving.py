@@ -181,7 +181,7 @@ def test_rung_ends_and_counts():
         ({"halving": Halving(4, metric="train_loss")}, "halving.metric"),
         ({"halving": (4, 0.5)}, "halving"),
         ({"halving": Halving(4), "no_val": True}, "validation"),
-        ({"halving": Halving(4), "log": funcmlp.Logging(2, 2)}, "log: expected None with halving"),
+        ({"halving": Halving(4), "log": funcmlp.Logging(2, 2)}, "log.patience: expected None with halving"),
     ],
 )
 def test_bad_halving_is_named(extra, match):
@@ -192,3 +192,28 @@ def test_bad_halving_is_named(extra, match):
         funcmlp.sweep(
             jax.random.key(0), x, y, sizes=(2, 3), seeds=1, steps=8, learning_rates=[0.1], **val, **kw
         )
+
+
+def test_curves_with_halving_are_the_full_grids_until_each_model_stops(x64):
+    """``log=Logging(every=1, metrics=norms)`` with halving: every model's rows up to the step it stopped at
+    equal those of the same sweep without halving (float64, rtol 1e-6); its rows after are NaN."""
+    x, y, x_val, y_val = spiral64()
+    kw = dict(sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S, batch_size=32,
+              batch_key=jax.random.key(9), evaluate={"val": (x_val, y_val)}, dtype=jnp.float64)  # fmt: skip
+    log = funcmlp.Logging(every=1, metrics=funcmlp.sweeps.curves.norms)
+    halved = funcmlp.sweep(jax.random.key(3), x, y, halving=Halving(ENDS, KEEP), log=log, **kw).groups[0]
+    full = funcmlp.sweep(jax.random.key(3), x, y, log=log, **kw).groups[0]
+    np.testing.assert_array_equal(halved.history["step"], np.arange(STEPS + 1))
+    assert set(halved.history) == set(full.history) and "grad_norm/0/w" in halved.history
+    stopped = halved.halving["stopped_at"]
+    assert sorted(set(stopped.ravel().tolist())) == [3, 8, 12]
+    for name in set(full.history) - {"step"}:
+        got, want = np.asarray(halved.history[name]), np.asarray(full.history[name])
+        for at in np.ndindex(stopped.shape):
+            rows = halved.history["step"] <= stopped[at]
+            np.testing.assert_allclose(got[at][rows], want[at][rows], rtol=1e-6, atol=1e-12, err_msg=name)
+            assert np.all(np.isnan(got[at][~rows])), (name, at)
+    with pytest.raises(
+        ValueError, match=r"^log.every: expected a divisor of every rung end \(3, 8\) with halving"
+    ):
+        funcmlp.sweep(jax.random.key(3), x, y, halving=Halving(ENDS, KEEP), log=funcmlp.Logging(2), **kw)

@@ -56,7 +56,8 @@ class Resume(NamedTuple):
 
 class Report(NamedTuple):
     """What every driver reports after each compiled chunk: ``callback(report)``; a callback that returns
-    True stops training there (the result holds the steps done).
+    True stops training there (the result holds the steps done; a sweep's, the groups so far, the last one
+    cut there; in a sweep over several processes every process's callback must return the same).
 
     Attributes:
       step: steps done so far in this call, 1 <= step <= steps (of group ``group`` in a sweep).

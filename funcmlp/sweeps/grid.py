@@ -29,7 +29,6 @@ import optax
 
 from funcmlp import checks, engine, heads, models, options, training
 from funcmlp.history import log_interval
-from funcmlp.mlp import SCHEMES
 from funcmlp.options import Logging, Report, Resume
 from funcmlp.sweeps import inputs, programs
 from funcmlp.sweeps import mesh as sharding
@@ -79,31 +78,31 @@ def sweep(
       start: a previous ``SweepResult`` of the same grid to continue (N steps, then N more, equal 2N), or
         ``funcmlp.Resume(result, allow_changes=True)`` to change its fixed settings; ``key`` is then unused.
       halving: ``funcmlp.Halving(rungs, keep, metric)``: successive halving of each group's configurations
-        on the ``"val"`` rows (``funcmlp.sweeps.halving``); not with ``start`` or ``log.patience``.
+        on the ``"val"`` rows (``funcmlp.sweeps.halving``); not with ``start``.
 
     Returns ``SweepResult``: a ``GroupResult`` per group, leading axes (*grid shape, seeds).
     """
     options.check_moved("sweep", moved)
     hd, grid = heads.get(head), grid_of(learning_rates, hyperparams, l2, optimizer, config)
     seeds, steps = checks.check_positive_int(seeds, "seeds"), checks.check_positive_int(steps, "steps")
-    checks.check_scheme(scheme, SCHEMES)
     dtype = checks.check_float_dtype(dtype)
     members = inputs.group_members(sizes, activation, model, grid, x, scheme, dtype)
     placed, batch_size, first, resume, watch = _inputs(
         key, x, y, hd, grid, members, seeds, steps, dtype, batch_size, batch_key, evaluate, log, chunk_size,
         callback, devices, start, halving,
     )  # fmt: skip
-    results, done = [], 0
+    results, reached = [], 0
     for g, member in enumerate(members):
         old = None if resume is None else resume.result.groups[g]
         spec = Static(member.sizes, scheme, dtype, batch_size, grid, seeds, first)
         group, done, stopped = _train_group(g, member, hd, spec, placed, watch, old)
         results.append(group)
+        reached = done if stopped else max(reached, done)  # a callback's stop: where it stopped
         if stopped:
             break
     settings = grid.settings if resume is None else _segments(resume.result, grid.settings)
     acts = tuple(m.act for m in members if m.act is not None)
-    return SweepResult(grid.axes, seeds, hd.name, tuple(results), first + done, settings, acts)
+    return SweepResult(grid.axes, seeds, hd.name, tuple(results), first + reached, settings, acts)
 
 
 def _inputs(
@@ -140,9 +139,8 @@ def _inputs(
         grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
     )
     if halving is not None:
-        patience = None if logging is None else logging.patience
         halving = checked(halving, steps=steps, head=hd, has_val=val is not None, configs=grid.size,
-                          seeds=seeds, others={"log.patience": patience, "start": start})  # fmt: skip
+                          seeds=seeds, others={"start": start})  # fmt: skip
         every = every and halving_interval(halving, every, logging.every)
     plan = schedule(first, steps, chunk_size, every)
     patience, metrics = (None, None) if logging is None else (logging.patience, logging.metrics)

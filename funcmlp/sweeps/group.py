@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
@@ -43,7 +44,8 @@ def schedule(first: int, steps: int, chunk_size: int | None, log_every: int | No
 
 class Outcome(NamedTuple):
     """A group's loop: the final state, the chunks' losses, the steps done, whether a callback stopped it
-    and, with halving, the per-model record (``halving.Ladder.record``)."""
+    (which ends the sweep; early stopping ends only the group) and, with halving, the per-model record
+    (``halving.Ladder.record``)."""
 
     carry: Any
     chunks: Losses
@@ -87,7 +89,7 @@ def run_group(
             curves.log(first + done, carry.params, carry.opt_state)
         if stopped or patience_out:
             break
-    return Outcome(carry, chunks, done, stopped or done < steps)
+    return Outcome(carry, chunks, done, stopped)  # early stopping ends this group, not the sweep
 
 
 def run_halving(carry, data, plan: Schedule, *, cfg, curves, report, halving: Plan, val) -> Outcome:
@@ -105,39 +107,47 @@ def run_halving(carry, data, plan: Schedule, *, cfg, curves, report, halving: Pl
     ends = [e for e in halving.ends if first < e < first + steps]
     smallest = counts(halving.configs, len(ends), halving.keep)[-1]
     length = min(plan.length, (ends or [first + steps])[0] - first)  # one chunk length: one program
-    ladder, begin, r = Ladder(carry, l2, halving, first), first, 0
+    ladder, begin, r, halted = Ladder(carry, l2, halving, first), first, 0, []
     if curves is not None:
         curves.log(first, carry.params, carry.opt_state)
+    watch = partial(_watch, ladder=ladder, curves=curves, report=report, plan=plan, halted=halted)
     while True:
         final = r >= len(ends) or ladder.count == 1
         end = first + steps if final else ends[r]
         rows, states, l2s, block_cfg = ladder.blocks(block_size(cfg, smallest, ladder.count), cfg)
         segment = Schedule(begin, end - begin, length, None)
-
-        def after(done, losses, states, segment=segment, rows=rows):
-            at = segment.first + done
-            logged = curves is not None and (at % plan.log_every == 0 or at == first + steps)
-            if logged:
-                full = ladder.peek(rows, states)
-                curves.log(at, full.params, full.opt_state)
-            if report is None:
-                return False
-            last = ladder.told(rows, losses, (done - 1) % segment.length)
-            stop = report(at - first, jnp.broadcast_to(last[..., None], (*last.shape, plan.length))) is True
-            if stop and curves is not None and not logged:
-                full = ladder.peek(rows, states)
-                curves.log(at, full.params, full.opt_state)
-            return stop
-
+        after = partial(watch, segment=segment, rows=rows)
         blocks = (states, (x, y, batch_key), l2s)
         states, losses, done, stopped = run_blocks(*blocks, segment, block_cfg, after)
         ladder.absorb(rows, states, losses, begin + done)
         if stopped or final:
             return Outcome(
-                ladder.full, Losses(ladder.losses()), begin - first + done, stopped, ladder.record()
+                ladder.full, Losses(ladder.losses()), begin - first + done, bool(halted), ladder.record()
             )
         ladder.prune(states, block_cfg, val, r)
         begin, r = end, r + 1
+
+
+def _watch(done, losses, states, *, segment, rows, ladder, curves, report, plan: Schedule, halted: list):
+    """After a chunk of a halving segment: log a row of the whole grid (the blocks' ``states`` in place) at
+    a logged step, then ``report`` every model's last loss; True to stop, for the callback (noted in
+    ``halted``) or for early stopping (patience run out for every model)."""
+    at = segment.first + done
+    logged = curves is not None and (at % plan.log_every == 0 or at == plan.first + plan.steps)
+    ran_out = logged and curves.log(at, *_params_and_states(ladder.peek(rows, states)))
+    if report is None:
+        return ran_out
+    last = ladder.told(rows, losses, (done - 1) % segment.length)
+    stop = report(at - plan.first, jnp.broadcast_to(last[..., None], (*last.shape, plan.length))) is True
+    if stop:
+        halted.append(True)
+        if curves is not None and not logged:  # a row where the callback stopped it
+            curves.log(at, *_params_and_states(ladder.peek(rows, states)))
+    return stop or ran_out
+
+
+def _params_and_states(carry) -> tuple[Any, Any]:
+    return carry.params, carry.opt_state
 
 
 def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, after):

@@ -16,7 +16,8 @@ stopped model keeps its state at its last rung end. On an accelerator a rung is 
 configurations, padded to the mesh's "config" devices): one compiled program per rung size. On a CPU, where
 the engine runs cache-sized groups of models anyway and a compile costs several seconds, b is the last
 rung's size: one compiled program for every rung. Every chunk has the first rung's length. The mini-batch
-order is the global step's, so a survivor's steps are the ones it takes alone.
+order is the global step's, so a survivor's steps are the ones it takes alone. Logged rows measure the
+whole grid, the blocks' states in place, at steps that divide the rung ends (``log_interval``).
 
 ``Halving(rungs=r)`` puts the rung ends at round(r / keep^i), i = 0, 1, ...: with keep = 1/3 and 3^k
 configurations trained for r 3^k steps, each rung costs about as much as the first, and the whole run about

@@ -13,6 +13,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 
 from funcmlp import activations, checks, engine, models, training
+from funcmlp.mlp import SCHEMES
 from funcmlp.sweeps import mesh as sharding
 from funcmlp.sweeps import programs
 from funcmlp.sweeps.axes import Grid, pad_configs, pad_seeds
@@ -179,7 +180,8 @@ class Member(NamedTuple):
 
 def group_members(sizes, activation, model, grid: Grid, x, scheme: str, dtype) -> list[Member]:
     """The groups of ``sweep(sizes=..., activation=..., model=...)``: every (sizes, activation) pair, or
-    the one model."""
+    the one model (``scheme`` checked: the built-in MLP's init)."""
+    checks.check_scheme(scheme, SCHEMES)
     if model is not None:
         if sizes is not None or activation is not None:
             which = "sizes" if sizes is not None else "activation"

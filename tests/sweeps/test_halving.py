@@ -181,34 +181,48 @@ def test_rung_ends_and_counts():
         ({"halving": Halving(4, metric="train_loss")}, "halving.metric"),
         ({"halving": (4, 0.5)}, "halving"),
         ({"halving": Halving(4), "no_val": True}, "validation"),
-        ({"halving": Halving(4), "log": funcmlp.Logging(2, 2)}, "log.patience: expected None with halving"),
+        ({"halving": Halving(4), "start": "previous"}, "start: expected None with halving"),
     ],
 )
 def test_bad_halving_is_named(extra, match):
     x, y = data.spiral(jax.random.key(0), 10)
     kw = {k: v for k, v in extra.items() if k != "no_val"}
     val = {} if extra.get("no_val") else {"evaluate": {"val": (x, y)}}
+    common = dict(sizes=(2, 3), seeds=1, steps=8, learning_rates=[0.1], **val)
+    if kw.get("start") == "previous":  # a sweep of the same grid to continue
+        kw["start"] = funcmlp.sweep(jax.random.key(0), x, y, **common)
     with pytest.raises((ValueError, TypeError), match=match):
-        funcmlp.sweep(
-            jax.random.key(0), x, y, sizes=(2, 3), seeds=1, steps=8, learning_rates=[0.1], **val, **kw
-        )
+        funcmlp.sweep(jax.random.key(0), x, y, **common, **kw)
 
 
-def test_curves_with_halving_are_the_full_grids_until_each_model_stops(x64):
+LOGGED = dict(sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S, batch_size=32,
+              batch_key=jax.random.key(9), dtype=jnp.float64)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def full_curves():
+    """The sweep without halving, every step logged with the gradient norms: the reference of the two tests
+    below."""
+    with jax.enable_x64(True):
+        x, y, x_val, y_val = spiral64()
+        log = funcmlp.Logging(every=1, metrics=funcmlp.sweeps.curves.norms)
+        kw = LOGGED | {"evaluate": {"val": (x_val, y_val)}}
+        return funcmlp.sweep(jax.random.key(3), x, y, log=log, **kw).groups[0].history
+
+
+def test_curves_with_halving_are_the_full_grids_until_each_model_stops(x64, full_curves):
     """``log=Logging(every=1, metrics=norms)`` with halving: every model's rows up to the step it stopped at
     equal those of the same sweep without halving (float64, rtol 1e-6); its rows after are NaN."""
     x, y, x_val, y_val = spiral64()
-    kw = dict(sizes=SIZES, seeds=SEEDS, steps=STEPS, learning_rates=LRS, l2=L2S, batch_size=32,
-              batch_key=jax.random.key(9), evaluate={"val": (x_val, y_val)}, dtype=jnp.float64)  # fmt: skip
+    kw = LOGGED | {"evaluate": {"val": (x_val, y_val)}, "halving": Halving(ENDS, KEEP)}
     log = funcmlp.Logging(every=1, metrics=funcmlp.sweeps.curves.norms)
-    halved = funcmlp.sweep(jax.random.key(3), x, y, halving=Halving(ENDS, KEEP), log=log, **kw).groups[0]
-    full = funcmlp.sweep(jax.random.key(3), x, y, log=log, **kw).groups[0]
+    halved = funcmlp.sweep(jax.random.key(3), x, y, log=log, **kw).groups[0]
     np.testing.assert_array_equal(halved.history["step"], np.arange(STEPS + 1))
-    assert set(halved.history) == set(full.history) and "grad_norm/0/w" in halved.history
+    assert set(halved.history) == set(full_curves) and "grad_norm/0/w" in halved.history
     stopped = halved.halving["stopped_at"]
     assert sorted(set(stopped.ravel().tolist())) == [3, 8, 12]
-    for name in set(full.history) - {"step"}:
-        got, want = np.asarray(halved.history[name]), np.asarray(full.history[name])
+    for name in set(full_curves) - {"step"}:
+        got, want = np.asarray(halved.history[name]), np.asarray(full_curves[name])
         for at in np.ndindex(stopped.shape):
             rows = halved.history["step"] <= stopped[at]
             np.testing.assert_allclose(got[at][rows], want[at][rows], rtol=1e-6, atol=1e-12, err_msg=name)
@@ -216,4 +230,24 @@ def test_curves_with_halving_are_the_full_grids_until_each_model_stops(x64):
     with pytest.raises(
         ValueError, match=r"^log.every: expected a divisor of every rung end \(3, 8\) with halving"
     ):
-        funcmlp.sweep(jax.random.key(3), x, y, halving=Halving(ENDS, KEEP), log=funcmlp.Logging(2), **kw)
+        funcmlp.sweep(jax.random.key(3), x, y, log=funcmlp.Logging(2), **kw)
+
+
+def test_early_stopping_with_halving_follows_the_rule_on_each_models_rows(x64, full_curves):
+    """``Logging(every=1, patience=2)`` with halving: each model's best step is
+    ``early_stopping.stopping_point``'s on its rows, the full grid's up to the step it stopped at and that
+    row repeated after (its state stays there); the sweep ends once every model has run out."""
+    from funcmlp import early_stopping
+
+    x, y, x_val, y_val = spiral64()
+    kw = LOGGED | {"evaluate": {"val": (x_val, y_val)}, "halving": Halving(ENDS, KEEP)}
+    patience = 2
+    halved = funcmlp.sweep(jax.random.key(3), x, y, log=funcmlp.Logging(1, patience), **kw).groups[0]
+    stopped, ends = halved.halving["stopped_at"], []
+    for at in np.ndindex(stopped.shape):
+        rows = np.minimum(np.arange(STEPS + 1), stopped[at])  # after its stop, its last row again
+        columns = {k: np.asarray(full_curves[k])[at][rows] for k in ("val_loss", "val_accuracy")}
+        stop, best = early_stopping.stopping_point({"step": full_curves["step"], **columns}, patience)
+        assert halved.early_stop["best_step"][at] == best, at
+        ends.append(stop)
+    assert halved.losses.shape[-1] == max(ends) < STEPS  # every model ran out before the last step

@@ -45,8 +45,8 @@ class GroupResult(NamedTuple):
         ``load_sweep``: the list of its leaves), to continue with ``sweep(..., start=result)``.
       history: with ``sweep(..., log=Logging(every=k))``, every model's curves: ``step`` (rows,) and each
         ``<set>_loss`` / ``<set>_accuracy`` (*grid, seeds, rows) (``funcmlp.sweeps.curves``); else None.
-      early_stop: with ``sweep(..., log=Logging(patience=N))``, per model (*grid, seeds): ``best_step`` (the row whose
-        parameters ``params`` holds) and ``stopped`` (patience ran out); else None.
+      early_stop: with ``sweep(..., log=Logging(patience=N))``, per model (*grid, seeds): ``best_step``
+        (the row whose parameters ``params`` holds) and ``stopped`` (patience ran out); else None.
       halving: with ``sweep(..., halving=...)`` (``funcmlp.sweeps.halving``), per model: ``stopped_at``
         (*grid, seeds), the global step its ``params``, ``opt_state`` and ``metrics`` are at (its last rung
         end, or the sweep's last step); ``rung`` (*grid, seeds), the rung ends its configuration passed;

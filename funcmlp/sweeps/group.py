@@ -134,7 +134,10 @@ def _watch(done, losses, states, *, segment, rows, ladder, curves, report, plan:
     ``halted``) or for early stopping (patience run out for every model)."""
     at = segment.first + done
     logged = curves is not None and (at % plan.log_every == 0 or at == plan.first + plan.steps)
-    ran_out = logged and curves.log(at, *_params_and_states(ladder.peek(rows, states)))
+    ran_out = False
+    if logged:
+        full = ladder.peek(rows, states)
+        ran_out = curves.log(at, full.params, full.opt_state)
     if report is None:
         return ran_out
     last = ladder.told(rows, losses, (done - 1) % segment.length)
@@ -142,12 +145,9 @@ def _watch(done, losses, states, *, segment, rows, ladder, curves, report, plan:
     if stop:
         halted.append(True)
         if curves is not None and not logged:  # a row where the callback stopped it
-            curves.log(at, *_params_and_states(ladder.peek(rows, states)))
+            full = ladder.peek(rows, states)
+            curves.log(at, full.params, full.opt_state)
     return stop or ran_out
-
-
-def _params_and_states(carry) -> tuple[Any, Any]:
-    return carry.params, carry.opt_state
 
 
 def run_blocks(states: list, data, l2s: list, plan: Schedule, cfg, after):

@@ -127,11 +127,9 @@ def train_logged(
 
 
 def log_interval(steps: int, every: int | None) -> int:
-    """The steps between logged rows: ``every`` (``Logging.every``), checked; by default ``chunk_size(steps)``
-    rounded up to two significant digits (about 50 rows)."""
-    if every is None:
-        return chunking.round_interval(chunk_size(steps))
-    return checks.check_positive_int(every, "log.every")
+    """The steps between logged rows: ``every`` (``Logging.every``, checked by ``options.check_logging``);
+    by default ``chunk_size(steps)`` rounded up to two significant digits (about 50 rows)."""
+    return chunking.round_interval(chunk_size(steps)) if every is None else every
 
 
 def _stopper(patience: int | None, sets: dict) -> early_stopping.EarlyStopping | None:

@@ -168,7 +168,7 @@ def train(
 
 def report_of(done: int, steps: int, losses: jax.Array) -> run_options.Report:
     """The ``Report`` after a chunk of ``train_chunks``: its last step's loss (one host synchronisation)."""
-    return run_options.Report(min(done, steps), steps, float(losses[(done - 1) % losses.shape[0]]))
+    return run_options.Report(done, steps, float(losses[(done - 1) % losses.shape[0]]))
 
 
 def result_of(state: engine.TrainState, chunks: list[jax.Array], steps: int) -> TrainResult:

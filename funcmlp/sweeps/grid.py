@@ -115,13 +115,7 @@ def _inputs(
     checks.check_callback(callback)
     groups = [m.io for m in members]
     x, y, per_seed = inputs.checked_data(x, y, groups, hd, dtype, seeds)
-    extra = dict(evaluate or {}) if isinstance(evaluate, dict) else evaluate
-    pair = extra.pop("val", None) if isinstance(extra, dict) else None
-    val, per_seed_val = None, False
-    if pair is not None:
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(f"evaluate['val']: expected a pair (x, y), got {type(pair).__name__}")
-        *val, per_seed_val = inputs.checked_data(*pair, groups, hd, dtype, seeds, "evaluate['val'] x", "y")
+    val, per_seed_val, extra = inputs.checked_sets(evaluate, groups, hd, dtype, seeds)
     batch_size = checks.check_batch_size(batch_size, x.shape[-2])
     if batch_size is not None:
         if batch_key is None:
@@ -134,7 +128,6 @@ def _inputs(
         first = inputs.check_start(resume.result, grid, seeds, labels, hd, resume.allow_changes)
     logging = None if log is None else options.check_logging(log, has_val=val is not None)
     every = None if logging is None else log_interval(steps, logging.every)
-    extra = inputs.checked_sets(extra, groups, hd, dtype, seeds)
     placed = inputs.place(
         grid, key, batch_key, seeds, dtype, devices, (x, y), val, extra, per_seed, per_seed_val
     )

@@ -89,7 +89,7 @@ def rung_ends(rungs: int | Sequence[int], keep: float, last: int) -> tuple[int, 
 
 def checked(halving: Any, *, steps: int, head, has_val: bool, configs: int, seeds: int, others: dict) -> Plan:
     """The ``Plan`` of a sweep's ``halving``, after checking it and the options it cannot go with (``others``:
-    name -> value of log and start, each must be None)."""
+    name -> value of ``start``, which must be None)."""
     if not isinstance(halving, Halving):
         raise TypeError(f"halving: expected a funcmlp.sweeps.Halving, got {type(halving).__name__}")
     keep = checks.check_real(halving.keep, "halving.keep")

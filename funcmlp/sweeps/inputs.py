@@ -70,14 +70,15 @@ def place(grid: Grid, key, batch_key, seeds: int, dtype, devices, data, val, ext
     return Placed(mesh, c_pad, s_pad, g_hp, g_keys, g_bkey, (g_x, g_y), l2, sets, set_axes, statics, g_config)
 
 
-def checked_sets(evaluate, groups, head, dtype, seeds: int) -> dict[str, tuple[Any, Any]]:
-    """The ``evaluate`` sets but ``"val"``, each (x, y) checked like the training data (shared by every
+def checked_sets(evaluate, groups, head, dtype, seeds: int):
+    """The ``evaluate`` sets, each (x, y) checked like the training data: ``(val, per_seed_val, extra)``, the
+    ``"val"`` pair (None without one; it may carry the seed axis) and the other sets (shared by every
     model)."""
     if evaluate is None:
-        return {}
+        return None, False, {}
     if not isinstance(evaluate, dict):
         raise TypeError(f"evaluate: expected a dict name -> (x, y), got {type(evaluate).__name__}")
-    out = {}
+    val, per_seed_val, out = None, False, {}
     for name, pair in evaluate.items():
         if name == "train" or not isinstance(name, str):
             raise ValueError(
@@ -86,12 +87,15 @@ def checked_sets(evaluate, groups, head, dtype, seeds: int) -> dict[str, tuple[A
         if not isinstance(pair, tuple) or len(pair) != 2:
             raise TypeError(f"evaluate[{name!r}]: expected a pair (x, y), got {type(pair).__name__}")
         x, y, per_seed = checked_data(*pair, groups, head, dtype, seeds, f"evaluate[{name!r}] x", "y")
+        if name == "val":
+            val, per_seed_val = [x, y], per_seed
+            continue
         if per_seed:
             raise ValueError(
                 f"evaluate[{name!r}]: expected (n, d) data shared by every seed, got per-seed data"
             )
         out[name] = (x, y)
-    return out
+    return val, per_seed_val, out
 
 
 def put_data(x, y, per_seed: bool, s_pad: int, seed, rep):
